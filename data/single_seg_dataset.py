@@ -1,0 +1,33 @@
+"""One folder of images with instance masks, translated in one direction (test.py on a single domain).
+
+``--dataroot`` is the image folder itself; its masks are in ``<dataroot>_seg`` (so ``.../testA`` reads
+``.../testA_seg``). Samples carry the key of the source domain: ``A`` for ``--direction AtoB``, ``B`` for
+``BtoA``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from data.base_dataset import BaseDataset, build_transform, load_image_and_masks
+from data.unaligned_seg_dataset import DomainFolder, add_mask_options
+
+
+class SingleSegDataset(BaseDataset):
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        return add_mask_options(parser)
+
+    def __init__(self, opt: argparse.Namespace) -> None:
+        super().__init__(opt)
+        self.domain = DomainFolder(self.root, opt)
+        self.key = "A" if opt.direction == "AtoB" else "B"
+        self.transform = build_transform(opt, opt.isTrain)
+
+    def __len__(self) -> int:
+        return len(self.domain)
+
+    def __getitem__(self, index: int) -> dict:
+        path = self.domain.paths[index]
+        image, masks = load_image_and_masks(path, self.domain.mask_paths(index), self.transform, self.opt.max_instances)
+        return {self.key: image, f"{self.key}_segs": masks, f"{self.key}_paths": str(path)}

@@ -1,0 +1,35 @@
+"""Two unpaired domains of images without masks (the CycleGAN baseline's data).
+
+Layout: ``<dataroot>/<phase>A/*`` and ``<dataroot>/<phase>B/*``; mask folders, if present, are ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+
+import torch
+from torchvision import tv_tensors
+
+from data.base_dataset import BaseDataset, build_transform, to_unit_range
+from data.image_folder import make_dataset, read_image
+
+
+class UnalignedDataset(BaseDataset):
+    def __init__(self, opt: argparse.Namespace) -> None:
+        super().__init__(opt)
+        self.paths_A = make_dataset(self.root / f"{opt.phase}A", opt.max_dataset_size)
+        self.paths_B = make_dataset(self.root / f"{opt.phase}B", opt.max_dataset_size)
+        self.transform = build_transform(opt, opt.isTrain)
+
+    def __len__(self) -> int:
+        return max(len(self.paths_A), len(self.paths_B))
+
+    def _load(self, path) -> torch.Tensor:
+        return to_unit_range(self.transform(tv_tensors.Image(read_image(path))).as_subclass(torch.Tensor))
+
+    def __getitem__(self, index: int) -> dict:
+        path_A = self.paths_A[index % len(self.paths_A)]
+        index_B = index % len(self.paths_B) if self.opt.serial_batches else random.randrange(len(self.paths_B))
+        path_B = self.paths_B[index_B]
+        return {"A": self._load(path_A), "B": self._load(path_B), "A_paths": str(path_A), "B_paths": str(path_B)}

@@ -1,0 +1,138 @@
+"""What every model shares: networks by name, losses and visuals by name, schedulers, checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from models import networks
+from util.io import atomic_torch_save
+
+
+class BaseModel:
+    """Subclasses fill ``loss_names``, ``model_names``, ``visual_names`` and ``optimizers``, and
+    define ``set_input``, ``forward`` and ``optimize_parameters``. Network ``X`` lives in ``self.netX``."""
+
+    def __init__(self, opt: argparse.Namespace, device: torch.device) -> None:
+        self.opt = opt
+        self.isTrain = opt.isTrain
+        self.device = device
+        self.save_dir = Path(opt.checkpoints_dir) / opt.name
+        self.loss_names: list[str] = []
+        self.model_names: list[str] = []
+        self.visual_names: list[str] = []
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.schedulers: list[torch.optim.lr_scheduler.LRScheduler] = []
+        self.image_paths: list[str] = []
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        return parser
+
+    def set_input(self, batch: dict) -> None:
+        raise NotImplementedError
+
+    def forward(self) -> None:
+        raise NotImplementedError
+
+    def optimize_parameters(self) -> None:
+        raise NotImplementedError
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, f"net{name}") for name in self.model_names}
+
+    def setup(self) -> None:
+        """Schedulers for training; the ``--epoch`` weights for testing."""
+        if self.isTrain:
+            self.schedulers = [networks.get_scheduler(optimizer, self.opt) for optimizer in self.optimizers]
+        else:
+            self.load_networks(self.opt.epoch)
+        if self.opt.verbose:
+            for name, net in self.networks().items():
+                print(f"[{name}] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters\n{net}")
+
+    def eval(self) -> None:
+        for net in self.networks().values():
+            net.eval()
+
+    def train(self) -> None:
+        for net in self.networks().values():
+            net.train()
+
+    def test(self) -> None:
+        with torch.no_grad():
+            self.forward()
+
+    def get_image_paths(self) -> list[str]:
+        return self.image_paths
+
+    def get_current_losses(self) -> OrderedDict[str, float]:
+        return OrderedDict((name, float(getattr(self, f"loss_{name}"))) for name in self.loss_names)
+
+    def get_current_visuals(self) -> OrderedDict[str, torch.Tensor]:
+        return OrderedDict((name, getattr(self, name)) for name in self.visual_names if hasattr(self, name))
+
+    def update_learning_rate(self) -> float:
+        for scheduler in self.schedulers:
+            scheduler.step()
+        return self.optimizers[0].param_groups[0]["lr"]
+
+    @staticmethod
+    def set_requires_grad(nets: list[nn.Module], requires_grad: bool) -> None:
+        for net in nets:
+            for param in net.parameters():
+                param.requires_grad_(requires_grad)
+
+    # weights -----------------------------------------------------------------------------------
+    def save_networks(self, epoch: str | int) -> None:
+        """Write ``<epoch>_net_<name>.pth`` (plain state dicts on the CPU) for every network, atomically."""
+        for name, net in self.networks().items():
+            state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+            atomic_torch_save(state, self.save_dir / f"{epoch}_net_{name}.pth")
+
+    def load_networks(self, epoch: str | int) -> None:
+        """Load ``<epoch>_net_<name>.pth``; files written by the original implementation load as well."""
+        for name, net in self.networks().items():
+            path = self.save_dir / f"{epoch}_net_{name}.pth"
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{path} not found: train first, or check --checkpoints_dir, --name and --epoch "
+                    f"(found: {', '.join(sorted(p.name for p in self.save_dir.glob('*_net_*.pth'))) or 'nothing'})"
+                )
+            state = torch.load(path, map_location=self.device, weights_only=True)
+            try:
+                net.load_state_dict(networks.load_original_state_dict(state))
+            except RuntimeError as err:
+                raise RuntimeError(
+                    f"{path} does not fit --model {self.opt.model} --net{name[0]} with these sizes "
+                    f"(check --ngf/--ndf/--n_blocks/--netG/--netD): {str(err).splitlines()[0]}"
+                ) from err
+
+    # full training state -------------------------------------------------------------------------
+    def training_state(self) -> dict:
+        """Networks, optimizers, schedulers and the model's own extras (``extra_state``)."""
+        return {
+            "networks": {name: net.state_dict() for name, net in self.networks().items()},
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "extra": self.extra_state(),
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        for name, net in self.networks().items():
+            net.load_state_dict(state["networks"][name])
+        for optimizer, saved in zip(self.optimizers, state["optimizers"]):
+            optimizer.load_state_dict(saved)
+        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
+            scheduler.load_state_dict(saved)
+        self.load_extra_state(state.get("extra", {}))
+
+    def extra_state(self) -> dict:
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass

@@ -1,0 +1,109 @@
+"""Flags shared by train.py and test.py, and the staged parser.
+
+``parse(argv)`` takes an argv list (tests build options in code), prints nothing it is not asked to,
+and touches no files; ``save_options`` writes them next to a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import data
+import models
+from util.io import atomic_write_text
+
+
+class BaseOptions:
+    is_train = False
+
+    def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p = parser
+        p.add_argument("--dataroot", help="data set folder: holds <phase>A, <phase>A_seg, <phase>B, <phase>B_seg")
+        p.add_argument("--name", default="experiment_name", help="name of the run: checkpoints go to <checkpoints_dir>/<name>")
+        p.add_argument("--gpu_ids", default="0", help="GPU ids, e.g. 0 or 0,1; -1 for CPU (CPU with a warning if CUDA is absent)")
+        p.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
+        p.add_argument("--seed", type=int, default=None, help="seed torch, numpy and random for a reproducible run")
+        # model
+        p.add_argument("--model", default="insta_gan", help=f"model: {', '.join(models.available_models())}")
+        p.add_argument("--input_nc", type=int, default=3, help="image channels of domain A")
+        p.add_argument("--output_nc", type=int, default=3, help="image channels of domain B")
+        p.add_argument("--ngf", type=int, default=64, help="generator filters in the first conv layer")
+        p.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first conv layer")
+        p.add_argument("--netG", default="set", help="generator: set (InstaGAN), resnet_9blocks, resnet_6blocks")
+        p.add_argument("--netD", default="set", help="discriminator: set (InstaGAN), basic (PatchGAN), n_layers")
+        p.add_argument("--n_blocks", type=int, default=9, help="residual blocks in each encoder of --netG set")
+        p.add_argument("--n_layers_D", type=int, default=3, help="layers of --netD n_layers")
+        p.add_argument("--norm", default="instance", help="instance, batch or none")
+        p.add_argument("--init_type", default="normal", help="normal, xavier, kaiming or orthogonal")
+        p.add_argument("--init_gain", type=float, default=0.02, help="scale of the init")
+        p.add_argument("--no_dropout", action="store_true", default=True, help="no dropout in the generator (default)")
+        p.add_argument("--dropout", dest="no_dropout", action="store_false", help="dropout in the generator's residual blocks")
+        # data
+        p.add_argument("--dataset_mode", default="unaligned_seg", help=f"data set: {', '.join(data.available_dataset_modes())}")
+        p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"), help="AtoB: G_A translates A to B")
+        p.add_argument("--serial_batches", action="store_true", help="take images in order instead of shuffling")
+        p.add_argument("--num_threads", type=int, default=4, help="data loading workers")
+        p.add_argument("--batch_size", type=int, default=1, help="input batch size")
+        p.add_argument("--loadSizeH", type=int, default=286, help="resize images to this height")
+        p.add_argument("--loadSizeW", type=int, default=286, help="resize images to this width")
+        p.add_argument("--fineSizeH", type=int, default=256, help="then crop to this height")
+        p.add_argument("--fineSizeW", type=int, default=256, help="then crop to this width")
+        p.add_argument("--resize_or_crop", default="resize_and_crop", help="resize_and_crop, crop, scale_width, scale_width_and_crop or none")
+        p.add_argument("--no_flip", action="store_true", help="no random horizontal flip")
+        p.add_argument("--max_dataset_size", type=float, default=float("inf"), help="use at most this many images per domain")
+        p.add_argument("--display_winsize", type=int, default=256, help="image size in visdom and the HTML pages")
+        p.add_argument("--epoch", default="latest", help="which checkpoint to load: latest or an epoch number")
+        p.add_argument("--suffix", default="", help="appended to --name, formatted with the options, e.g. {model}_{netG}")
+        p.add_argument("--verbose", action="store_true", help="print the networks")
+        return p
+
+    def gather_options(self, argv: list[str] | None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
+        parser = self.initialize(argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+        opt, _ = parser.parse_known_args(argv)
+        parser = models.get_option_setter(opt.model)(parser, self.is_train)
+        opt, _ = parser.parse_known_args(argv)
+        parser = data.get_option_setter(opt.dataset_mode)(parser, self.is_train)
+        return parser.parse_args(argv), parser
+
+    def parse(self, argv: list[str] | None = None) -> argparse.Namespace:
+        opt, parser = self.gather_options(argv)
+        opt.isTrain = self.is_train
+        if opt.suffix:
+            opt.name = f"{opt.name}_{opt.suffix.format(**vars(opt))}"
+        opt.gpu_ids = [int(i) for i in str(opt.gpu_ids).split(",") if i.strip() and int(i) >= 0]
+        self.validate(opt, parser)
+        return opt
+
+    def validate(self, opt: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+        if opt.dataroot is None:
+            parser.error("--dataroot is required: the folder that holds <phase>A and <phase>B")
+        if opt.resize_or_crop in ("resize_and_crop", "crop", "scale_width_and_crop"):
+            for side in ("fineSizeH", "fineSizeW"):
+                if getattr(opt, side) % 4:
+                    parser.error(f"--{side} {getattr(opt, side)} must be a multiple of 4 (the generators downsample twice)")
+            if opt.resize_or_crop == "resize_and_crop" and (opt.fineSizeH > opt.loadSizeH or opt.fineSizeW > opt.loadSizeW):
+                parser.error("--fineSizeH/W must not exceed --loadSizeH/W")
+        if opt.batch_size < 1:
+            parser.error("--batch_size must be at least 1")
+
+
+def format_options(opt: argparse.Namespace, parser_defaults: dict | None = None) -> str:
+    lines = ["----------------- Options ---------------"]
+    for key, value in sorted(vars(opt).items()):
+        default = (parser_defaults or {}).get(key)
+        note = f"\t[default: {default}]" if parser_defaults and value != default else ""
+        lines.append(f"{key:>25}: {value!s:<30}{note}")
+    lines.append("----------------- End -------------------")
+    return "\n".join(lines)
+
+
+def save_options(opt: argparse.Namespace, folder: Path, phase: str) -> None:
+    """Write the options as ``<phase>_opt.txt`` (for people) and ``<phase>_opt.json`` (for programs)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    values = {k: (v if isinstance(v, (int, float, str, bool, list, type(None))) else str(v)) for k, v in vars(opt).items()}
+    if values.get("max_dataset_size") == float("inf"):
+        values["max_dataset_size"] = "inf"
+    atomic_write_text(folder / f"{phase}_opt.txt", format_options(opt) + "\n")
+    atomic_write_text(folder / f"{phase}_opt.json", json.dumps(values, indent=2, sort_keys=True) + "\n")

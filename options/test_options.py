@@ -1,0 +1,21 @@
+"""Flags of test.py."""
+
+from __future__ import annotations
+
+import argparse
+
+from options.base_options import BaseOptions
+
+
+class TestOptions(BaseOptions):
+    is_train = False
+
+    def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p = super().initialize(parser)
+        p.add_argument("--phase", default="test", help="data split: reads <dataroot>/<phase>A and <phase>B")
+        p.add_argument("--results_dir", default="./results/", help="results go to <results_dir>/<name>/<phase>_<epoch>")
+        p.add_argument("--aspect_ratio", type=float, default=1.0, help="aspect ratio of the saved images")
+        p.add_argument("--num_test", "--how_many", dest="num_test", type=int, default=50, help="translate at most this many samples")
+        p.add_argument("--eval", action="store_true", help="put the networks in eval mode (matters for batch norm and dropout)")
+        p.set_defaults(serial_batches=True, no_flip=True, num_threads=1)
+        return p

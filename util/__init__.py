@@ -1,0 +1,1 @@
+"""Utilities shared by the entry points, the model and the data loaders."""
