@@ -11,7 +11,11 @@ from models.base_model import BaseModel
 
 def available_models() -> list[str]:
     here = Path(__file__).parent
-    return sorted(m.name[: -len("_model")] for m in pkgutil.iter_modules([str(here)]) if m.name.endswith("_model") and m.name != "base_model")
+    return sorted(
+        m.name[: -len("_model")]
+        for m in pkgutil.iter_modules([str(here)])
+        if m.name.endswith("_model") and m.name != "base_model"
+    )
 
 
 def find_model_using_name(model_name: str) -> type[BaseModel]:

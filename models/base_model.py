@@ -70,6 +70,10 @@ class BaseModel:
     def get_image_paths(self) -> list[str]:
         return self.image_paths
 
+    def result_directions(self) -> list[tuple[str, str, list[str]]]:
+        """(source domain, target domain, source image paths) of each direction translated by ``test``."""
+        raise NotImplementedError
+
     def get_current_losses(self) -> OrderedDict[str, float]:
         return OrderedDict((name, float(getattr(self, f"loss_{name}"))) for name in self.loss_names)
 

@@ -49,6 +49,7 @@ class Direction:
     fake_segs: list[torch.Tensor] = field(default_factory=list)  # per step (B, n, H, W), detached
     rec_segs: list[torch.Tensor] = field(default_factory=list)
     rec_img: torch.Tensor | None = None  # reconstruction at each sample's first translated step
+    paths: list[str] = field(default_factory=list)  # source image files
 
 
 @dataclass
@@ -153,10 +154,10 @@ class InstaGANModel(BaseModel):
             setattr(self, f"real_{src}_segs", real_segs)
             setattr(self, f"real_{src}_seg", instance_set.merge(real_segs))
             self.image_paths += list(batch[f"{key}_paths"])
-            self.directions.append(self._direction(src, tgt, real_img, real_segs))
+            self.directions.append(self._direction(src, tgt, real_img, real_segs, list(batch[f"{key}_paths"])))
 
-    def _direction(self, src: str, tgt: str, real_img: torch.Tensor, real_segs: torch.Tensor) -> Direction:
-        d = Direction(src, tgt, getattr(self, f"netG_{src}"), getattr(self, f"netG_{tgt}"), real_img, real_segs)
+    def _direction(self, src: str, tgt: str, real_img: torch.Tensor, real_segs: torch.Tensor, paths: list[str]) -> Direction:
+        d = Direction(src, tgt, getattr(self, f"netG_{src}"), getattr(self, f"netG_{tgt}"), real_img, real_segs, paths=paths)
         if self.isTrain:
             d.D = getattr(self, f"netD_{src}")
             d.pool = getattr(self, f"fake_{tgt}_pool")
@@ -213,6 +214,9 @@ class InstaGANModel(BaseModel):
 
     def forward(self) -> None:
         self._run_sequence()
+
+    def result_directions(self) -> list[tuple[str, str, list[str]]]:
+        return [(d.src, d.tgt, d.paths) for d in self.directions]
 
     # losses --------------------------------------------------------------------------------------
     def generator_losses(self, d: Direction, step: Step) -> dict[str, torch.Tensor]:

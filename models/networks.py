@@ -193,9 +193,7 @@ def _resnet_decoder(output_nc: int, ngf: int, norm_layer: NormFactory, use_bias:
     layers: list[nn.Module] = []
     for mult in (4, 2):
         layers += [
-            nn.ConvTranspose2d(
-                ngf * mult, ngf * mult // 2, kernel_size=3, stride=2, padding=1, output_padding=1, bias=use_bias
-            ),
+            nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, kernel_size=3, stride=2, padding=1, output_padding=1, bias=use_bias),
             norm_layer(ngf * mult // 2),
             nn.ReLU(True),
         ]

@@ -50,7 +50,9 @@ class BaseOptions:
         p.add_argument("--loadSizeW", type=int, default=286, help="resize images to this width")
         p.add_argument("--fineSizeH", type=int, default=256, help="then crop to this height")
         p.add_argument("--fineSizeW", type=int, default=256, help="then crop to this width")
-        p.add_argument("--resize_or_crop", default="resize_and_crop", help="resize_and_crop, crop, scale_width, scale_width_and_crop or none")
+        p.add_argument(
+            "--resize_or_crop", default="resize_and_crop", help="resize_and_crop, crop, scale_width, scale_width_and_crop or none"
+        )
         p.add_argument("--no_flip", action="store_true", help="no random horizontal flip")
         p.add_argument("--max_dataset_size", type=float, default=float("inf"), help="use at most this many images per domain")
         p.add_argument("--display_winsize", type=int, default=256, help="image size in visdom and the HTML pages")

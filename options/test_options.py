@@ -15,7 +15,9 @@ class TestOptions(BaseOptions):
         p.add_argument("--phase", default="test", help="data split: reads <dataroot>/<phase>A and <phase>B")
         p.add_argument("--results_dir", default="./results/", help="results go to <results_dir>/<name>/<phase>_<epoch>")
         p.add_argument("--aspect_ratio", type=float, default=1.0, help="aspect ratio of the saved images")
-        p.add_argument("--num_test", "--how_many", dest="num_test", type=int, default=50, help="translate at most this many samples")
+        p.add_argument(
+            "--num_test", "--how_many", dest="num_test", type=int, default=50, help="translate at most this many samples"
+        )
         p.add_argument("--eval", action="store_true", help="put the networks in eval mode (matters for batch norm and dropout)")
         p.set_defaults(serial_batches=True, no_flip=True, num_threads=1)
         return p

@@ -1,0 +1,123 @@
+"""Generate the built-in two-domain shapes data set: squares and rectangles (A) vs discs and ellipses (B).
+
+    python datasets/make_shapes_dataset.py --out datasets/shapes --size 64 --train 400 --test 40
+
+Writes the standard layout: <out>/trainA/<stem>.png with masks <out>/trainA_seg/<stem>_<k>.png, the same
+for trainB, testA and testB. Each image has 1 to --max_instances instances with random sizes, positions,
+colours and striped or dotted textures, on a textured background; instances may touch or overlap
+(a mask holds the visible part of its instance). The same --seed gives the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+DOMAINS = {"A": "box", "B": "round"}
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Smooth colour gradient plus low-amplitude noise and soft blobs: textured, never flat."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    base = rng.uniform(60, 200, size=3)
+    slope = rng.uniform(-50, 50, size=(2, 3))
+    img = base + xx[..., None] * slope[0] + yy[..., None] * slope[1]
+    freq = rng.uniform(2, 6, size=2)
+    img += 12 * np.sin(2 * math.pi * (freq[0] * xx + rng.uniform()))[..., None]
+    img += 12 * np.cos(2 * math.pi * (freq[1] * yy + rng.uniform()))[..., None]
+    img += rng.normal(0, 6, size=(size, size, 3))
+    return img
+
+
+def _shape_mask(kind: str, rng: np.random.Generator, size: int) -> np.ndarray:
+    """A boolean mask of one axis-aligned box or ellipse with random size and position."""
+    lo, hi = max(4, size // 8), max(6, size // 3)
+    h, w = int(rng.integers(lo, hi + 1)), int(rng.integers(lo, hi + 1))
+    if rng.uniform() < 0.4:  # squares and discs as often as rectangles and ellipses
+        w = h
+    top, left = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
+    yy, xx = np.mgrid[0:size, 0:size]
+    if kind == "box":
+        return (yy >= top) & (yy < top + h) & (xx >= left) & (xx < left + w)
+    cy, cx, ry, rx = top + (h - 1) / 2, left + (w - 1) / 2, h / 2, w / 2
+    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+
+
+def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A random colour with stripes or dots, (size, size, 3)."""
+    colour = rng.uniform(0, 255, size=3)
+    other = np.clip(colour + rng.choice([-1, 1], size=3) * rng.uniform(40, 90, size=3), 0, 255)
+    yy, xx = np.mgrid[0:size, 0:size]
+    period = int(rng.integers(3, 7))
+    if rng.uniform() < 0.5:
+        pattern = ((xx + yy * rng.choice([0, 1])) // period) % 2 == 0
+    else:
+        pattern = ((xx % period) < period // 2) & ((yy % period) < period // 2)
+    return np.where(pattern[..., None], colour, other)
+
+
+def make_sample(kind: str, rng: np.random.Generator, size: int, max_instances: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One image (size, size, 3) uint8 and its instance masks (each (size, size) uint8, 255 inside)."""
+    img = _background(rng, size)
+    count = int(rng.integers(1, max_instances + 1))
+    visible: list[np.ndarray] = []
+    min_pixels = max(6, size * size // 400)
+    for _ in range(count):
+        for _attempt in range(20):
+            shape = _shape_mask(kind, rng, size)
+            covered = [m & shape for m in visible]
+            # touching and small overlaps are fine; an instance must keep most of its own area
+            if all(c.sum() < 0.5 * m.sum() for c, m in zip(covered, visible)):
+                break
+        img = np.where(shape[..., None], _texture(rng, size), img)
+        visible = [m & ~shape for m in visible] + [shape]
+    masks = [m for m in visible if m.sum() >= min_pixels]
+    return np.clip(img, 0, 255).astype(np.uint8), [m.astype(np.uint8) * 255 for m in masks]
+
+
+def write_split(out: Path, split: str, domain: str, count: int, rng: np.random.Generator, args: argparse.Namespace) -> None:
+    img_dir, seg_dir = out / f"{split}{domain}", out / f"{split}{domain}_seg"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    seg_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        img, masks = make_sample(DOMAINS[domain], rng, args.size, args.max_instances)
+        stem = f"{i:05d}"
+        for old in seg_dir.glob(f"{stem}_*.png"):
+            old.unlink()  # a rerun into the same folder leaves no stale masks
+        Image.fromarray(img).save(img_dir / f"{stem}.png")
+        for k, mask in enumerate(masks):
+            Image.fromarray(mask, mode="L").save(seg_dir / f"{stem}_{k}.png")
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="datasets/shapes", help="output folder")
+    parser.add_argument("--size", type=int, default=64, help="image side in pixels")
+    parser.add_argument("--train", type=int, default=400, help="training images per domain")
+    parser.add_argument("--test", type=int, default=40, help="test images per domain")
+    parser.add_argument("--max_instances", type=int, default=6, help="at most this many instances per image")
+    parser.add_argument(
+        "--test_max_instances", type=int, default=None, help="instances per test image (default: --max_instances)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    args = parser.parse_args(argv)
+    if args.size < 16:
+        parser.error("--size must be at least 16")
+    out = Path(args.out)
+    for split, count in (("train", args.train), ("test", args.test)):
+        for d_index, domain in enumerate(DOMAINS):
+            rng = np.random.default_rng([args.seed, split == "test", d_index])
+            split_args = argparse.Namespace(**vars(args))
+            if split == "test" and args.test_max_instances:
+                split_args.max_instances = args.test_max_instances
+            write_split(out, split, domain, count, rng, split_args)
+    print(f"wrote {args.train} train and {args.test} test images per domain to {out}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+from setuptools import setup
+
+setup(
+    name="instagan",
+    version="0.1.0",
+    description="InstaGAN: instance-aware image-to-image translation (Mo, Cho and Shin, ICLR 2019), on PyTorch 2.x",
+    python_requires=">=3.10",
+    packages=["models", "data", "options", "util"],
+    py_modules=["train", "test"],
+    install_requires=[
+        "torch>=2.1,<=2.14.1",
+        "torchvision>=0.16,<=0.29.1",
+        "numpy",
+        "pillow",
+        "dominate>=2.8",
+        "tqdm",
+        "pycocotools",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "ruff"],
+        # visdom 0.2.4's sdist needs pkg_resources; README: Display shows how to install it
+        "display": ["visdom==0.2.4"],
+    },
+)

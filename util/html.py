@@ -1,0 +1,70 @@
+"""Result pages written with dominate: rows of titled images, optional tables and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dominate
+from dominate.tags import a, br, h3, img, meta, p, table, td, th, tr
+from dominate.util import raw
+
+from util.io import atomic_write_text
+
+
+class HTML:
+    """A page ``<web_dir>/index.html`` whose images live in ``<web_dir>/images/``."""
+
+    def __init__(self, web_dir: str | Path, title: str, refresh: int = 0) -> None:
+        self.web_dir = Path(web_dir)
+        self.img_dir = self.web_dir / "images"
+        self.img_dir.mkdir(parents=True, exist_ok=True)
+        self.doc = dominate.document(title=title)
+        with self.doc.head:
+            dominate.tags.style(
+                "body{font-family:sans-serif;margin:1em} td{vertical-align:top;text-align:center;font-size:13px}"
+                " table.metrics td,table.metrics th{padding:2px 10px;text-align:left}"
+            )
+            if refresh > 0:
+                meta(http_equiv="refresh", content=str(refresh))
+
+    def add_header(self, text: str) -> None:
+        with self.doc:
+            h3(text)
+
+    def add_text(self, text: str) -> None:
+        with self.doc:
+            p(text)
+
+    def add_raw(self, markup: str) -> None:
+        with self.doc:
+            raw(markup)
+
+    def add_table_rows(self, rows: list[tuple[str, str]], header: tuple[str, str] | None = None) -> None:
+        with self.doc:
+            with table(cls="metrics", border=1, style="border-collapse:collapse"):
+                if header:
+                    with tr():
+                        for cell in header:
+                            th(cell)
+                for key, value in rows:
+                    with tr():
+                        td(key)
+                        td(value)
+
+    def add_images(self, ims: list[str], txts: list[str], links: list[str], width: int = 256) -> None:
+        """One row of images; ``ims`` and ``links`` are paths relative to the images folder."""
+        with self.doc:
+            with table(border=1, style="table-layout:fixed;border-collapse:collapse"):
+                with tr():
+                    for im, txt, link in zip(ims, txts, links):
+                        with td(style="word-wrap:break-word;"):
+                            with p():
+                                with a(href=f"images/{link}"):
+                                    img(style=f"width:{width}px", src=f"images/{im}")
+                                br()
+                                p(txt)
+
+    def save(self) -> Path:
+        path = self.web_dir / "index.html"
+        atomic_write_text(path, self.doc.render())
+        return path

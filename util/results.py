@@ -1,0 +1,60 @@
+"""Writing test.py's translated images and its index.html."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from util import html, instance_set
+from util.util import save_image, tensor2im
+
+# columns of one result row, per direction src -> tgt
+ROW = ("real_{s}_img", "real_{s}_seg", "fake_{t}_img", "fake_{t}_seg", "rec_{s}_img", "rec_{s}_seg")
+
+
+class ResultsWriter:
+    """Saves, per translated sample, ``<stem>_<visual>.png`` for every visual, the per-instance input and
+    translated masks as ``<stem>_real_<s>_ins<k>.png`` / ``<stem>_fake_<t>_ins<k>.png``, and one page row."""
+
+    def __init__(self, web_dir: Path, title: str, aspect_ratio: float = 1.0, width: int = 256) -> None:
+        self.page = html.HTML(web_dir, title)
+        self.img_dir = self.page.img_dir
+        self.aspect_ratio = aspect_ratio
+        self.width = width
+        self.count = 0
+
+    def add_batch(self, model) -> int:
+        """Write every sample of the model's current batch; returns how many rows were written."""
+        visuals = model.get_current_visuals()
+        written = 0
+        for src, tgt, paths in model.result_directions():
+            names = [n.format(s=src, t=tgt) for n in ROW]
+            if f"fake_{tgt}_img" not in visuals:
+                continue
+            real_segs = getattr(model, f"real_{src}_segs", None)
+            fake_segs = getattr(model, f"fake_{tgt}_segs", None)
+            for b, path in enumerate(paths):
+                stem = Path(path).stem
+                files = []
+                for name in names:
+                    if name in visuals:
+                        file = f"{stem}_{name}.png"
+                        save_image(tensor2im(visuals[name][b]), self.img_dir / file, self.aspect_ratio)
+                        files.append((file, name))
+                if real_segs is not None and fake_segs is not None:
+                    self._save_instances(stem, src, tgt, real_segs[b], fake_segs[b])
+                self.page.add_header(f"{stem} ({src} -> {tgt})")
+                self.page.add_images([f for f, _ in files], [n for _, n in files], [f for f, _ in files], self.width)
+                written += 1
+        self.count += written
+        return written
+
+    def _save_instances(self, stem: str, src: str, tgt: str, real: torch.Tensor, fake: torch.Tensor) -> None:
+        keep = instance_set.nonempty(real.unsqueeze(0))[0]
+        for k in keep.nonzero(as_tuple=True)[0].tolist():
+            save_image(tensor2im(real[k : k + 1]), self.img_dir / f"{stem}_real_{src}_ins{k}.png", self.aspect_ratio)
+            save_image(tensor2im(fake[k : k + 1]), self.img_dir / f"{stem}_fake_{tgt}_ins{k}.png", self.aspect_ratio)
+
+    def save(self) -> Path:
+        return self.page.save()
