@@ -2,7 +2,7 @@
 
 ``--dataroot`` is the image folder itself; its masks are in ``<dataroot>_seg`` (so ``.../testA`` reads
 ``.../testA_seg``). Samples carry the key of the source domain: ``A`` for ``--direction AtoB``, ``B`` for
-``BtoA``.
+``BtoA``, so that a model trained A -> B translates the folder with G_A, or with G_B for ``BtoA``.
 """
 
 from __future__ import annotations

@@ -139,9 +139,12 @@ class InstaGANModel(BaseModel):
 
     # input ---------------------------------------------------------------------------------------
     def set_input(self, batch: dict) -> None:
-        """batch: ``A`` (B, 3, H, W), ``A_segs`` (B, N, H, W), ``A_paths``, the same for ``B``; one of
-        the two domains may be missing (single-domain testing). ``--direction BtoA`` swaps them."""
-        swap = self.opt.direction == "BtoA"
+        """batch: ``A`` (B, 3, H, W), ``A_segs`` (B, N, H, W), ``A_paths``, the same for ``B``.
+
+        ``--direction BtoA`` swaps the two domains, as in CycleGAN. A batch of one domain (single-domain
+        testing) is translated by that domain's generator: ``A`` by G_A, ``B`` by G_B.
+        """
+        swap = self.opt.direction == "BtoA" and "A" in batch and "B" in batch
         self.directions: list[Direction] = []
         self.image_paths = []
         for src, tgt in (("A", "B"), ("B", "A")):

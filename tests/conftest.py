@@ -1,0 +1,33 @@
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared"
+REFERENCE = SHARED / "reference" / "original_instagan"
+SAMPLE_COCO = SHARED / "data" / "shp2gir_coco_sample"
+
+
+def require_shared(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared reference data lives beside the project at ../shared")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _deterministic():
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def shapes_root(tmp_path_factory) -> Path:
+    """A tiny two-domain shapes data set in the standard layout (32x32, 6 train / 3 test per domain)."""
+    from datasets.make_shapes_dataset import main
+
+    out = tmp_path_factory.mktemp("shapes")
+    main(["--out", str(out), "--size", "32", "--train", "6", "--test", "3", "--max_instances", "4", "--seed", "1"])
+    return out

@@ -1,0 +1,92 @@
+"""The real train.py and test.py, run as a user would, on tiny data."""
+
+import json
+import subprocess
+import sys
+
+import torch
+
+from tests.conftest import ROOT, SAMPLE_COCO, require_shared
+
+TINY = ["--gpu_ids", "-1", "--ngf", "8", "--ndf", "8", "--n_blocks", "1", "--num_threads", "0"]
+SIZE32 = ["--loadSizeH", "36", "--loadSizeW", "36", "--fineSizeH", "32", "--fineSizeW", "32"]
+
+
+def run(script, *args, check=True):
+    proc = subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{script} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def test_train_resume_and_test(shapes_root, tmp_path):
+    ckpt, results = tmp_path / "checkpoints", tmp_path / "results"
+    common = ["--dataroot", shapes_root, "--name", "tiny", "--checkpoints_dir", ckpt, *TINY]
+    first = run("train.py", *common, *SIZE32, "--niter", "1", "--niter_decay", "1", "--batch_size", "2",
+                "--print_freq", "2", "--display_id", "1", "--display_port", "1", "--save_epoch_freq", "1")  # fmt: skip
+    assert "no visdom server answers" in first.stderr or "visdom is not installed" in first.stderr
+    run_dir = ckpt / "tiny"
+    for name in ("G_A", "G_B", "D_A", "D_B"):
+        assert (run_dir / f"1_net_{name}.pth").is_file() and (run_dir / f"latest_net_{name}.pth").is_file()
+    state = torch.load(run_dir / "latest_training_state.pth", weights_only=False)
+    assert state["counters"] == {"epoch": 3, "total_iters": 12}
+    assert json.loads((run_dir / "train_opt.json").read_text())["ins_max"] == 4
+    log = (run_dir / "loss_log.txt").read_text()
+    assert "D_A:" in log and "ctx_B:" in log
+    page = (run_dir / "web" / "index.html").read_text()
+    assert "<svg" in page and "epoch001_fake_B_img.png" in page
+    assert not list(run_dir.glob(".*.tmp"))
+
+    resumed = run("train.py", *common, *SIZE32, "--niter", "2", "--niter_decay", "1", "--batch_size", "2",
+                  "--display_id", "0", "--continue_train")  # fmt: skip
+    assert "epochs 3..3" in resumed.stdout
+    state = torch.load(run_dir / "latest_training_state.pth", weights_only=False)
+    assert state["counters"] == {"epoch": 4, "total_iters": 18}
+    assert len(state["visualizer"]["history"]["x"]) >= 3  # the loss curves continue
+
+    sizes = ["--loadSizeH", "32", "--loadSizeW", "32", "--fineSizeH", "32", "--fineSizeW", "32"]
+    out = run("test.py", "--dataroot", shapes_root, "--name", "tiny", "--checkpoints_dir", ckpt, "--results_dir", results,
+              *TINY, *sizes, "--batch_size", "2")  # fmt: skip
+    web = results / "tiny" / "test_latest"
+    images = {p.name for p in (web / "images").iterdir()}
+    for stem in ("00000", "00001", "00002"):
+        for name in ("real_A_img", "fake_B_img", "fake_B_seg", "rec_A_img", "real_B_img", "fake_A_img"):
+            assert f"{stem}_{name}.png" in images
+        assert f"{stem}_fake_B_ins0.png" in images
+    assert "00000_fake_B_img.png" in (web / "index.html").read_text()
+    assert "translations written" in out.stdout
+
+
+def test_single_domain_folder_and_epoch_selection(shapes_root, tmp_path):
+    ckpt = tmp_path / "checkpoints"
+    run("train.py", "--dataroot", shapes_root, "--name", "one", "--checkpoints_dir", ckpt, *TINY, *SIZE32,
+        "--niter", "1", "--niter_decay", "0", "--display_id", "0", "--max_dataset_size", "2")  # fmt: skip
+    out = run("test.py", "--dataroot", shapes_root / "testB", "--dataset_mode", "single_seg", "--direction", "BtoA",
+              "--name", "one", "--checkpoints_dir", ckpt, "--results_dir", tmp_path / "r", "--epoch", "1", *TINY,
+              "--resize_or_crop", "none")  # fmt: skip
+    images = {p.name for p in (tmp_path / "r" / "one" / "test_1" / "images").iterdir()}
+    assert "00000_fake_A_img.png" in images and not any("fake_B" in n for n in images), out.stdout
+
+
+def test_bad_input_gives_one_line_errors(tmp_path):
+    missing = run("train.py", "--dataroot", tmp_path / "nowhere", *TINY, "--display_id", "0", check=False)
+    assert missing.returncode != 0
+    assert missing.stderr.strip().splitlines()[-1].startswith("error:") and "--dataroot" in missing.stderr
+    no_ckpt = run("test.py", "--dataroot", tmp_path, "--dataset_mode", "single_seg", "--name", "absent",
+                  "--checkpoints_dir", tmp_path, *TINY, check=False)  # fmt: skip
+    assert no_ckpt.returncode != 0
+    unknown = run("train.py", "--dataroot", tmp_path, "--model", "pix2pix", check=False)
+    assert unknown.returncode != 0 and "insta_gan" in unknown.stderr
+
+
+def test_original_readme_commands_on_the_coco_sample(tmp_path):
+    root = require_shared(SAMPLE_COCO)
+    ckpt = tmp_path / "checkpoints"
+    run("train.py", "--dataroot", root, "--model", "insta_gan", "--name", "shp2gir_coco_instagan", "--phase", "sample",
+        "--loadSizeH", "72", "--loadSizeW", "72", "--fineSizeH", "64", "--fineSizeW", "64", "--niter", "1",
+        "--niter_decay", "0", "--checkpoints_dir", ckpt, "--display_id", "0", *TINY)  # fmt: skip
+    run("test.py", "--dataroot", root, "--model", "insta_gan", "--name", "shp2gir_coco_instagan", "--phase", "sample",
+        "--loadSizeH", "64", "--loadSizeW", "64", "--fineSizeH", "64", "--fineSizeW", "64", "--ins_max", "20",
+        "--ins_per", "2", "--epoch", "1", "--checkpoints_dir", ckpt, "--results_dir", tmp_path / "results", *TINY)  # fmt: skip
+    images = {p.name for p in (tmp_path / "results" / "shp2gir_coco_instagan" / "sample_1" / "images").iterdir()}
+    assert "602_fake_B_img.png" in images and "602_fake_B_ins7.png" in images  # 8 sheep, all translated

@@ -1,0 +1,67 @@
+import torch
+
+from models.insta_gan_model import InstaGANModel
+from options.test_options import TestOptions
+from options.train_options import TrainOptions
+from tests.test_networks import make_input
+
+SMALL = ["--dataroot", "unused", "--gpu_ids", "-1", "--ngf", "8", "--ndf", "8", "--n_blocks", "1"]
+
+
+def batch_from(x_a, x_b):
+    pad = lambda s: torch.cat([s, -torch.ones(s.shape[0], 20 - s.shape[1], *s.shape[2:])], 1)  # noqa: E731
+    n = x_a.shape[0]
+    return {
+        "A": x_a[:, :3], "A_segs": pad(x_a[:, 3:]), "A_paths": [f"a{i}.png" for i in range(n)],
+        "B": x_b[:, :3], "B_segs": pad(x_b[:, 3:]), "B_paths": [f"b{i}.png" for i in range(n)],
+    }  # fmt: skip
+
+
+def test_training_survives_images_without_instances():
+    model = InstaGANModel(TrainOptions().parse(SMALL), torch.device("cpu"))
+    everything_empty = {(b, k) for b in range(2) for k in range(4)}
+    x_a = make_input(batch=2, empty=everything_empty)
+    x_b = make_input(batch=2, empty={(0, 2), (0, 3)}, seed=1)
+    model.set_input(batch_from(x_a, x_b))
+    before = {k: v.clone() for k, v in model.netG_B.state_dict().items()}
+    model.optimize_parameters()
+    # A has nothing to translate: it passes through and gives no A -> B loss; B -> A still trains.
+    assert torch.equal(model.fake_B_img, x_a[:, :3])
+    assert model.loss_G_A == 0 and model.loss_cyc_A == 0
+    assert model.loss_G_B > 0
+    assert any(not torch.equal(before[k], v) for k, v in model.netG_B.state_dict().items())
+
+
+def test_step_without_instances_leaves_that_sample_alone():
+    opt = TestOptions().parse(SMALL + ["--ins_max", "4", "--ins_per", "2"])
+    model = InstaGANModel(opt, torch.device("cpu"))
+    model.eval()
+    x = make_input(batch=2, empty={(0, 2), (0, 3)})  # sample 0 has 2 instances: no second step
+    model.set_input({"A": x[:, :3], "A_segs": x[:, 3:], "A_paths": ["a.png", "b.png"]})
+    model.test()
+    one_step = model.fake_B_img[0]
+    model.set_input({"A": x[:1, :3], "A_segs": x[:1, 3:5], "A_paths": ["a.png"]})
+    model.opt.ins_max = 2
+    model.steps = model.steps[:1]
+    model.test()
+    torch.testing.assert_close(one_step, model.fake_B_img[0], atol=1e-5, rtol=0)
+
+
+def test_batch_of_four_gives_the_same_translation_as_four_single_runs():
+    opt = TestOptions().parse(SMALL + ["--ins_max", "5", "--ins_per", "2"])
+    model = InstaGANModel(opt, torch.device("cpu"))
+    model.eval()
+    x = make_input(batch=4, n=5, empty={(1, 3), (1, 4), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4)})
+    batch = {"A": x[:, :3], "A_segs": x[:, 3:], "A_paths": [f"{i}.png" for i in range(4)]}
+    model.set_input(batch)
+    model.test()
+    together = {k: v.clone() for k, v in model.get_current_visuals().items()}
+    together_segs = model.fake_B_segs.clone()
+    for i in range(4):
+        model.set_input({"A": x[i : i + 1, :3], "A_segs": x[i : i + 1, 3:], "A_paths": [f"{i}.png"]})
+        model.test()
+        for name, value in model.get_current_visuals().items():
+            torch.testing.assert_close(together[name][i : i + 1], value, atol=1e-5, rtol=0, msg=name)
+        torch.testing.assert_close(together_segs[i : i + 1], model.fake_B_segs, atol=1e-5, rtol=0)
+    # sample 2 has no instance: it passes through untouched
+    assert torch.equal(together["fake_B_img"][2], x[2, :3])

@@ -1,0 +1,117 @@
+import pytest
+import torch
+
+from models import networks as N
+
+
+def make_input(batch=2, n=4, size=32, empty=(), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    img = torch.rand(batch, 3, size, size, generator=g) * 2 - 1
+    segs = -torch.ones(batch, n, size, size)
+    for b in range(batch):
+        for k in range(n):
+            if (b, k) in empty:
+                continue
+            t, l, h, w = torch.randint(0, size // 2, (4,), generator=g).tolist()
+            segs[b, k, t : t + h + 4, l : l + w + 4] = 1
+    return torch.cat([img, segs], dim=1)
+
+
+@pytest.fixture(scope="module")
+def G():
+    return N.define_G(3, 3, 8, "set", n_blocks=2).eval()
+
+
+def test_parameter_counts_match_the_original():
+    count = lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)  # noqa: E731
+    assert count(N.define_G(3, 3, 64, "set")) == 26_815_108
+    assert count(N.define_D(3, 64, "set")) == 9_721_729
+
+
+def test_generator_shapes_and_empty_slots_pass_through(G):
+    x = make_input(empty={(0, 2), (1, 0), (1, 3)})
+    y = G(x)
+    assert y.shape == x.shape
+    assert torch.equal(y[0, 3 + 2], x[0, 3 + 2])
+    assert torch.equal(y[1, 3 + 0], x[1, 3 + 0])
+    assert not torch.equal(y[0, 3 + 1], x[0, 3 + 1])
+    assert y[:, :3].abs().max() <= 1
+
+
+def test_generator_is_permutation_equivariant(G):
+    x = make_input(empty={(0, 3)})
+    perm = torch.tensor([2, 0, 3, 1])
+    with torch.no_grad():
+        y = G(x)
+        y_perm = G(torch.cat([x[:, :3], x[:, 3:][:, perm]], 1))
+    torch.testing.assert_close(y_perm[:, :3], y[:, :3], atol=1e-5, rtol=0)
+    torch.testing.assert_close(y_perm[:, 3:], y[:, 3:][:, perm], atol=1e-5, rtol=0)
+
+
+def test_generator_batch_equals_single_runs(G):
+    x = make_input(batch=4, empty={(1, 1), (2, 0), (2, 1), (2, 2), (2, 3)})
+    with torch.no_grad():
+        together = G(x)
+        alone = torch.cat([G(x[b : b + 1]) for b in range(4)])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("mode", ["eval", "per_call"])
+def test_discriminator_is_order_invariant(mode):
+    D = N.define_D(3, 8, "set", sn_update="per_instance" if mode == "eval" else "per_call")
+    D.eval() if mode == "eval" else D.train()
+    x = make_input(empty={(1, 2)})
+    x_perm = torch.cat([x[:, :3], x[:, 3:][:, [3, 1, 0, 2]]], 1)
+    with torch.no_grad():
+        state = {k: v.clone() for k, v in D.state_dict().items()}
+        out = D(x)
+        D.load_state_dict(state)  # same power-iteration start for both calls
+        out_perm = D(x_perm)
+    assert out.shape == (2, 1, 2, 2)
+    torch.testing.assert_close(out_perm, out, atol=1e-5, rtol=0)
+
+
+def test_discriminator_per_instance_mode_is_invariant_once_sigma_converged():
+    D = N.define_D(3, 8, "set").train()
+    x = make_input(empty={(1, 2)})
+    with torch.no_grad():
+        for _ in range(200):
+            D(x)  # converge the power iterations
+        a, b = D(x), D(torch.cat([x[:, :3], x[:, 3:][:, [3, 1, 0, 2]]], 1))
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+
+
+def test_discriminator_batch_equals_single_runs():
+    D = N.define_D(3, 8, "set").eval()
+    x = make_input(batch=3, empty={(0, 1), (2, 0), (2, 1), (2, 2), (2, 3)})
+    with torch.no_grad():
+        torch.testing.assert_close(D(x), torch.cat([D(x[b : b + 1]) for b in range(3)]), atol=1e-5, rtol=0)
+
+
+def test_plain_networks_for_the_cyclegan_baseline():
+    G = N.define_G(3, 3, 8, "resnet_9blocks")
+    D = N.define_D(3, 8, "basic")
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    assert G(x).shape == x.shape
+    assert D(x).shape == (2, 1, 6, 6)
+
+
+def test_unknown_names_list_the_choices():
+    with pytest.raises(ValueError, match="resnet_9blocks"):
+        N.define_G(3, 3, 8, "unet")
+    with pytest.raises(ValueError, match="basic"):
+        N.define_D(3, 8, "pixel")
+
+
+def test_original_state_dict_keys_are_translated():
+    D = N.define_D(3, 8, "set")
+    ours = D.state_dict()
+    original = {}
+    for key, value in ours.items():
+        key = key.replace("parametrizations.weight.original", "module.weight_bar")
+        key = key.replace("parametrizations.weight.0._u", "module.weight_u").replace("parametrizations.weight.0._v", "module.weight_v")
+        if key.endswith(".bias"):
+            key = key[: -len("bias")] + "module.bias"
+        original["module." + key] = value
+    original["module.encoder.1.running_mean"] = torch.zeros(8)  # pre-0.4 instance-norm stats are dropped
+    assert N.load_original_state_dict(original).keys() == ours.keys()
