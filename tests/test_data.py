@@ -82,7 +82,8 @@ def test_mask_paths_come_from_the_folder_not_letter_replacement(tmp_path):
 def test_image_without_instances_gives_empty_slots(tmp_path):
     img = np.zeros((16, 16, 3), np.uint8)
     write_pair(tmp_path, "test", "A", "lonely", img, [])
-    ds = create_dataset(TestOptions().parse(["--dataroot", str(tmp_path / "testA"), "--dataset_mode", "single_seg", "--resize_or_crop", "none"]))
+    argv = ["--dataroot", str(tmp_path / "testA"), "--dataset_mode", "single_seg", "--resize_or_crop", "none"]
+    ds = create_dataset(TestOptions().parse(argv))
     item = ds[0]
     assert item["A"].shape == (3, 16, 16) and (item["A_segs"] == -1).all()
 
@@ -102,7 +103,8 @@ def test_too_many_masks_warn_and_keep_the_first(tmp_path):
     transform = build_transform(opts(resize_or_crop="none"), train=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _, segs = load_image_and_masks(tmp_path / "trainA" / "many.png", index_masks(tmp_path / "trainA_seg")["many"], transform, 2)
+        paths = index_masks(tmp_path / "trainA_seg")["many"]
+        _, segs = load_image_and_masks(tmp_path / "trainA" / "many.png", paths, transform, 2)
     assert segs.shape[0] == 2 and any("--max_instances" in str(w.message) for w in caught)
 
 

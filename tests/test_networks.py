@@ -109,7 +109,8 @@ def test_original_state_dict_keys_are_translated():
     original = {}
     for key, value in ours.items():
         key = key.replace("parametrizations.weight.original", "module.weight_bar")
-        key = key.replace("parametrizations.weight.0._u", "module.weight_u").replace("parametrizations.weight.0._v", "module.weight_v")
+        key = key.replace("parametrizations.weight.0._u", "module.weight_u")
+        key = key.replace("parametrizations.weight.0._v", "module.weight_v")
         if key.endswith(".bias"):
             key = key[: -len("bias")] + "module.bias"
         original["module." + key] = value
