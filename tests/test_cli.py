@@ -90,3 +90,19 @@ def test_original_readme_commands_on_the_coco_sample(tmp_path):
         "--ins_per", "2", "--epoch", "1", "--checkpoints_dir", ckpt, "--results_dir", tmp_path / "results", *TINY)  # fmt: skip
     images = {p.name for p in (tmp_path / "results" / "shp2gir_coco_instagan" / "sample_1" / "images").iterdir()}
     assert "602_fake_B_img.png" in images and "602_fake_B_ins7.png" in images  # 8 sheep, all translated
+
+
+def test_test_py_loads_the_original_checkpoint_layout(tmp_path):
+    import shutil
+
+    from tests.conftest import REFERENCE
+
+    root, ref = require_shared(SAMPLE_COCO), require_shared(REFERENCE)
+    run_dir = tmp_path / "checkpoints" / "orig"
+    run_dir.mkdir(parents=True)
+    for name in ("G_A", "G_B"):
+        shutil.copy(ref / "orig_G.pth", run_dir / f"200_net_{name}.pth")
+    run("test.py", "--dataroot", root, "--name", "orig", "--phase", "sample", "--epoch", "200", "--ngf", "8",
+        "--gpu_ids", "-1", "--num_threads", "0", "--loadSizeH", "64", "--loadSizeW", "64", "--fineSizeH", "64",
+        "--fineSizeW", "64", "--checkpoints_dir", tmp_path / "checkpoints", "--results_dir", tmp_path / "r")  # fmt: skip
+    assert (tmp_path / "r" / "orig" / "sample_200" / "images" / "139_fake_B_img.png").is_file()
