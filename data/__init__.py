@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
 from data.base_dataset import BaseDataset
+from util import registry
 
 
 def available_dataset_modes() -> list[str]:
-    here = Path(__file__).parent
-    return sorted(m.name[: -len("_dataset")] for m in pkgutil.iter_modules([str(here)]) if m.name.endswith("_dataset"))
+    return registry.available(Path(__file__).parent, "dataset", exclude=("base_dataset",))
 
 
 def find_dataset_using_name(dataset_mode: str) -> type[BaseDataset]:
     """The dataset class for ``--dataset_mode``; an unknown name raises and lists the known ones."""
-    if dataset_mode not in available_dataset_modes():
-        raise ValueError(f"unknown --dataset_mode {dataset_mode!r}: choose one of {', '.join(available_dataset_modes())}")
-    module = importlib.import_module(f"data.{dataset_mode}_dataset")
-    target = dataset_mode.replace("_", "").lower() + "dataset"
-    for name, cls in vars(module).items():
-        if name.lower() == target and isinstance(cls, type) and issubclass(cls, BaseDataset):
-            return cls
-    raise ImportError(f"data/{dataset_mode}_dataset.py defines no BaseDataset subclass named like {target}")
+    return registry.find_class("data", dataset_mode, "dataset", BaseDataset, "--dataset_mode", available_dataset_modes())
 
 
 def get_option_setter(dataset_mode: str):
