@@ -71,6 +71,10 @@ class Step:
     def any(self) -> bool:
         return bool(self.active.any())
 
+    @property
+    def rows(self) -> torch.Tensor:
+        return self.active.nonzero(as_tuple=True)[0]
+
 
 def split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 3 + N, H, W) -> image (B, 3, H, W), masks (B, N, H, W)."""
@@ -187,8 +191,11 @@ class InstaGANModel(BaseModel):
         active = instance_set.nonempty(segs).any(dim=1)
         rows = active.nonzero(as_tuple=True)[0]
         real = torch.cat([d.current_img[rows], segs[rows]], dim=1)
-        fake = d.G(real)
-        rec = d.G_back(fake)
+        if len(rows):
+            fake = d.G(real)
+            rec = d.G_back(fake)
+        else:  # nothing to translate in this step: no network call on an empty batch
+            fake = rec = real
         done = [s[rows] for s in d.fake_segs]
         fake_img, fake_segs = split(fake)
         fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_segs], dim=1), 3 + self.opt.ins_max)
@@ -197,7 +204,7 @@ class InstaGANModel(BaseModel):
     def _advance(self, d: Direction, step: Step, index: int) -> None:
         """Record a step's (detached) results: the next step starts from the translated image."""
         segs = d.real_segs[:, self.steps[index]]
-        rows = step.active.nonzero(as_tuple=True)[0]
+        rows = step.rows
         fake_img, fake_segs = split(step.fake.detach())
         rec_img, rec_segs = split(step.rec.detach())
         if index == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,6 @@ def save_image(array: np.ndarray, path: str | Path, aspect_ratio: float = 1.0) -
         img = img.resize((w, int(h / aspect_ratio)), Image.BICUBIC)
     elif aspect_ratio < 1.0:
         img = img.resize((int(w * aspect_ratio), h), Image.BICUBIC)
-    from io import BytesIO
-
     buffer = BytesIO()
     img.save(buffer, format=Path(path).suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG")
     atomic_write_bytes(buffer.getvalue(), Path(path))
