@@ -104,7 +104,7 @@ class InstaGANModel(BaseModel):
 
     def __init__(self, opt: argparse.Namespace, device: torch.device) -> None:
         super().__init__(opt, device)
-        self.steps = instance_set.step_slices(opt.ins_max, opt.ins_per)
+        self.steps = self.step_plan()
         self.loss_names = ["D_A", "G_A", "cyc_A", "idt_A", "ctx_A", "D_B", "G_B", "cyc_B", "idt_B", "ctx_B"]
         self.visual_names = [
             f"{kind}_{d}_{part}"
@@ -141,6 +141,10 @@ class InstaGANModel(BaseModel):
         for name in self.loss_names:
             setattr(self, f"loss_{name}", 0.0)
 
+    def step_plan(self) -> list[slice]:
+        """The mask slots of each sequential step."""
+        return instance_set.step_slices(self.opt.ins_max, self.opt.ins_per)
+
     # input ---------------------------------------------------------------------------------------
     def set_input(self, batch: dict) -> None:
         """batch: ``A`` (B, 3, H, W), ``A_segs`` (B, N, H, W), ``A_paths``, the same for ``B``.
@@ -156,7 +160,8 @@ class InstaGANModel(BaseModel):
             if key not in batch:
                 continue
             real_img = batch[key].to(self.device)
-            real_segs = instance_set.select(batch[f"{key}_segs"], self.opt.ins_max, self.opt.set_order).to(self.device)
+            segs = batch.get(f"{key}_segs", torch.empty(real_img.shape[0], 0, *real_img.shape[2:]))
+            real_segs = instance_set.select(segs, self.opt.ins_max, self.opt.set_order).to(self.device)
             setattr(self, f"real_{src}_img", real_img)
             setattr(self, f"real_{src}_segs", real_segs)
             setattr(self, f"real_{src}_seg", instance_set.merge(real_segs))
@@ -188,7 +193,7 @@ class InstaGANModel(BaseModel):
         """Step ``index`` of direction d: its samples with an instance in this step's chunk go through
         G (src -> tgt) and back (cycle), from the image translated so far."""
         segs = d.real_segs[:, self.steps[index]]
-        active = instance_set.nonempty(segs).any(dim=1)
+        active = self.active_samples(segs)
         rows = active.nonzero(as_tuple=True)[0]
         real = torch.cat([d.current_img[rows], segs[rows]], dim=1)
         if len(rows):
@@ -200,6 +205,10 @@ class InstaGANModel(BaseModel):
         fake_img, fake_segs = split(fake)
         fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_segs], dim=1), 3 + self.opt.ins_max)
         return Step(active, real, fake, rec, fake_all)
+
+    def active_samples(self, segs: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: the samples translated in a step with masks ``segs`` (B, n, H, W): those with an instance."""
+        return instance_set.nonempty(segs).any(dim=1)
 
     def _advance(self, d: Direction, step: Step, index: int) -> None:
         """Record a step's (detached) results: the next step starts from the translated image."""
@@ -232,16 +241,16 @@ class InstaGANModel(BaseModel):
     def generator_losses(self, d: Direction, step: Step) -> dict[str, torch.Tensor]:
         """Losses of G for direction src -> tgt in one step, keyed by their original names."""
         opt = self.opt
-        x_img, x_segs = split(step.real)
-        fake_img, fake_segs = split(step.fake)
         losses = {
             f"G_{d.src}": self.criterionGAN(d.D(step.fake_all), True),
             f"cyc_{d.src}": self.criterionCyc(step.rec, step.real) * d.lambda_cyc,
         }
         if opt.lambda_idt > 0:
             losses[f"idt_{d.tgt}"] = self.criterionIdt(d.G_back(step.real), step.real) * d.lambda_cyc * opt.lambda_idt
-        weight = instance_set.context_weight(x_segs, fake_segs)
-        losses[f"ctx_{d.src}"] = torch.mean(weight * torch.abs(x_img - fake_img)) * d.lambda_cyc * opt.lambda_ctx
+        if opt.lambda_ctx > 0:
+            (x_img, x_segs), (fake_img, fake_segs) = split(step.real), split(step.fake)
+            weight = instance_set.context_weight(x_segs, fake_segs)
+            losses[f"ctx_{d.src}"] = torch.mean(weight * torch.abs(x_img - fake_img)) * d.lambda_cyc * opt.lambda_ctx
         return losses
 
     def discriminator_loss(self, d: Direction, step: Step, real_tgt: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,88 @@
+"""A small CNN that tells domain A from domain B, for the classification score of translated images.
+
+Trained on the real training images of both domains, cached to a file, and reused while the data set's
+file list is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from data.image_folder import make_dataset, read_image
+from util.io import atomic_torch_save
+
+INPUT_SIZE = 64
+
+
+class DomainClassifier(nn.Module):
+    """(B, 3, H, W) in [-1, 1] -> (B,) logits, positive for domain B."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for out in (width, 2 * width, 4 * width, 4 * width):
+            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.BatchNorm2d(out), nn.ReLU(True)]
+            channels = out
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False, antialias=True)
+        return self.head(self.features(x).mean(dim=(2, 3)))[:, 0]
+
+    def prob_B(self, images: torch.Tensor) -> torch.Tensor:
+        self.eval()
+        with torch.no_grad():
+            return torch.sigmoid(self(images))
+
+
+def _load_folder(folder: Path, limit: int) -> torch.Tensor:
+    paths = make_dataset(folder, limit)
+    images = [read_image(p).float() / 127.5 - 1 for p in paths]
+    return torch.stack(
+        [F.interpolate(i[None], size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", antialias=True)[0] for i in images]
+    )
+
+
+def _fingerprint(folders: list[Path], limit: int) -> str:
+    digest = hashlib.sha1()
+    for folder in folders:
+        for p in make_dataset(folder, limit):
+            digest.update(f"{p.name}:{p.stat().st_size};".encode())
+    return digest.hexdigest()
+
+
+def train_or_load(dataroot: Path, cache: Path, phase: str = "train", limit: int = 1000, epochs: int = 15) -> DomainClassifier:
+    """The classifier of ``<dataroot>/<phase>A`` vs ``<phase>B``, trained once and cached at ``cache``."""
+    folders = [Path(dataroot) / f"{phase}A", Path(dataroot) / f"{phase}B"]
+    fingerprint = _fingerprint(folders, limit)
+    model = DomainClassifier()
+    if cache.is_file():
+        saved = torch.load(cache, map_location="cpu", weights_only=True)
+        if saved.get("fingerprint") == fingerprint:
+            model.load_state_dict(saved["state"])
+            return model
+    a, b = (_load_folder(f, limit) for f in folders)
+    x = torch.cat([a, b])
+    y = torch.cat([torch.zeros(len(a)), torch.ones(len(b))])
+    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    model.train()
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x), generator=generator).split(32):
+            batch = x[idx]
+            flip = torch.rand(len(idx), generator=generator) < 0.5
+            batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
+            loss = F.binary_cross_entropy_with_logits(model(batch), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    atomic_torch_save({"fingerprint": fingerprint, "state": model.state_dict()}, cache)
+    return model
