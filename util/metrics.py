@@ -12,7 +12,7 @@ import torch.nn.functional as F
 # Fill ratio of a shape within its bounding box: 1.0 for an axis-aligned box, pi / 4 = 0.785 for an
 # ellipse. The box/round threshold sits halfway; below ROUND_MIN a mask is neither (a ragged blob).
 ROUND_BOX_THRESHOLD = (1.0 + torch.pi / 4) / 2
-ROUND_MIN = 0.70
+ROUND_MIN = 0.60
 MIN_INSTANCE_PIXELS = 4
 
 

@@ -1,0 +1,48 @@
+import hashlib
+
+import numpy as np
+import torch
+from PIL import Image
+
+from datasets.make_shapes_dataset import main
+from util import metrics
+
+
+def digest(folder):
+    h = hashlib.sha1()
+    for p in sorted(folder.rglob("*.png")):
+        h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path):
+    args = ["--size", "32", "--train", "4", "--test", "2"]
+    main(["--out", str(tmp_path / "a"), *args])
+    main(["--out", str(tmp_path / "b"), *args])
+    main(["--out", str(tmp_path / "c"), *args, "--seed", "5"])
+    assert digest(tmp_path / "a") == digest(tmp_path / "b") != digest(tmp_path / "c")
+
+
+def test_layout_and_masks_match_the_drawn_shapes(tmp_path):
+    main(["--out", str(tmp_path), "--size", "48", "--train", "20", "--test", "3", "--max_instances", "6"])
+    for split, count in (("train", 20), ("test", 3)):
+        for domain in "AB":
+            assert len(list((tmp_path / f"{split}{domain}").glob("*.png"))) == count
+    ratios = {"A": [], "B": []}
+    counts = []
+    for domain in "AB":
+        for img_path in sorted((tmp_path / f"train{domain}").glob("*.png")):
+            img = np.asarray(Image.open(img_path))
+            masks = sorted((tmp_path / f"train{domain}_seg").glob(f"{img_path.stem}_*.png"))
+            counts.append(len(masks))
+            assert 1 <= len(masks) <= 6
+            for m in masks:
+                mask = np.asarray(Image.open(m)) > 127
+                assert mask.shape == img.shape[:2] and mask.any()
+                if mask.sum() > 30:
+                    ratios[domain].append(metrics.fill_ratio(torch.from_numpy(mask)))
+            assert img.reshape(-1, 3).std(axis=0).mean() > 5  # textured, not flat
+    # unoccluded boxes fill their bounding box; discs and ellipses about pi/4 of it
+    assert np.median(ratios["A"]) > 0.95
+    assert 0.7 < np.median(ratios["B"]) < 0.85
+    assert len(set(counts)) > 2
