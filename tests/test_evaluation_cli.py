@@ -1,0 +1,49 @@
+"""evaluate.py, the CycleGAN baseline and the demo script, through the real command line."""
+
+import json
+import os
+import subprocess
+
+from tests.conftest import ROOT
+from tests.test_cli import SIZE32, TINY, run
+
+
+def test_cycle_gan_baseline_trains_tests_and_evaluates(shapes_root, tmp_path):
+    ckpt, results = tmp_path / "checkpoints", tmp_path / "results"
+    common = ["--model", "cycle_gan", "--dataroot", shapes_root, "--name", "cg", "--checkpoints_dir", ckpt, *TINY]
+    train = run("train.py", *common, *SIZE32, "--niter", "1", "--niter_decay", "0", "--display_id", "0", "--print_freq", "2")
+    assert "ctx_A" not in train.stdout and "idt_A" in train.stdout
+    sizes = ["--loadSizeH", "32", "--loadSizeW", "32", "--fineSizeH", "32", "--fineSizeW", "32"]
+    run("test.py", *common, *sizes, "--results_dir", results)
+    out = run("evaluate.py", "--results", results / "cg" / "test_latest", "--cache", tmp_path / "clf.pth")
+    report = json.loads((results / "cg" / "test_latest" / "metrics.json").read_text())
+    a_to_b = report["directions"]["A->B"]
+    assert a_to_b["images"] == 3 and a_to_b["mask_shape_accuracy"] is None  # no masks to judge
+    assert 0 <= a_to_b["classification_score"] <= 1 and a_to_b["context_error"] > 0
+    assert "Metrics" in (results / "cg" / "test_latest" / "index.html").read_text()
+    assert "A->B" in out.stdout
+    # the classifier is cached: a second run reuses it and rewrites (not duplicates) the page's table
+    stamp = (tmp_path / "clf.pth").stat().st_mtime_ns
+    run("evaluate.py", "--results", results / "cg" / "test_latest", "--cache", tmp_path / "clf.pth")
+    assert (tmp_path / "clf.pth").stat().st_mtime_ns == stamp
+    assert (results / "cg" / "test_latest" / "index.html").read_text().count("<h3>Metrics</h3>") == 1
+
+
+def test_cycle_gan_refuses_set_networks(shapes_root, tmp_path):
+    bad = run("train.py", "--model", "cycle_gan", "--netG", "set", "--dataroot", shapes_root, *TINY, check=False)
+    assert bad.returncode != 0 and "resnet_9blocks" in bad.stderr
+
+
+def test_evaluate_without_results_is_a_clear_error(tmp_path):
+    bad = run("evaluate.py", "--results", tmp_path, check=False)
+    assert bad.returncode != 0 and "run test.py first" in bad.stderr
+
+
+def test_demo_script_quick_mode(tmp_path):
+    env = dict(os.environ, DEMO_QUICK="1", DEMO_DATA=str(tmp_path / "data"), DEMO_NAME="demo",
+               DEMO_CHECKPOINTS=str(tmp_path / "ck"), DEMO_RESULTS=str(tmp_path / "res"))  # fmt: skip
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "demo_shapes.sh")], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "res" / "demo" / "test_latest" / "metrics.json").is_file()
+    assert (tmp_path / "ck" / "demo" / "web" / "index.html").is_file()
+    assert "classification_score=" in proc.stdout and "test results:" in proc.stdout
