@@ -1,0 +1,77 @@
+"""What the data set builders share: writing samples safely, resizing, names, clear errors."""
+
+from __future__ import annotations
+
+import difflib
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from util.io import atomic_write_bytes
+
+
+class SourceError(ValueError):
+    """The source folder is not what a builder expects; the message says what is missing and what to do."""
+
+
+def require(path: Path, what: str, hint: str) -> Path:
+    if not path.exists():
+        raise SourceError(f"{path} not found: {what} ({hint})")
+    return path
+
+
+def unknown_name(kind: str, name: str, known: list[str]) -> SourceError:
+    close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+    suggestion = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(known))}"
+    return SourceError(f"unknown {kind} {name!r}{suggestion}")
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_sample(save_root: Path, split: str, domain: str, stem: str, image: np.ndarray, masks: list[np.ndarray]) -> None:
+    """Write ``<split><domain>/<stem>.png`` and its masks ``<split><domain>_seg/<stem>_<k>.png``.
+
+    image: uint8 (H, W, 3); masks: bool or uint8 (H, W). Every file is written atomically and masks left by an
+    earlier run of the same stem are removed first, so a rerun into an existing folder never mixes two runs.
+    """
+    img_dir, seg_dir = save_root / f"{split}{domain}", save_root / f"{split}{domain}_seg"
+    seg_dir.mkdir(parents=True, exist_ok=True)
+    img_dir.mkdir(parents=True, exist_ok=True)
+    for old in seg_dir.glob(f"{stem}_*.png"):
+        if old.stem[len(stem) + 1 :].isdigit():
+            old.unlink()
+    for k, mask in enumerate(masks):
+        atomic_write_bytes(_png((np.asarray(mask) > 0).astype(np.uint8) * 255), seg_dir / f"{stem}_{k}.png")
+    atomic_write_bytes(_png(image), img_dir / f"{stem}.png")
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 (H, W, 3) -> (size[0], size[1], 3), bicubic."""
+    return np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.BICUBIC))
+
+
+def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """bool (H, W) -> bool (size), bilinear then thresholded at one half."""
+    img = Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255)
+    return np.asarray(img.resize((size[1], size[0]), Image.BILINEAR)) >= 128
+
+
+def cover_and_crop(array: np.ndarray, size: tuple[int, int], resample: int) -> np.ndarray:
+    """Resize keeping the aspect ratio so that ``size`` (H, W) is covered, then crop the centre."""
+    h, w = array.shape[:2]
+    scale = max(size[0] / h, size[1] / w)
+    new = (max(size[0], round(h * scale)), max(size[1], round(w * scale)))
+    img = Image.fromarray(array).resize((new[1], new[0]), resample)
+    top, left = (new[0] - size[0]) // 2, (new[1] - size[1]) // 2
+    return np.asarray(img.crop((left, top, left + size[1], top + size[0])))
+
+
+def keep_instances(masks: list[np.ndarray], min_pixels: int) -> list[np.ndarray]:
+    """Drop instances that (nearly) vanished after resizing."""
+    return [m for m in masks if int(np.count_nonzero(m)) >= min_pixels]
