@@ -27,6 +27,8 @@ class CycleGANModel(InstaGANModel):
             raise ValueError("--model cycle_gan translates images only: use --netG resnet_9blocks and --netD basic")
         if opt.isTrain and opt.lambda_ctx > 0:
             raise ValueError("--model cycle_gan has no instance masks, so no context loss: leave --lambda_ctx at 0")
+        if getattr(opt, "paste_background", False):
+            raise ValueError("--paste_background needs instance masks: use it with --model insta_gan")
         opt.ins_max = 0
         super().__init__(opt, device)
         self.loss_names = ["D_A", "G_A", "cyc_A", "idt_A", "D_B", "G_B", "cyc_B", "idt_B"]

@@ -225,7 +225,10 @@ class InstaGANModel(BaseModel):
     def _collect_visuals(self) -> None:
         for d in self.directions:
             fake_segs = torch.cat(d.fake_segs, dim=1)
-            setattr(self, f"fake_{d.tgt}_img", d.current_img)
+            fake_img = d.current_img
+            if getattr(self.opt, "paste_background", False):
+                fake_img = instance_set.paste_background(d.real_img, fake_img, d.real_segs, fake_segs, self.opt.paste_dilation)
+            setattr(self, f"fake_{d.tgt}_img", fake_img)
             setattr(self, f"fake_{d.tgt}_segs", fake_segs)
             setattr(self, f"fake_{d.tgt}_seg", instance_set.merge(fake_segs))
             setattr(self, f"rec_{d.src}_img", d.rec_img)

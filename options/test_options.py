@@ -19,5 +19,11 @@ class TestOptions(BaseOptions):
             "--num_test", "--how_many", dest="num_test", type=int, default=50, help="translate at most this many samples"
         )
         p.add_argument("--eval", action="store_true", help="put the networks in eval mode (matters for batch norm and dropout)")
+        p.add_argument(
+            "--paste_background",
+            action="store_true",
+            help="keep the input's pixels outside the (dilated) input and translated instances: an exact background",
+        )
+        p.add_argument("--paste_dilation", type=int, default=3, help="grow the pasted instance region by this many pixels")
         p.set_defaults(serial_batches=True, no_flip=True, num_threads=1)
         return p

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from util import metrics
+from util import instance_set, metrics
 
 
 def box(size=32, top=4, left=6, h=12, w=18):
@@ -40,7 +40,7 @@ def test_context_error_is_zero_for_an_untouched_background_and_high_for_identity
     shifted = (image + 0.5).clamp(-1, 1)
     assert metrics.context_error(image, shifted, [inside]) > 0.2
     # the dilation forgives a change just around the instance's edge
-    grown = metrics.dilate(inside > 0, 1)
+    grown = instance_set.dilate(inside > 0, 1)
     near = torch.where(grown, -image, image)
     assert metrics.context_error(image, near, [inside], radius=2) == 0.0
     assert metrics.context_error(image, near, [inside], radius=0) > 0

@@ -97,3 +97,25 @@ def context_weight(masks_in: torch.Tensor, masks_out: torch.Tensor) -> torch.Ten
     w = 1 - min(1, sum of (m + 1) / 2). Not detached: as in the original, the loss also moves the masks.
     """
     return (1 - merge(torch.cat([masks_in, masks_out], dim=1))) / 2
+
+
+def dilate(region: torch.Tensor, radius: int) -> torch.Tensor:
+    """Grow a boolean (..., H, W) region by ``radius`` pixels (square structuring element)."""
+    if radius <= 0:
+        return region
+    shape = region.shape
+    flat = region.reshape(-1, 1, *shape[-2:]).float()
+    grown = torch.nn.functional.max_pool2d(flat, kernel_size=2 * radius + 1, stride=1, padding=radius)
+    return grown.reshape(shape) > 0
+
+
+def paste_background(
+    source: torch.Tensor, translated: torch.Tensor, masks_in: torch.Tensor, masks_out: torch.Tensor, radius: int
+) -> torch.Tensor:
+    """Keep the translation only inside the instances: ``translated`` within the union of the input and
+    translated masks grown by ``radius`` pixels, ``source`` (exactly) everywhere else.
+
+    source, translated: (B, C, H, W); masks_in, masks_out: (B, N, H, W) and (B, M, H, W) in [-1, 1].
+    """
+    region = dilate(merge(torch.cat([masks_in, masks_out], dim=1)) > 0, radius)
+    return torch.where(region, translated, source)

@@ -7,7 +7,8 @@ boolean where a function says so. A mask pixel counts as inside when its value i
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+
+from util import instance_set
 
 # Fill ratio of a shape within its bounding box: 1.0 for an axis-aligned box, pi / 4 = 0.785 for an
 # ellipse. The box/round threshold sits halfway; below ROUND_MIN a mask is neither (a ragged blob).
@@ -47,14 +48,6 @@ def shape_accuracy(masks: list[torch.Tensor], target: str) -> float:
     return sum(shape_of(binarize(m)) == target for m in masks) / len(masks)
 
 
-def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
-    """Grow a boolean (H, W) mask by ``radius`` pixels (square structuring element)."""
-    if radius <= 0:
-        return mask
-    grown = F.max_pool2d(mask[None, None].float(), kernel_size=2 * radius + 1, stride=1, padding=radius)
-    return grown[0, 0] > 0
-
-
 def context_error(source: torch.Tensor, output: torch.Tensor, masks: list[torch.Tensor], radius: int = 2) -> float:
     """Mean |source - output| over the pixels outside the dilated union of the masks (input and translated).
 
@@ -64,7 +57,7 @@ def context_error(source: torch.Tensor, output: torch.Tensor, masks: list[torch.
     union = torch.zeros(source.shape[1:], dtype=torch.bool)
     for m in masks:
         union |= binarize(m)
-    outside = ~dilate(union, radius)
+    outside = ~instance_set.dilate(union, radius)
     if not outside.any():
         return float("nan")
     return float((source - output).abs().mean(dim=0)[outside].mean())

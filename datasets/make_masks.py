@@ -1,0 +1,116 @@
+"""Write instance masks for a folder of plain photos with torchvision's COCO-trained Mask R-CNN.
+
+    python datasets/make_masks.py --input my_photos/ --out datasets/my_sheep --category sheep
+    python test.py --dataset_mode single_seg --dataroot datasets/my_sheep/testA --name shp2gir_coco_instagan ...
+
+Writes the standard layout: <out>/<split><domain>/<stem>.png and <out>/<split><domain>_seg/<stem>_<k>.png,
+the detections of --category with a score of at least --score, at most --max_instances, largest first.
+Photos with no detection are skipped with a warning (--keep_empty writes them without masks).
+The weights come from torchvision's cache (~/.cache/torch/hub/checkpoints); without internet access,
+place the file named in the error message there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from data.image_folder import make_dataset, read_image
+from util.dataset_builder import SourceError, unknown_name, write_sample
+from util.devices import resolve_device
+
+
+def coco_categories() -> list[str]:
+    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
+
+    return list(MaskRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"])
+
+
+def build_detector(weights: str, score: float, min_size: int) -> torch.nn.Module:
+    """Mask R-CNN (ResNet-50 FPN): ``DEFAULT`` (COCO weights from torchvision's cache), ``none`` (untrained,
+    for tests) or a path to a state dict."""
+    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights, maskrcnn_resnet50_fpn
+
+    kwargs = {"box_score_thresh": min(score, 0.05), "min_size": min_size, "max_size": max(min_size, 1333 * min_size // 800)}
+    if weights == "none":
+        return maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91, **kwargs)
+    if weights == "DEFAULT":
+        chosen = MaskRCNN_ResNet50_FPN_Weights.COCO_V1
+        try:
+            return maskrcnn_resnet50_fpn(weights=chosen, **kwargs)
+        except (OSError, RuntimeError, ValueError) as err:
+            cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(chosen.url).name
+            raise SourceError(
+                f"the Mask R-CNN weights are not in {cache} and could not be downloaded ({type(err).__name__}); "
+                f"download {chosen.url} on a machine with internet access and put it there, or pass --weights <file>"
+            ) from err
+    path = Path(weights)
+    if not path.is_file():
+        raise SourceError(f"{path} not found: --weights takes DEFAULT, none or a Mask R-CNN state-dict file")
+    model = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91, **kwargs)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model
+
+
+def select_instances(detections: dict, category_id: int, score: float, max_instances: int) -> list[np.ndarray]:
+    """Masks (bool (H, W)) of the detections of one category scoring at least ``score``, largest first."""
+    keep = (detections["labels"] == category_id) & (detections["scores"] >= score)
+    masks = (detections["masks"][keep, 0] >= 0.5).cpu().numpy()
+    masks = [m for m in masks if m.any()]
+    masks.sort(key=lambda m: -int(m.sum()))
+    return masks[:max_instances]
+
+
+def main(argv: list[str] | None = None) -> dict[str, int]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", required=True, help="folder of photos")
+    parser.add_argument("--out", required=True, help="output data set folder")
+    parser.add_argument("--category", required=True, help="COCO category to segment, e.g. sheep, giraffe, person")
+    parser.add_argument("--split", default="test", help="output split name")
+    parser.add_argument("--domain", default="A", choices=("A", "B"), help="output domain")
+    parser.add_argument("--score", type=float, default=0.7, help="smallest detection score kept")
+    parser.add_argument("--max_instances", type=int, default=20, help="keep at most this many instances, largest first")
+    parser.add_argument("--keep_empty", action="store_true", help="also write photos in which nothing was found")
+    parser.add_argument("--weights", default="DEFAULT", help="DEFAULT (COCO, torchvision's cache), none (untrained) or a file")
+    parser.add_argument("--min_size", type=int, default=800, help="Mask R-CNN's input size (shorter side)")
+    parser.add_argument("--gpu_ids", default="-1", help="0 for the first GPU, -1 for the CPU")
+    args = parser.parse_args(argv)
+    categories = coco_categories()
+    if args.category not in categories:
+        raise unknown_name("COCO category", args.category, [c for c in categories if c not in ("__background__", "N/A")])
+    photos = make_dataset(args.input)
+    device = resolve_device([int(i) for i in args.gpu_ids.split(",") if int(i) >= 0])
+    detector = build_detector(args.weights, args.score, args.min_size).to(device).eval()
+    counts = {"written": 0, "instances": 0, "skipped": 0}
+    for path in tqdm(photos, desc=f"segmenting {args.category}"):
+        image = read_image(path)
+        with torch.no_grad():
+            detections = detector([image.float().div(255).to(device)])[0]
+        masks = select_instances(detections, categories.index(args.category), args.score, args.max_instances)
+        if not masks and not args.keep_empty:
+            counts["skipped"] += 1
+            continue
+        write_sample(Path(args.out), args.split, args.domain, path.stem, image.permute(1, 2, 0).numpy(), masks)
+        counts["written"] += 1
+        counts["instances"] += len(masks)
+    if counts["skipped"]:
+        warnings.warn(
+            f"{counts['skipped']} of {len(photos)} photos had no {args.category} scoring >= {args.score}: skipped "
+            "(lower --score, or --keep_empty to write them without masks)",
+            stacklevel=1,
+        )
+    print(f"{counts} -> {Path(args.out) / (args.split + args.domain)}")
+    return counts
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (SourceError, FileNotFoundError) as err:
+        sys.exit(f"error: {err}")
