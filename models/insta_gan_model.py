@@ -268,10 +268,14 @@ class InstaGANModel(BaseModel):
     def optimize_parameters(self) -> None:
         """One pass over the sequence: after each step, one G update, then one D update.
 
-        ``loss_<name>`` hold the losses of the last step with an update; ``step_losses`` those of every step.
+        ``step_losses`` holds the losses computed in each step; ``loss_<name>`` their mean over the steps in
+        which they were computed (0 when none: the direction had nothing to translate).
         """
         self.step_losses: list[dict[str, float]] = []
         self._run_sequence(on_step=self._update)
+        for name in self.loss_names:
+            values = [losses[name] for losses in self.step_losses if name in losses]
+            setattr(self, f"loss_{name}", sum(values) / len(values) if values else 0.0)
 
     def _update(self, steps: list[Step]) -> None:
         live = [(d, step) for d, step in zip(self.directions, steps) if step.any]
@@ -294,10 +298,7 @@ class InstaGANModel(BaseModel):
         sum(losses[f"D_{d.src}"] for d, _ in live).backward()
         self.optimizer_D.step()
 
-        values = {name: float(losses[name].detach()) if name in losses else 0.0 for name in self.loss_names}
-        self.step_losses.append(values)
-        for name, value in values.items():
-            setattr(self, f"loss_{name}", value)
+        self.step_losses.append({name: float(value.detach()) for name, value in losses.items()})
 
     # checkpoint extras ---------------------------------------------------------------------------
     def extra_state(self) -> dict:

@@ -34,7 +34,8 @@ class DomainClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False, antialias=True)
-        return self.head(self.features(x).mean(dim=(2, 3)))[:, 0]
+        # max over positions: the evidence for a domain is local (a corner, a curve), wherever it is
+        return self.head(self.features(x).amax(dim=(2, 3)))[:, 0]
 
     def prob_B(self, images: torch.Tensor) -> torch.Tensor:
         self.eval()
@@ -58,7 +59,7 @@ def _fingerprint(folders: list[Path], limit: int) -> str:
     return digest.hexdigest()
 
 
-def train_or_load(dataroot: Path, cache: Path, phase: str = "train", limit: int = 1000, epochs: int = 15) -> DomainClassifier:
+def train_or_load(dataroot: Path, cache: Path, phase: str = "train", limit: int = 1000, epochs: int = 30) -> DomainClassifier:
     """The classifier of ``<dataroot>/<phase>A`` vs ``<phase>B``, trained once and cached at ``cache``."""
     folders = [Path(dataroot) / f"{phase}A", Path(dataroot) / f"{phase}B"]
     fingerprint = _fingerprint(folders, limit)
@@ -80,6 +81,7 @@ def train_or_load(dataroot: Path, cache: Path, phase: str = "train", limit: int 
             batch = x[idx]
             flip = torch.rand(len(idx), generator=generator) < 0.5
             batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
+            batch = torch.rot90(batch, int(torch.randint(4, (1,), generator=generator)), dims=(2, 3))
             loss = F.binary_cross_entropy_with_logits(model(batch), y[idx])
             optimizer.zero_grad()
             loss.backward()
