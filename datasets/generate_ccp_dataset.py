@@ -13,14 +13,13 @@ test split. Needs scipy (``pip install scipy``).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from util.dataset_builder import SourceError, cover_and_crop, keep_instances, require, unknown_name, write_sample
+from util.dataset_builder import SourceError, cover_and_crop, keep_instances, require, run_cli, unknown_name, write_sample
 
 SIZE = (450, 300)
 
@@ -79,7 +78,4 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except SourceError as err:
-        sys.exit(f"error: {err}")
+    run_cli(main)

@@ -12,14 +12,22 @@ annotations always) are left out, and images left without instances are skipped.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from util.dataset_builder import SourceError, keep_instances, require, resize_image, resize_mask, unknown_name, write_sample
+from util.dataset_builder import (
+    SourceError,
+    keep_instances,
+    require,
+    resize_image,
+    resize_mask,
+    run_cli,
+    unknown_name,
+    write_sample,
+)
 
 SPLITS = {"train": "train", "val": "test"}
 
@@ -85,7 +93,4 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except SourceError as err:
-        sys.exit(f"error: {err}")
+    run_cli(main)

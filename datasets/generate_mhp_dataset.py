@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from util.dataset_builder import SourceError, cover_and_crop, keep_instances, require, unknown_name, write_sample
+from util.dataset_builder import SourceError, cover_and_crop, keep_instances, require, run_cli, unknown_name, write_sample
 
 LABELS = [
     "background", "hat", "hair", "sunglasses", "upper-clothes", "skirt", "pants", "dress", "belt", "left-shoe",
@@ -92,7 +91,4 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except SourceError as err:
-        sys.exit(f"error: {err}")
+    run_cli(main)

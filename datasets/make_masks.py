@@ -13,7 +13,6 @@ place the file named in the error message there.
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from data.image_folder import make_dataset, read_image
-from util.dataset_builder import SourceError, unknown_name, write_sample
+from util.dataset_builder import SourceError, run_cli, unknown_name, write_sample
 from util.devices import resolve_device
 
 
@@ -110,7 +109,4 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (SourceError, FileNotFoundError) as err:
-        sys.exit(f"error: {err}")
+    run_cli(main)

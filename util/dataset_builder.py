@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import sys
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
@@ -75,3 +77,11 @@ def cover_and_crop(array: np.ndarray, size: tuple[int, int], resample: int) -> n
 def keep_instances(masks: list[np.ndarray], min_pixels: int) -> list[np.ndarray]:
     """Drop instances that (nearly) vanished after resizing."""
     return [m for m in masks if int(np.count_nonzero(m)) >= min_pixels]
+
+
+def run_cli(main: Callable[[], object]) -> None:
+    """Run a builder's main; a wrong source folder ends with a one-line error instead of a traceback."""
+    try:
+        main()
+    except (SourceError, FileNotFoundError) as err:
+        sys.exit(f"error: {err}")
