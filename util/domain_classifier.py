@@ -16,7 +16,8 @@ from torch import nn
 from data.image_folder import make_dataset, read_image
 from util.io import atomic_torch_save
 
-INPUT_SIZE = 64
+INPUT_SIZE = 96
+VERSION = 2  # part of the cache fingerprint: a changed classifier is retrained
 
 
 class DomainClassifier(nn.Module):
@@ -26,8 +27,8 @@ class DomainClassifier(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         channels = 3
-        for out in (width, 2 * width, 4 * width, 4 * width):
-            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.BatchNorm2d(out), nn.ReLU(True)]
+        for out, stride in ((width, 1), (width, 2), (2 * width, 2), (4 * width, 2), (4 * width, 2)):
+            layers += [nn.Conv2d(channels, out, 3, stride=stride, padding=1), nn.BatchNorm2d(out), nn.ReLU(True)]
             channels = out
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(channels, 1)
@@ -43,6 +44,17 @@ class DomainClassifier(nn.Module):
             return torch.sigmoid(self(images))
 
 
+def _degrade(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Blur, noise and colour shifts on half the images: translated images are blurrier and tinted, and the
+    classifier must judge their content, not their quality."""
+    n = len(batch)
+    pick = (torch.rand(n, generator=generator) < 0.5)[:, None, None, None]
+    blurred = F.avg_pool2d(batch, 3, stride=1, padding=1, count_include_pad=False)
+    noisy = blurred + 0.05 * torch.randn(batch.shape, generator=generator)
+    tinted = noisy + 0.3 * (torch.rand(n, 3, 1, 1, generator=generator) - 0.5)
+    return torch.where(pick, tinted.clamp(-1, 1), batch)
+
+
 def _load_folder(folder: Path, limit: int) -> torch.Tensor:
     paths = make_dataset(folder, limit)
     images = [read_image(p).float() / 127.5 - 1 for p in paths]
@@ -52,14 +64,14 @@ def _load_folder(folder: Path, limit: int) -> torch.Tensor:
 
 
 def _fingerprint(folders: list[Path], limit: int) -> str:
-    digest = hashlib.sha1()
+    digest = hashlib.sha1(f"v{VERSION}:{INPUT_SIZE};".encode())
     for folder in folders:
         for p in make_dataset(folder, limit):
             digest.update(f"{p.name}:{p.stat().st_size};".encode())
     return digest.hexdigest()
 
 
-def train_or_load(dataroot: Path, cache: Path, phase: str = "train", limit: int = 1000, epochs: int = 30) -> DomainClassifier:
+def train_or_load(dataroot: Path, cache: Path, phase: str = "train", limit: int = 1000, epochs: int = 20) -> DomainClassifier:
     """The classifier of ``<dataroot>/<phase>A`` vs ``<phase>B``, trained once and cached at ``cache``."""
     folders = [Path(dataroot) / f"{phase}A", Path(dataroot) / f"{phase}B"]
     fingerprint = _fingerprint(folders, limit)
@@ -82,6 +94,7 @@ def train_or_load(dataroot: Path, cache: Path, phase: str = "train", limit: int 
             flip = torch.rand(len(idx), generator=generator) < 0.5
             batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
             batch = torch.rot90(batch, int(torch.randint(4, (1,), generator=generator)), dims=(2, 3))
+            batch = _degrade(batch, generator)
             loss = F.binary_cross_entropy_with_logits(model(batch), y[idx])
             optimizer.zero_grad()
             loss.backward()
