@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 
 from tests.conftest import ROOT
 from tests.test_cli import SIZE32, TINY, run
@@ -47,3 +48,13 @@ def test_demo_script_quick_mode(tmp_path):
     assert (tmp_path / "res" / "demo" / "test_latest" / "metrics.json").is_file()
     assert (tmp_path / "ck" / "demo" / "web" / "index.html").is_file()
     assert "classification_score=" in proc.stdout and "test results:" in proc.stdout
+
+
+def test_benchmark_script_quick_mode(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark_shapes.py"), "--quick", "--work", str(tmp_path / "w"),
+                           "--out", str(tmp_path / "bench.md")], capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    table = (tmp_path / "bench.md").read_text()
+    for run_name in ("instagan", "instagan_noctx", "instagan_onestep", "cycle_gan"):
+        assert f"| {run_name} |" in table
+    assert "--lambda_ctx 0" in table and "--model cycle_gan" in table
