@@ -51,8 +51,9 @@ def test_demo_script_quick_mode(tmp_path):
 
 
 def test_benchmark_script_quick_mode(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark_shapes.py"), "--quick", "--work", str(tmp_path / "w"),
-                           "--out", str(tmp_path / "bench.md")], capture_output=True, text=True)  # fmt: skip
+    script = str(ROOT / "scripts" / "benchmark_shapes.py")
+    args = ["--quick", "--work", str(tmp_path / "w"), "--out", str(tmp_path / "bench.md")]
+    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     table = (tmp_path / "bench.md").read_text()
     for run_name in ("instagan", "instagan_noctx", "instagan_onestep", "cycle_gan"):
