@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> Path:
         sh(["evaluate.py", "--results", work / "results" / name / "test_latest"], log)
         report = json.loads((work / "results" / name / "test_latest" / "metrics.json").read_text())
         rows.append((name, seconds, report))
-        commands += [" ".join(map(str, c)) for c in (train_cmd, test_cmd)]
+        commands += ["python " + " ".join(map(str, c)).replace(f"{ROOT}/", "") for c in (train_cmd, test_cmd)]
     table = ["| run | train time (s) | classification A->B | mask shape A->B | context error A->B | instances kept A->B |"
              " classification B->A | context error B->A |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, seconds, report in rows:
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> Path:
         "- instances kept: translated masks that are not empty, per input instance.",
         "",
         "The numbers are what this budget gives on a CPU; they are not the paper's and are not tuned to agree with it.",
+        "Train times are wall-clock seconds and grow when other work shares the machine.",
         "",
         "Commands:",
         "",
