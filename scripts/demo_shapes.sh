@@ -13,7 +13,7 @@ RES=${DEMO_RESULTS:-results}
 if [ "${DEMO_QUICK:-0}" = 1 ]; then
   TRAIN=24; TEST=6; SIDE=32; EPOCHS=(--niter 1 --niter_decay 0); NET=(--ngf 8 --ndf 8 --n_blocks 1)
 else
-  TRAIN=200; TEST=30; SIDE=48; EPOCHS=(--niter 8 --niter_decay 4 --lr 0.0005); NET=(--ngf 8 --ndf 8 --n_blocks 2)
+  TRAIN=160; TEST=30; SIDE=48; EPOCHS=(--niter 8 --niter_decay 4 --lr 0.0005); NET=(--ngf 8 --ndf 8 --n_blocks 2)
 fi
 SIZE=(--loadSizeH "$SIDE" --loadSizeW "$SIDE" --fineSizeH "$SIDE" --fineSizeW "$SIDE")
 DIRS=(--name "$NAME" --checkpoints_dir "$CKPT" --gpu_ids -1)
