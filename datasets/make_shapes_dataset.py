@@ -4,8 +4,8 @@
 
 Writes the standard layout: <out>/trainA/<stem>.png with masks <out>/trainA_seg/<stem>_<k>.png, the same
 for trainB, testA and testB. Each image has 1 to --max_instances instances with random sizes, positions,
-colours and striped or dotted textures, on a textured background; instances may touch or overlap
-(a mask holds the visible part of its instance). The same --seed gives the same files.
+colours and striped or dotted textures, on a textured background of one of a few materials (see MATERIALS);
+instances may touch or overlap (a mask holds the visible part of its instance). The same --seed gives the same files.
 """
 
 from __future__ import annotations
@@ -20,19 +20,34 @@ from PIL import Image
 DOMAINS = {"A": "box", "B": "round"}
 
 
+# Background materials: (name, RGB colour, wave pattern). An instance-normalised generator (InstaGAN's and
+# CycleGAN's) cannot see an image's absolute colour: its output is exactly the same when a constant colour is
+# added to the input. It can keep a background's colour only where the colour follows from what the background
+# is, as grass is green in photos. So each background is one of a few materials whose pattern tells its colour,
+# with a small jitter; with free random colours no amount of training could keep the background.
+MATERIALS = (
+    ("sand", (188, 168, 124), "horizontal"),
+    ("grass", (96, 140, 82), "vertical"),
+    ("water", (92, 124, 170), "diagonal"),
+    ("stone", (138, 130, 142), "checker"),
+)
+COLOUR_JITTER = 3  # per channel, in grey levels: the part of the colour nothing can recover
+
+
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Smooth colour gradient plus low-amplitude noise and soft blobs: textured, never flat."""
+    """A textured material: its colour, its wave pattern at a random frequency and phase, and mild noise."""
+    _name, colour, pattern = MATERIALS[int(rng.integers(len(MATERIALS)))]
     yy, xx = np.mgrid[0:size, 0:size] / size
-    # Moderate colours: generators with instance norm (as InstaGAN's) recover a background's absolute colour
-    # only slowly, and saturated flat backgrounds would make the context error mostly about that.
-    base = rng.uniform(95, 165, size=3)
-    slope = rng.uniform(-30, 30, size=(2, 3))
-    img = base + xx[..., None] * slope[0] + yy[..., None] * slope[1]
-    freq = rng.uniform(2, 6, size=2)
-    img += 12 * np.sin(2 * math.pi * (freq[0] * xx + rng.uniform()))[..., None]
-    img += 12 * np.cos(2 * math.pi * (freq[1] * yy + rng.uniform()))[..., None]
-    img += rng.normal(0, 6, size=(size, size, 3))
-    return img
+    freq, phase = rng.uniform(4.5, 6.5), rng.uniform(0, 2 * math.pi, size=2)
+    wave_x, wave_y = np.sin(2 * math.pi * freq * xx + phase[0]), np.sin(2 * math.pi * freq * yy + phase[1])
+    waves = {
+        "horizontal": wave_y,
+        "vertical": wave_x,
+        "diagonal": np.sin(2 * math.pi * freq * (xx + yy) / math.sqrt(2) + phase[0]),
+        "checker": 1.4 * wave_x * wave_y,
+    }[pattern]
+    base = np.asarray(colour, dtype=float) + rng.uniform(-COLOUR_JITTER, COLOUR_JITTER, size=3)
+    return base + 16 * waves[..., None] + rng.normal(0, 2, size=(size, size, 3))
 
 
 def _shape_mask(kind: str, rng: np.random.Generator, size: int) -> np.ndarray:

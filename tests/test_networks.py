@@ -48,6 +48,20 @@ def test_generator_is_permutation_equivariant(G):
     torch.testing.assert_close(y_perm[:, 3:], y[:, 3:][:, perm], atol=1e-5, rtol=0)
 
 
+def test_generator_cannot_see_a_constant_colour_shift(G):
+    # Instance norm right after the first convolution (with reflection padding) removes any constant colour
+    # added to the input image, so the generator must infer a background's colour from what it looks like.
+    # This is why the shapes data set ties each background's colour to its material.
+    x = make_input(batch=1, n=2)
+    shifted = x.clone()
+    shifted[:, :3] += torch.tensor([0.3, -0.2, 0.1]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(G(shifted), G(x), atol=1e-5, rtol=0)
+        changed = x.clone()
+        changed[:, :3, :16] += 0.3  # a colour change in part of the image is seen
+        assert (G(changed)[:, :3] - G(x)[:, :3]).abs().max() > 1e-3
+
+
 def test_generator_batch_equals_single_runs(G):
     x = make_input(batch=4, empty={(1, 1), (2, 0), (2, 1), (2, 2), (2, 3)})
     with torch.no_grad():

@@ -46,3 +46,24 @@ def test_layout_and_masks_match_the_drawn_shapes(tmp_path):
     assert np.median(ratios["A"]) > 0.95
     assert 0.7 < np.median(ratios["B"]) < 0.85
     assert len(set(counts)) > 2
+
+
+def test_background_colour_follows_its_material(tmp_path):
+    # InstaGAN's generator cannot see a constant colour added to its input, so the background must tell its
+    # colour through its material: every background's mean colour sits near one material's colour.
+    from datasets.make_shapes_dataset import COLOUR_JITTER, MATERIALS
+
+    main(["--out", str(tmp_path), "--size", "48", "--train", "24", "--test", "1", "--max_instances", "3"])
+    colours = np.array([colour for _name, colour, _pattern in MATERIALS], dtype=float)
+    used = set()
+    for domain in "AB":
+        for img_path in sorted((tmp_path / f"train{domain}").glob("*.png")):
+            img = np.asarray(Image.open(img_path)).astype(float)
+            inside = np.zeros(img.shape[:2], bool)
+            for m in (tmp_path / f"train{domain}_seg").glob(f"{img_path.stem}_*.png"):
+                inside |= np.asarray(Image.open(m)) > 127
+            mean = img[~inside].mean(axis=0)
+            distance = np.abs(colours - mean).max(axis=1)
+            assert distance.min() < COLOUR_JITTER + 4, (img_path.name, mean)
+            used.add(int(distance.argmin()))
+    assert used == set(range(len(MATERIALS)))
