@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--results", required=True, help="a test.py results folder: results/<name>/<phase>_<epoch>")
     parser.add_argument("--dataroot", help="the data set (default: the one in the folder's test_opt.json)")
     parser.add_argument("--cache", help="classifier cache file (default: <dataroot>/domain_classifier.pth)")
+    parser.add_argument(
+        "--classifier_steps", type=int, default=600, help="training steps of the classifier (fewer only for smoke runs)"
+    )
     args = parser.parse_args(argv)
     results_dir = Path(args.results)
     images = results_dir / "images"
@@ -140,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise FileNotFoundError(f"{dataroot} has no trainA and trainB for the classifier: pass the data set with --dataroot")
     phase = test_opt.get("phase", "test")
     cache = Path(args.cache) if args.cache else dataroot / "domain_classifier.pth"
-    classifier = train_or_load(dataroot, cache)
+    classifier = train_or_load(dataroot, cache, steps=args.classifier_steps)
     report = {"results": str(results_dir), "dataroot": str(dataroot), "phase": phase, "directions": {}}
     report["classifier_accuracy_real"] = classifier_accuracy(classifier, dataroot, phase)
     for src, tgt in (("A", "B"), ("B", "A")):

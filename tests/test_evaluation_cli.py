@@ -16,7 +16,9 @@ def test_cycle_gan_baseline_trains_tests_and_evaluates(shapes_root, tmp_path):
     assert "ctx_A" not in train.stdout and "idt_A" in train.stdout
     sizes = ["--loadSizeH", "32", "--loadSizeW", "32", "--fineSizeH", "32", "--fineSizeW", "32"]
     run("test.py", *common, *sizes, "--results_dir", results)
-    out = run("evaluate.py", "--results", results / "cg" / "test_latest", "--cache", tmp_path / "clf.pth")
+    cache = ["--cache", tmp_path / "clf.pth", "--classifier_steps", "20"]
+    evaluate = ["evaluate.py", "--results", results / "cg" / "test_latest", *cache]
+    out = run(*evaluate)
     report = json.loads((results / "cg" / "test_latest" / "metrics.json").read_text())
     a_to_b = report["directions"]["A->B"]
     assert a_to_b["images"] == 3 and a_to_b["mask_shape_accuracy"] is None  # no masks to judge
@@ -25,7 +27,7 @@ def test_cycle_gan_baseline_trains_tests_and_evaluates(shapes_root, tmp_path):
     assert "A->B" in out.stdout
     # the classifier is cached: a second run reuses it and rewrites (not duplicates) the page's table
     stamp = (tmp_path / "clf.pth").stat().st_mtime_ns
-    run("evaluate.py", "--results", results / "cg" / "test_latest", "--cache", tmp_path / "clf.pth")
+    run(*evaluate)
     assert (tmp_path / "clf.pth").stat().st_mtime_ns == stamp
     assert (results / "cg" / "test_latest" / "index.html").read_text().count("<h3>Metrics</h3>") == 1
 

