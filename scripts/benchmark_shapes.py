@@ -3,7 +3,7 @@
     python scripts/benchmark_shapes.py                # writes docs/benchmarks.md
     python scripts/benchmark_shapes.py --quick        # a smoke run of the whole pipeline
 
-Runs (same data, same epochs, same network width):
+Runs (same data, same epochs, same network width; by default the demo's budget):
 - instagan:         --ins_max 4 --ins_per 2, tested sequentially (--ins_max 8 --ins_per 2)
 - instagan_noctx:   the same with --lambda_ctx 0
 - instagan_onestep: trained with --ins_per 4 (= --ins_max) and tested in one step (--ins_max 8 --ins_per 8)
@@ -44,10 +44,10 @@ def main(argv: list[str] | None = None) -> Path:
         "--report_only", action="store_true", help="re-run evaluate.py on the saved results and rewrite the table"
     )
     parser.add_argument("--size", type=int, default=48)
-    parser.add_argument("--train", type=int, default=200)
+    parser.add_argument("--train", type=int, default=360)
     parser.add_argument("--test", type=int, default=40)
-    parser.add_argument("--niter", type=int, default=8)
-    parser.add_argument("--niter_decay", type=int, default=4)
+    parser.add_argument("--niter", type=int, default=3)
+    parser.add_argument("--niter_decay", type=int, default=2)
     parser.add_argument("--ngf", type=int, default=8)
     parser.add_argument("--lr", type=float, default=0.0005)
     args = parser.parse_args(argv)
@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> Path:
             sh(test_cmd, log)
             timings_file.write_text(json.dumps(timings))
         seconds = timings[name]
-        sh(["evaluate.py", "--results", work / "results" / name / "test_latest"], log)
+        smoke = ["--classifier_steps", "20"] if args.quick else []
+        sh(["evaluate.py", "--results", work / "results" / name / "test_latest", *smoke], log)
         report = json.loads((work / "results" / name / "test_latest" / "metrics.json").read_text())
         rows.append((name, seconds, report))
         commands += ["python " + " ".join(map(str, c)).replace(f"{ROOT}/", "") for c in (train_cmd, test_cmd)]
