@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from data.image_folder import index_masks, read_image, read_mask
+from data.image_folder import index_masks, make_dataset, read_image, read_mask
 from util import metrics
 from util.domain_classifier import train_or_load
 from util.io import atomic_write_text
@@ -114,8 +114,7 @@ def classifier_accuracy(classifier, dataroot: Path, phase: str, limit: int = 200
         folder = dataroot / f"{phase}{domain}"
         if not folder.is_dir():
             return None
-        paths = sorted(folder.iterdir())[:limit]
-        probs = classifier.prob_B(torch.stack([_image(p) for p in paths if p.suffix.lower() in (".png", ".jpg", ".jpeg")]))
+        probs = classifier.prob_B(torch.stack([_image(p) for p in make_dataset(folder, limit)]))
         correct += int(((probs > 0.5) == label).sum())
         total += len(probs)
     return round(correct / total, 4) if total else None

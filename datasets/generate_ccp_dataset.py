@@ -12,14 +12,22 @@ test split. Needs scipy (``pip install scipy``).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from util.dataset_builder import SourceError, cover_and_crop, keep_instances, require, run_cli, unknown_name, write_sample
+from util.dataset_builder import (
+    SourceError,
+    builder_parser,
+    cover_and_crop,
+    keep_instances,
+    require,
+    run_cli,
+    unknown_name,
+    write_sample,
+)
 
 SIZE = (450, 300)
 
@@ -38,13 +46,9 @@ def label_names(root: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, int]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data_root", required=True, help="CCP folder with photos/, annotations/, label_list.mat")
-    parser.add_argument("--save_root", required=True, help="output data set folder")
-    parser.add_argument("--cat1", default="jeans", help="label of domain A")
-    parser.add_argument("--cat2", default="skirt", help="label of domain B")
+    source = "CCP folder with photos/, annotations/, label_list.mat"
+    parser = builder_parser(__doc__.split("\n\n")[0], source, ("jeans", "skirt"), "label", min_pixels=64)
     parser.add_argument("--test_every", type=int, default=10, help="every n-th annotated photo goes to the test split")
-    parser.add_argument("--min_pixels", type=int, default=64, help="instances smaller than this after resizing are dropped")
     args = parser.parse_args(argv)
     root, save_root = Path(args.data_root), Path(args.save_root)
     pixel_dir = require(root / "annotations" / "pixel-level", "the pixel-level annotations", "--data_root is the CCP folder")

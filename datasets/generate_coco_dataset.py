@@ -11,7 +11,6 @@ annotations always) are left out, and images left without instances are skipped.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from tqdm import tqdm
 
 from util.dataset_builder import (
     SourceError,
+    builder_parser,
     keep_instances,
     require,
     resize_image,
@@ -71,14 +71,10 @@ def build_split(coco_root: Path, save_root: Path, coco_split: str, category: str
 
 
 def main(argv: list[str] | None = None) -> dict[str, int]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data_root", required=True, help="COCO folder with annotations/, train2017/, val2017/")
-    parser.add_argument("--save_root", required=True, help="output data set folder")
-    parser.add_argument("--cat1", default="sheep", help="category of domain A")
-    parser.add_argument("--cat2", default="giraffe", help="category of domain B")
+    source = "COCO folder with annotations/, train2017/, val2017/"
+    parser = builder_parser(__doc__.split("\n\n")[0], source, ("sheep", "giraffe"), "category", min_pixels=16)
     parser.add_argument("--image_size", type=int, default=256, help="images are resized to this square size")
     parser.add_argument("--min_area", type=float, default=0.01, help="smallest instance, as a fraction of the image")
-    parser.add_argument("--min_pixels", type=int, default=16, help="instances smaller than this after resizing are dropped")
     parser.add_argument("--max_instances", type=int, default=20, help="keep at most this many (largest) per image")
     parser.add_argument("--splits", default="train,val", help="COCO splits to convert")
     args = parser.parse_args(argv)

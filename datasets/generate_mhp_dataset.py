@@ -10,7 +10,6 @@ are resized to cover 450x300 (HxW, as the paper) and centre-cropped.
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
@@ -18,7 +17,16 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from util.dataset_builder import SourceError, cover_and_crop, keep_instances, require, run_cli, unknown_name, write_sample
+from util.dataset_builder import (
+    SourceError,
+    builder_parser,
+    cover_and_crop,
+    keep_instances,
+    require,
+    run_cli,
+    unknown_name,
+    write_sample,
+)
 
 LABELS = [
     "background", "hat", "hair", "sunglasses", "upper-clothes", "skirt", "pants", "dress", "belt", "left-shoe",
@@ -67,12 +75,9 @@ def build_split(root: Path, save_root: Path, split: str, label: int, domain: str
 
 
 def main(argv: list[str] | None = None) -> dict[str, int]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data_root", required=True, help="LV-MHP v1 folder with images/, annotations/, *_list.txt")
-    parser.add_argument("--save_root", required=True, help="output data set folder")
-    parser.add_argument("--cat1", default="pants", help=f"part label of domain A: {', '.join(LABELS[1:])}")
-    parser.add_argument("--cat2", default="skirt", help="part label of domain B")
-    parser.add_argument("--min_pixels", type=int, default=64, help="instances smaller than this after resizing are dropped")
+    source = "LV-MHP v1 folder with images/, annotations/, *_list.txt"
+    labels = f": {', '.join(LABELS[1:])}"
+    parser = builder_parser(__doc__.split("\n\n")[0], source, ("pants", "skirt"), "part label", 64, cat1_help=labels)
     args = parser.parse_args(argv)
     root, save_root = Path(args.data_root), Path(args.save_root)
     people = index_annotations(require(root / "annotations", "the per-person label maps", "--data_root is the LV-MHP-v1 folder"))

@@ -15,7 +15,8 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+
+from util.dataset_builder import write_sample
 
 DOMAINS = {"A": "box", "B": "round"}
 
@@ -97,17 +98,9 @@ def make_sample(kind: str, rng: np.random.Generator, size: int, max_instances: i
 
 
 def write_split(out: Path, split: str, domain: str, count: int, rng: np.random.Generator, args: argparse.Namespace) -> None:
-    img_dir, seg_dir = out / f"{split}{domain}", out / f"{split}{domain}_seg"
-    img_dir.mkdir(parents=True, exist_ok=True)
-    seg_dir.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         img, masks = make_sample(DOMAINS[domain], rng, args.size, args.max_instances)
-        stem = f"{i:05d}"
-        for old in seg_dir.glob(f"{stem}_*.png"):
-            old.unlink()  # a rerun into the same folder leaves no stale masks
-        Image.fromarray(img).save(img_dir / f"{stem}.png")
-        for k, mask in enumerate(masks):
-            Image.fromarray(mask, mode="L").save(seg_dir / f"{stem}_{k}.png")
+        write_sample(out, split, domain, f"{i:05d}", img, masks)  # a rerun into the same folder leaves no stale masks
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import sys
 from collections.abc import Callable
@@ -16,6 +17,21 @@ from util.io import atomic_write_bytes
 
 class SourceError(ValueError):
     """The source folder is not what a builder expects; the message says what is missing and what to do."""
+
+
+def builder_parser(
+    description: str, source: str, domains: tuple[str, str], kind: str, min_pixels: int, cat1_help: str = ""
+) -> argparse.ArgumentParser:
+    """The flags every builder has: source and output folders, the two domains' names, the smallest instance."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data_root", required=True, help=source)
+    parser.add_argument("--save_root", required=True, help="output data set folder")
+    parser.add_argument("--cat1", default=domains[0], help=f"{kind} of domain A{cat1_help}")
+    parser.add_argument("--cat2", default=domains[1], help=f"{kind} of domain B")
+    parser.add_argument(
+        "--min_pixels", type=int, default=min_pixels, help="instances smaller than this after resizing are dropped"
+    )
+    return parser
 
 
 def require(path: Path, what: str, hint: str) -> Path:
