@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> dict:
         "--classifier_steps", type=int, default=600, help="training steps of the classifier (fewer only for smoke runs)"
     )
     args = parser.parse_args(argv)
+    if args.classifier_steps < 1:
+        parser.error("--classifier_steps must be at least 1")
     results_dir = Path(args.results)
     images = results_dir / "images"
     if not images.is_dir():

@@ -40,6 +40,8 @@ def test_cycle_gan_refuses_set_networks(shapes_root, tmp_path):
 def test_evaluate_without_results_is_a_clear_error(tmp_path):
     bad = run("evaluate.py", "--results", tmp_path, check=False)
     assert bad.returncode != 0 and "run test.py first" in bad.stderr
+    no_steps = run("evaluate.py", "--results", tmp_path, "--classifier_steps", "0", check=False)
+    assert no_steps.returncode == 2 and "--classifier_steps must be at least 1" in no_steps.stderr
 
 
 def test_demo_script_quick_mode(tmp_path):
