@@ -2,84 +2,117 @@
 
     python train.py --dataroot ./datasets/shp2gir_coco --name shp2gir_coco_instagan \
         --loadSizeH 220 --loadSizeW 220 --fineSizeH 200 --fineSizeW 200
+    torchrun --nproc_per_node 4 train.py ...     # or --gpu_ids 0,1,2,3: one process per GPU, DDP
 
 Checkpoints, options, loss_log.txt and the HTML page go to <checkpoints_dir>/<name>/.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
+import torch
 from tqdm import tqdm
 
 from data import create_dataloader, create_dataset
 from models import create_model
+from models.trainer import Trainer, TrainingDiverged
 from options.base_options import save_options
 from options.train_options import TrainOptions
-from util.checkpoint import Counters, load_checkpoint, save_checkpoint
-from util.devices import resolve_device
+from util import distributed
+from util.checkpoint import Counters
 from util.util import seed_everything
 from util.visualizer import Visualizer
 
 
 def main(argv: list[str] | None = None) -> None:
     opt = TrainOptions().parse(argv)
+    if len(opt.gpu_ids) > 1 and not distributed.launched() and torch.cuda.is_available():
+        distributed.spawn(main, argv, len(opt.gpu_ids))  # --gpu_ids 0,1,...: one DDP process per GPU
+        return
+    context = distributed.setup(opt.gpu_ids)
+    try:
+        train(opt, context)
+    finally:
+        distributed.cleanup()
+
+
+def train(opt: argparse.Namespace, context: distributed.Context) -> None:
     if opt.seed is not None:
         seed_everything(opt.seed)
-    device = resolve_device(opt.gpu_ids)
     dataset = create_dataset(opt)
-    loader = create_dataloader(opt, dataset)
-    model = create_model(opt, device)
+    loader = create_dataloader(opt, dataset, context.rank, context.world_size)
+    model = create_model(opt, context.device)
     model.setup()
-    visualizer = Visualizer(opt)
+    trainer = Trainer(model, opt, context)
+    if opt.seed is not None and context.distributed:
+        seed_everything(opt.seed + context.rank)  # same initial weights, different random crops per process
+    visualizer = Visualizer(opt) if context.is_main else None
     counters = Counters(epoch=opt.epoch_count)
     if opt.continue_train:
-        counters, visualizer_state = load_checkpoint(model, opt.epoch)
-        visualizer.load_state_dict(visualizer_state)
-    save_options(opt, model.save_dir, "train")
+        counters, visualizer_state = trainer.resume(opt.epoch)
+        if visualizer:
+            visualizer.load_state_dict(visualizer_state)
+    if context.is_main:
+        save_options(opt, model.save_dir, "train")
     last_epoch = opt.niter + opt.niter_decay
-    print(f"{len(dataset)} training samples, epochs {counters.epoch}..{last_epoch}, device {device}; run folder {model.save_dir}")
+    processes = f", {context.world_size} processes" if context.distributed else ""
 
-    progress = tqdm(total=max(0, last_epoch - counters.epoch + 1) * len(loader), unit="batch", dynamic_ncols=True)
+    def say(message: str) -> None:
+        if context.is_main:
+            tqdm.write(message)
+
+    say(f"{len(dataset)} training samples, epochs {counters.epoch}..{last_epoch}, device {context.device}{processes}; "
+        f"run folder {model.save_dir}")  # fmt: skip
+
+    total = max(0, last_epoch - counters.epoch + 1) * len(loader)
+    progress = tqdm(total=total, unit="batch", dynamic_ncols=True, disable=not context.is_main)
     for epoch in range(counters.epoch, last_epoch + 1):
+        if context.distributed:
+            loader.sampler.set_epoch(epoch)
         epoch_iter, t_data_start = 0, time.time()
         for i, batch in enumerate(loader):
-            t_data = time.time() - t_data_start
-            t_start = time.time()
-            model.set_input(batch)
-            model.optimize_parameters()
+            t_data, t_start = time.time() - t_data_start, time.time()
+            trainer.train_step(batch)
             batch_size = next(iter(batch.values())).shape[0]
-            counters.total_iters += batch_size
-            epoch_iter += batch_size
+            counters.advance(batch_size * context.world_size)
+            epoch_iter += batch_size * context.world_size
             progress.set_description(f"epoch {epoch}/{last_epoch}")
             progress.update(1)
-            if i == 0 or counters.total_iters % opt.display_freq < batch_size:
-                save_html = counters.total_iters % opt.update_html_freq < batch_size or i == 0
-                visualizer.display_current_results(model.get_current_visuals(), epoch, save_html)
-            if counters.total_iters % opt.print_freq < batch_size:
-                losses = model.get_current_losses()
-                t_comp = (time.time() - t_start) / batch_size
-                progress.write(visualizer.format_losses(epoch, epoch_iter, losses, t_comp, t_data))
-                visualizer.plot_current_losses(epoch, epoch_iter / len(dataset), losses)
-            if counters.total_iters % opt.save_latest_freq < batch_size:
+            if visualizer and (i == 0 or counters.due(opt.display_freq)):
+                visualizer.display_current_results(
+                    model.get_current_visuals(), epoch, save_result=i == 0 or counters.due(opt.update_html_freq)
+                )
+            if counters.due(opt.print_freq):
+                losses = distributed.mean_values(model.get_current_losses(), context.device)
+                if visualizer:
+                    t_comp = (time.time() - t_start) / batch_size
+                    say(visualizer.format_losses(epoch, epoch_iter, losses, t_comp, t_data))
+                    visualizer.plot_current_losses(epoch, epoch_iter / len(dataset), losses)
+            if counters.due(opt.save_latest_freq):
                 counters.epoch = epoch  # a mid-epoch save resumes at the start of this epoch
-                save_checkpoint(model, "latest", counters, visualizer.state_dict())
+                trainer.save("latest", counters, visualizer.state_dict() if visualizer else {})
             t_data_start = time.time()
 
-        lr = model.update_learning_rate()
+        lr = trainer.update_learning_rate()
         counters.epoch = epoch + 1
-        save_checkpoint(model, "latest", counters, visualizer.state_dict())
+        state = visualizer.state_dict() if visualizer else {}
+        trainer.save("latest", counters, state)
         if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
-            save_checkpoint(model, epoch, counters, visualizer.state_dict())
-        visualizer.write_page(epoch)
-        progress.write(f"end of epoch {epoch}/{last_epoch}: saved 'latest', learning rate now {lr:.7f}")
+            trainer.save(epoch, counters, state)
+        if visualizer:
+            visualizer.write_page(epoch)
+        say(f"end of epoch {epoch}/{last_epoch}: saved 'latest', learning rate now {lr:.7f}")
     progress.close()
-    print(f"done: checkpoints in {model.save_dir}, HTML page {visualizer.web_dir / 'index.html'}")
+    if trainer.skipped_updates:
+        say(f"{trainer.skipped_updates} updates were skipped (non-finite losses or gradients, or fp16 overflow)")
+    say(f"done: checkpoints in {model.save_dir}" + (f", HTML page {visualizer.web_dir / 'index.html'}" if visualizer else ""))
 
 
 if __name__ == "__main__":
     try:
         main()
-    except (FileNotFoundError, ValueError, OSError) as err:
+    except (FileNotFoundError, ValueError, OSError, TrainingDiverged) as err:
         sys.exit(f"error: {err}")

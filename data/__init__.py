@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from data.base_dataset import BaseDataset
 from util import registry
@@ -28,8 +27,16 @@ def create_dataset(opt) -> BaseDataset:
     return find_dataset_using_name(opt.dataset_mode)(opt)
 
 
-def create_dataloader(opt, dataset: BaseDataset, sampler: torch.utils.data.Sampler | None = None) -> DataLoader:
-    """Batches of ``--batch_size``; shuffled unless ``--serial_batches``."""
+def create_dataloader(opt, dataset: BaseDataset, rank: int = 0, world_size: int = 1) -> DataLoader:
+    """Batches of ``--batch_size``; shuffled unless ``--serial_batches``.
+
+    With several processes each one loads batches of ``--batch_size`` from its own share of the data set
+    (a DistributedSampler; call ``loader.sampler.set_epoch(epoch)`` each epoch).
+    """
+    sampler = None
+    if world_size > 1:
+        seed = opt.seed if opt.seed is not None else 0
+        sampler = DistributedSampler(dataset, world_size, rank, shuffle=not opt.serial_batches, seed=seed)
     shuffle = not opt.serial_batches and sampler is None
     return DataLoader(
         dataset,

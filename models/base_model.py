@@ -1,4 +1,4 @@
-"""What every model shares: networks by name, losses and visuals by name, schedulers, checkpoints."""
+"""What every model shares: networks by name, losses and visuals by name, weight files."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from util.io import atomic_torch_save
 
 
 class BaseModel:
-    """Subclasses fill ``loss_names``, ``model_names``, ``visual_names`` and ``optimizers``, and
-    define ``set_input``, ``forward`` and ``optimize_parameters``. Network ``X`` lives in ``self.netX``."""
+    """Subclasses fill ``loss_names``, ``model_names`` and ``visual_names`` and define ``set_input`` and
+    ``forward``; a trainable model also gives ``generator_networks`` / ``discriminator_networks`` and the
+    losses of a training step (see ``InstaGANModel``), which ``models.trainer.Trainer`` optimises.
+    Network ``X`` lives in ``self.netX``."""
 
     def __init__(self, opt: argparse.Namespace, device: torch.device) -> None:
         self.opt = opt
@@ -25,9 +27,8 @@ class BaseModel:
         self.loss_names: list[str] = []
         self.model_names: list[str] = []
         self.visual_names: list[str] = []
-        self.optimizers: list[torch.optim.Optimizer] = []
-        self.schedulers: list[torch.optim.lr_scheduler.LRScheduler] = []
         self.image_paths: list[str] = []
+        self.current_losses: dict[str, float] = {}
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -39,17 +40,12 @@ class BaseModel:
     def forward(self) -> None:
         raise NotImplementedError
 
-    def optimize_parameters(self) -> None:
-        raise NotImplementedError
-
     def networks(self) -> dict[str, nn.Module]:
         return {name: getattr(self, f"net{name}") for name in self.model_names}
 
     def setup(self) -> None:
-        """Schedulers for training; the ``--epoch`` weights for testing."""
-        if self.isTrain:
-            self.schedulers = [networks.get_scheduler(optimizer, self.opt) for optimizer in self.optimizers]
-        else:
+        """Load the ``--epoch`` weights for testing; print the networks with ``--verbose``."""
+        if not self.isTrain:
             self.load_networks(self.opt.epoch)
         if self.opt.verbose:
             for name, net in self.networks().items():
@@ -75,15 +71,11 @@ class BaseModel:
         raise NotImplementedError
 
     def get_current_losses(self) -> OrderedDict[str, float]:
-        return OrderedDict((name, float(getattr(self, f"loss_{name}"))) for name in self.loss_names)
+        """The losses of the last training step (set by the trainer), in ``loss_names`` order; 0 when not computed."""
+        return OrderedDict((name, float(self.current_losses.get(name, 0.0))) for name in self.loss_names)
 
     def get_current_visuals(self) -> OrderedDict[str, torch.Tensor]:
         return OrderedDict((name, getattr(self, name)) for name in self.visual_names if hasattr(self, name))
-
-    def update_learning_rate(self) -> float:
-        for scheduler in self.schedulers:
-            scheduler.step()
-        return self.optimizers[0].param_groups[0]["lr"]
 
     @staticmethod
     def set_requires_grad(nets: list[nn.Module], requires_grad: bool) -> None:
@@ -116,25 +108,7 @@ class BaseModel:
                     f"(check --ngf/--ndf/--n_blocks/--netG/--netD): {str(err).splitlines()[0]}"
                 ) from err
 
-    # full training state -------------------------------------------------------------------------
-    def training_state(self) -> dict:
-        """Networks, optimizers, schedulers and the model's own extras (``extra_state``)."""
-        return {
-            "networks": {name: net.state_dict() for name, net in self.networks().items()},
-            "optimizers": [o.state_dict() for o in self.optimizers],
-            "schedulers": [s.state_dict() for s in self.schedulers],
-            "extra": self.extra_state(),
-        }
-
-    def load_training_state(self, state: dict) -> None:
-        for name, net in self.networks().items():
-            net.load_state_dict(state["networks"][name])
-        for optimizer, saved in zip(self.optimizers, state["optimizers"]):
-            optimizer.load_state_dict(saved)
-        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
-            scheduler.load_state_dict(saved)
-        self.load_extra_state(state.get("extra", {}))
-
+    # what a model adds to a training checkpoint ----------------------------------------------------
     def extra_state(self) -> dict:
         return {}
 

@@ -6,8 +6,9 @@ Reads side by side with the paper:
 - Losses of one direction (section 3.2): LSGAN, cycle consistency, identity mapping and the
   context-preserving loss, returned by ``generator_losses`` / ``discriminator_loss``.
 - Sequential mini-batch translation (section 3.3): the ``--ins_max`` selected instances are processed
-  ``--ins_per`` at a time; each step starts from the image translated so far (``_run_sequence``,
-  shared by training and testing). In training, every step is followed by one G and one D update.
+  ``--ins_per`` at a time; each step starts from the image translated so far (``sequence``, shared by
+  training and testing). In training, every step is followed by one G and one D update, which
+  ``models.trainer.Trainer`` carries out: the model computes, the trainer updates.
 
 Batches: every sample keeps its own instance set. A sample with no instance in a step is not
 translated in that step and gives no loss there; a sample with no instance at all passes through.
@@ -16,7 +17,8 @@ translated in that step and gives no loss there; a sample with no instance at al
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -59,6 +61,8 @@ class Step:
     ``active`` (B,) marks the samples with an instance in this step; the other tensors have
     k = active.sum() rows: ``real`` and ``fake`` / ``rec`` are (k, 3 + n, H, W), ``fake_all`` is the
     translated image with all masks translated so far, padded with empty slots: (k, 3 + ins_max, H, W).
+    ``idt`` (training only) is G_back applied to ``real``, for the identity loss. All are float32, whatever the
+    precision the networks ran in.
     """
 
     active: torch.Tensor
@@ -66,6 +70,7 @@ class Step:
     fake: torch.Tensor
     rec: torch.Tensor
     fake_all: torch.Tensor
+    idt: torch.Tensor | None = None
 
     @property
     def any(self) -> bool:
@@ -133,13 +138,6 @@ class InstaGANModel(BaseModel):
             self.criterionGAN = networks.GANLoss(use_lsgan=not opt.no_lsgan).to(device)
             self.criterionCyc = nn.L1Loss()
             self.criterionIdt = nn.L1Loss()
-            g_params = [*self.netG_A.parameters(), *self.netG_B.parameters()]
-            d_params = [*self.netD_A.parameters(), *self.netD_B.parameters()]
-            self.optimizer_G = torch.optim.Adam(g_params, lr=opt.lr, betas=(opt.beta1, 0.999))
-            self.optimizer_D = torch.optim.Adam(d_params, lr=opt.lr, betas=(opt.beta1, 0.999))
-            self.optimizers = [self.optimizer_G, self.optimizer_D]
-        for name in self.loss_names:
-            setattr(self, f"loss_{name}", 0.0)
 
     def step_plan(self) -> list[slice]:
         """The mask slots of each sequential step."""
@@ -177,34 +175,51 @@ class InstaGANModel(BaseModel):
         return d
 
     # the sequential translation --------------------------------------------------------------------
-    def _run_sequence(self, on_step: Callable[[list[Step]], None] | None = None) -> None:
-        """Translate every direction step by step; ``on_step`` (training) sees each step's live outputs."""
+    def sequence(
+        self, identity: bool = False, context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    ) -> Iterator[list[Step]]:
+        """Translate every direction step by step, yielding each step's live outputs (one Step per direction).
+
+        The next step starts from the image translated so far, once the caller (the trainer, after its updates)
+        asks for it. ``identity`` also computes the identity mapping of each step, for the identity loss;
+        the networks run inside ``context()`` (the trainer's mixed precision). Testing just exhausts it.
+        """
         for d in self.directions:
             d.current_img, d.fake_segs, d.rec_segs, d.rec_img = d.real_img, [], [], d.real_img.clone()
         for index in range(len(self.steps)):
-            steps = [self.translate_step(d, index) for d in self.directions]
-            if on_step is not None:
-                on_step(steps)
+            with context():
+                steps = [self.translate_step(d, index, identity) for d in self.directions]
+            yield steps
             for d, step in zip(self.directions, steps):
                 self._advance(d, step, index)
         self._collect_visuals()
 
-    def translate_step(self, d: Direction, index: int) -> Step:
+    def translate_step(self, d: Direction, index: int, identity: bool = False) -> Step:
         """Step ``index`` of direction d: its samples with an instance in this step's chunk go through
-        G (src -> tgt) and back (cycle), from the image translated so far."""
+        G (src -> tgt) and back (cycle), from the image translated so far.
+
+        With ``identity``, G_back also maps the step's input (the identity loss) in the same call as the cycle:
+        every sample is translated on its own (unless ``--norm batch``), so one call on both batches gives what
+        two calls would, faster.
+        """
         segs = d.real_segs[:, self.steps[index]]
         active = self.active_samples(segs)
         rows = active.nonzero(as_tuple=True)[0]
-        real = torch.cat([d.current_img[rows], segs[rows]], dim=1)
+        all_rows = len(rows) == len(active)
+        real = torch.cat([d.current_img if all_rows else d.current_img[rows], segs if all_rows else segs[rows]], dim=1)
+        idt = None
         if len(rows):
-            fake = d.G(real)
-            rec = d.G_back(fake)
+            fake = d.G(real).float()
+            if identity and self.opt.norm != "batch":  # batch norm would mix the two batches' statistics
+                rec, idt = d.G_back(torch.cat([fake, real])).float().chunk(2)
+            else:
+                rec = d.G_back(fake).float()
         else:  # nothing to translate in this step: no network call on an empty batch
-            fake = rec = real
-        done = [s[rows] for s in d.fake_segs]
+            fake = rec = idt = real
+        done = [s if all_rows else s[rows] for s in d.fake_segs]
         fake_img, fake_segs = split(fake)
         fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_segs], dim=1), 3 + self.opt.ins_max)
-        return Step(active, real, fake, rec, fake_all)
+        return Step(active, real, fake, rec, fake_all, idt)
 
     def active_samples(self, segs: torch.Tensor) -> torch.Tensor:
         """(B,) bool: the samples translated in a step with masks ``segs`` (B, n, H, W): those with an instance."""
@@ -235,7 +250,8 @@ class InstaGANModel(BaseModel):
             setattr(self, f"rec_{d.src}_seg", instance_set.merge(torch.cat(d.rec_segs, dim=1)))
 
     def forward(self) -> None:
-        self._run_sequence()
+        for _ in self.sequence():
+            pass
 
     def result_directions(self) -> list[tuple[str, str, list[str]]]:
         return [(d.src, d.tgt, d.paths) for d in self.directions]
@@ -249,7 +265,8 @@ class InstaGANModel(BaseModel):
             f"cyc_{d.src}": self.criterionCyc(step.rec, step.real) * d.lambda_cyc,
         }
         if opt.lambda_idt > 0:
-            losses[f"idt_{d.tgt}"] = self.criterionIdt(d.G_back(step.real), step.real) * d.lambda_cyc * opt.lambda_idt
+            idt = d.G_back(step.real).float() if step.idt is None else step.idt
+            losses[f"idt_{d.tgt}"] = self.criterionIdt(idt, step.real) * d.lambda_cyc * opt.lambda_idt
         if opt.lambda_ctx > 0:
             (x_img, x_segs), (fake_img, fake_segs) = split(step.real), split(step.fake)
             weight = instance_set.context_weight(x_segs, fake_segs)
@@ -264,41 +281,27 @@ class InstaGANModel(BaseModel):
         loss_fake = self.criterionGAN(d.D(fake), False)
         return (loss_real + loss_fake) * 0.5
 
-    # training ------------------------------------------------------------------------------------
-    def optimize_parameters(self) -> None:
-        """One pass over the sequence: after each step, one G update, then one D update.
+    # the losses of one step, for the trainer ----------------------------------------------------------
+    def generator_networks(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, f"net{name}") for name in ("G_A", "G_B")}
 
-        ``step_losses`` holds the losses computed in each step; ``loss_<name>`` their mean over the steps in
-        which they were computed (0 when none: the direction had nothing to translate).
-        """
-        self.step_losses: list[dict[str, float]] = []
-        self._run_sequence(on_step=self._update)
-        for name in self.loss_names:
-            values = [losses[name] for losses in self.step_losses if name in losses]
-            setattr(self, f"loss_{name}", sum(values) / len(values) if values else 0.0)
+    def discriminator_networks(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, f"net{name}") for name in ("D_A", "D_B")}
 
-    def _update(self, steps: list[Step]) -> None:
-        live = [(d, step) for d, step in zip(self.directions, steps) if step.any]
-        if not live:
-            return
-        discriminators = [self.netD_A, self.netD_B]
-        self.set_requires_grad(discriminators, False)
-        self.optimizer_G.zero_grad(set_to_none=True)
+    def step_generator_losses(self, live: list[tuple[Direction, Step]]) -> dict[str, torch.Tensor]:
+        """The losses of G for the directions with something to translate in a step (D is frozen meanwhile)."""
         losses: dict[str, torch.Tensor] = {}
         for d, step in live:
             losses.update(self.generator_losses(d, step))
-        sum(losses.values()).backward()
-        self.optimizer_G.step()
+        return losses
 
-        self.set_requires_grad(discriminators, True)
-        self.optimizer_D.zero_grad(set_to_none=True)
+    def step_discriminator_losses(self, live: list[tuple[Direction, Step]]) -> dict[str, torch.Tensor]:
+        """The losses of D for the directions with something to translate in a step, on the images translated in it."""
         real = {d.src: torch.cat([d.real_img, d.real_segs], dim=1) for d in self.directions}
-        for d, step in live:
-            losses[f"D_{d.src}"] = self.discriminator_loss(d, step, real[d.tgt])
-        sum(losses[f"D_{d.src}"] for d, _ in live).backward()
-        self.optimizer_D.step()
+        return {f"D_{d.src}": self.discriminator_loss(d, step, real[d.tgt]) for d, step in live}
 
-        self.step_losses.append({name: float(value.detach()) for name, value in losses.items()})
+    def live_directions(self, steps: list[Step]) -> list[tuple[Direction, Step]]:
+        return [(d, step) for d, step in zip(self.directions, steps) if step.any]
 
     # checkpoint extras ---------------------------------------------------------------------------
     def extra_state(self) -> dict:

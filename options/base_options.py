@@ -25,6 +25,13 @@ class BaseOptions:
         p.add_argument("--gpu_ids", default="0", help="GPU ids, e.g. 0 or 0,1; -1 for CPU (CPU with a warning if CUDA is absent)")
         p.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
         p.add_argument("--seed", type=int, default=None, help="seed torch, numpy and random for a reproducible run")
+        p.add_argument(
+            "--precision",
+            default="fp32",
+            choices=("fp32", "bf16", "fp16"),
+            help="fp32, or mixed precision: the networks run in bf16 or fp16 under autocast (fp32 keeps parity)",
+        )
+        p.add_argument("--compile", action="store_true", help="torch.compile the networks (a warm-up, then faster)")
         # model
         p.add_argument("--model", default="insta_gan", help=f"model: {', '.join(models.available_models())}")
         p.add_argument("--input_nc", type=int, default=3, help="image channels of domain A")

@@ -1,56 +1,35 @@
-"""Saving and resuming whole training runs.
+"""Where a training run stands, and where its checkpoints live.
 
 A checkpoint ``<tag>`` (``latest`` or an epoch number) is the generator and discriminator weights as
-``<tag>_net_<name>.pth`` (what test.py loads) plus ``<tag>_training_state.pth``: optimizers,
-schedulers, image pools, counters, the visualizer's loss history and every RNG state. Every file is
-written atomically, so an interrupted save never leaves a broken checkpoint behind.
+``<tag>_net_<name>.pth`` (what test.py loads) plus ``<tag>_training_state.pth``: optimizers, schedulers,
+gradient scalers, image pools, counters, the visualizer's loss history and every RNG state
+(``models.trainer.Trainer.save`` writes it). Every file is written atomically.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
-
-from models.base_model import BaseModel
-from util.io import atomic_torch_save
-from util.util import rng_state, set_rng_state
 
 
 @dataclass
 class Counters:
-    """Where training stands: ``epoch`` is the next epoch to run; ``total_iters`` counts images seen."""
+    """Where training stands: ``epoch`` is the next epoch to run; ``total_iters`` counts images seen (by all
+    processes together). ``due(every)`` says whether the last ``advance`` passed a multiple of ``every`` images."""
 
     epoch: int = 1
     total_iters: int = 0
+    _before: int = field(default=0, repr=False)
+
+    def advance(self, images: int) -> None:
+        self._before, self.total_iters = self.total_iters, self.total_iters + images
+
+    def due(self, every: int) -> bool:
+        return self.total_iters // every > self._before // every
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "total_iters": self.total_iters}
 
 
 def state_path(save_dir: Path, tag: str | int) -> Path:
     return Path(save_dir) / f"{tag}_training_state.pth"
-
-
-def save_checkpoint(model: BaseModel, tag: str | int, counters: Counters, visualizer_state: dict) -> None:
-    state = {
-        "model": model.training_state(),
-        "counters": asdict(counters),
-        "visualizer": visualizer_state,
-        "rng": rng_state(),
-    }
-    # The state file alone resumes a run (it holds the networks too); the weight files are for test.py.
-    model.save_networks(tag)
-    atomic_torch_save(state, state_path(model.save_dir, tag))
-
-
-def load_checkpoint(model: BaseModel, tag: str | int) -> tuple[Counters, dict]:
-    """Restore a run saved with ``save_checkpoint``; returns its counters and the visualizer state."""
-    path = state_path(model.save_dir, tag)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: --continue_train needs a checkpoint written by this train.py "
-            "(check --name, --checkpoints_dir and --epoch)"
-        )
-    state = torch.load(path, map_location=model.device, weights_only=False)
-    model.load_training_state(state["model"])
-    set_rng_state(state["rng"])
-    return Counters(**state["counters"]), state.get("visualizer", {})

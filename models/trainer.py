@@ -1,0 +1,255 @@
+"""The trainer: it owns the update, while the model computes.
+
+``Trainer.train_step`` reads as the paper's training loop (section 3.3): for every sequential step of a batch,
+one generator update (the discriminators frozen), then one discriminator update. The model supplies the steps
+(``InstaGANModel.sequence``) and the losses of each step; the trainer owns everything else about an update:
+
+- the optimizers (Adam) and learning-rate schedules of the generators and of the discriminators;
+- precision (``--precision fp32|bf16|fp16``): the networks run under autocast, the losses in fp32, and fp16
+  scales each optimizer's gradients with its own ``torch.amp.GradScaler``;
+- non-finite losses or gradients: such an update is skipped with a warning, and ``--max_nonfinite`` of them in
+  a row stop the run (``TrainingDiverged``) before any checkpoint is written;
+- ``--compile`` (``networks.compile_network``);
+- DistributedDataParallel when several processes train (``util.distributed``): each role's networks sit behind
+  one module whose forward returns that role's losses for a step, so DDP sees one forward and one backward per
+  update; only rank 0 writes checkpoints.
+
+Across processes: the spectral-norm vectors (u, v) of the discriminators are buffers that DDP broadcasts from
+rank 0 at every discriminator update, so all processes normalise by the same sigma to within the power
+iterations of one update; each process keeps its own image pool (its own history of fakes), and a checkpoint
+stores rank 0's pool, which every process starts from when the run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from models import networks
+from models.base_model import BaseModel
+from util import distributed
+from util.checkpoint import Counters, state_path
+from util.io import atomic_torch_save
+from util.util import rng_state, set_rng_state
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced non-finite losses or weights; nothing was saved over the last good checkpoint."""
+
+
+class Precision:
+    """Autocast and gradient scaling for ``--precision``. fp32 is plain PyTorch (and keeps parity with the original)."""
+
+    def __init__(self, name: str, device: torch.device) -> None:
+        if name not in PRECISIONS:
+            raise ValueError(f"unknown --precision {name!r}: use {', '.join(PRECISIONS)}")
+        self.name, self.device, self.dtype = name, device, PRECISIONS[name]
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        return torch.amp.GradScaler(self.device.type, enabled=self.name == "fp16")
+
+
+class StepLosses(nn.Module):
+    """The networks of one role (generators or discriminators) behind a forward that returns the role's losses
+    for one sequential step: the unit DistributedDataParallel wraps, so that every update is one forward and
+    one backward.
+
+    In a distributed run every process must reduce every gradient in every update, also a process that has
+    nothing to translate in that step: ``touch_all`` adds 0 * (one element of every parameter) to the total.
+    """
+
+    def __init__(self, nets: dict[str, nn.Module], losses: Callable[[list], dict[str, torch.Tensor]], touch_all: bool) -> None:
+        super().__init__()
+        self.nets = nn.ModuleDict(nets)
+        self.losses = losses
+        self.touch_all = touch_all
+
+    def forward(self, live: list) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        losses = self.losses(live)
+        total = sum(losses.values(), torch.zeros((), device=next(self.parameters()).device))
+        if self.touch_all:
+            total = total + 0.0 * sum(p.view(-1)[0] for p in self.parameters())
+        return total, losses
+
+
+class Trainer:
+    """Optimises a model's generators and discriminators; see the module docstring."""
+
+    def __init__(self, model: BaseModel, opt: argparse.Namespace, context: distributed.Context) -> None:
+        self.model, self.opt, self.context = model, opt, context
+        self.device = context.device
+        generators, discriminators = model.generator_networks(), model.discriminator_networks()
+        if opt.compile:
+            for net in (*generators.values(), *discriminators.values()):
+                networks.compile_network(net)
+        self.discriminators = list(discriminators.values())
+        betas = (opt.beta1, 0.999)
+        self.optimizer_G = torch.optim.Adam([p for n in generators.values() for p in n.parameters()], lr=opt.lr, betas=betas)
+        self.optimizer_D = torch.optim.Adam([p for n in self.discriminators for p in n.parameters()], lr=opt.lr, betas=betas)
+        self.optimizers = [self.optimizer_G, self.optimizer_D]
+        self.schedulers = [networks.get_scheduler(optimizer, opt) for optimizer in self.optimizers]
+        self.precision = Precision(opt.precision, self.device)
+        self.scalers = [self.precision.grad_scaler() for _ in self.optimizers]
+        touch = context.distributed
+        self.roles = [
+            self._parallel(StepLosses(generators, model.step_generator_losses, touch)),
+            self._parallel(StepLosses(discriminators, model.step_discriminator_losses, touch)),
+        ]
+        self.step_losses: list[dict[str, float]] = []
+        self.nonfinite_in_a_row = 0
+        self.skipped_updates = 0
+
+    def _parallel(self, role: StepLosses) -> nn.Module:
+        if not self.context.distributed:
+            return role
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(role, device_ids=device_ids, broadcast_buffers=True, gradient_as_bucket_view=True)
+
+    # one batch ------------------------------------------------------------------------------------
+    def train_step(self, batch: dict) -> dict[str, float]:
+        """One pass over the batch's sequential steps: after each step, one G update, then one D update.
+
+        Returns (and gives the model, for ``get_current_losses``) each loss's mean over the steps in which it was
+        computed; ``step_losses`` keeps the losses of every step.
+        """
+        model = self.model
+        model.set_input(batch)
+        self.step_losses = []
+        identity = getattr(self.opt, "lambda_idt", 0) > 0
+        for steps in model.sequence(identity=identity, context=self.precision.autocast):
+            live = model.live_directions(steps)
+            if not distributed.any_true(bool(live), self.device):
+                continue  # nothing to translate in this step, in any process
+            BaseModel.set_requires_grad(self.discriminators, False)
+            losses = self._update(0, live)
+            BaseModel.set_requires_grad(self.discriminators, True)
+            losses.update(self._update(1, live))
+            self.step_losses.append(losses)
+        names = {name for losses in self.step_losses for name in losses}
+        model.current_losses = {
+            name: sum(values) / len(values)
+            for name in names
+            if (values := [losses[name] for losses in self.step_losses if name in losses])
+        }
+        return model.current_losses
+
+    def _update(self, index: int, live: list) -> dict[str, float]:
+        """One optimiser step of role ``index`` (0: generators, 1: discriminators); returns its losses."""
+        optimizer, scaler = self.optimizers[index], self.scalers[index]
+        with self.precision.autocast():
+            total, losses = self.roles[index](live)
+        values = {name: float(loss.detach()) for name, loss in losses.items()}
+        if not distributed.all_true(math.isfinite(float(total.detach())), self.device):
+            self._nonfinite("G" if index == 0 else "D", values)
+            return values
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(total).backward()
+        if scaler.is_enabled():  # fp16: the scaler skips a step whose gradients overflowed, and lowers its scale
+            scale = scaler.get_scale()
+            scaler.step(optimizer)
+            scaler.update()
+            self.skipped_updates += scaler.get_scale() < scale
+        elif _finite_gradients(optimizer):  # gradients are already averaged: every process agrees
+            optimizer.step()
+        else:
+            self._nonfinite("G" if index == 0 else "D", {"gradient": math.inf})
+            return values
+        self.nonfinite_in_a_row = 0
+        return values
+
+    def _nonfinite(self, role: str, values: dict[str, float]) -> None:
+        self.nonfinite_in_a_row += 1
+        self.skipped_updates += 1
+        bad = ", ".join(f"{k}={v}" for k, v in values.items() if not math.isfinite(v)) or "the total"
+        if self.nonfinite_in_a_row >= self.opt.max_nonfinite:
+            raise TrainingDiverged(
+                f"training diverged: {self.nonfinite_in_a_row} updates in a row had non-finite losses or gradients "
+                f"(last: {role} update, {bad}); no checkpoint was written since. Lower --lr, or use --precision fp32"
+            )
+        warnings.warn(f"non-finite {role} loss or gradient ({bad}): update skipped", stacklevel=3)
+
+    def update_learning_rate(self) -> float:
+        """Advance the schedules by one epoch; returns the generators' learning rate now."""
+        for scheduler in self.schedulers:
+            scheduler.step()
+        return self.optimizer_G.param_groups[0]["lr"]
+
+    # checkpoints ----------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Networks, optimizers, schedulers, gradient scalers and the model's extras (its image pools)."""
+        return {
+            "networks": {name: net.state_dict() for name, net in self.model.networks().items()},
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "scalers": [s.state_dict() for s in self.scalers],
+            "extra": self.model.extra_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, net in self.model.networks().items():
+            net.load_state_dict(state["networks"][name])
+        for optimizer, saved in zip(self.optimizers, state["optimizers"]):
+            optimizer.load_state_dict(saved)
+        for scheduler, saved in zip(self.schedulers, state["schedulers"]):
+            scheduler.load_state_dict(saved)
+        for scaler, saved in zip(self.scalers, state.get("scalers", [])):
+            if saved:
+                scaler.load_state_dict(saved)
+        self.model.load_extra_state(state.get("extra", {}))
+
+    def save(self, tag: str | int, counters: Counters, visualizer_state: dict) -> None:
+        """Write checkpoint ``tag`` (weight files for test.py and the whole training state), from rank 0.
+
+        Every process takes part (each one's RNG state is stored); weights that are not finite are refused.
+        """
+        rngs = distributed.gather(rng_state())
+        if not self.context.is_main:
+            return
+        for name, net in self.model.networks().items():
+            if not all(torch.isfinite(p).all() for p in net.parameters()):
+                raise TrainingDiverged(
+                    f"the weights of {name} are not finite: checkpoint {tag!r} was not written, the saved ones are "
+                    "untouched. Lower --lr, or use --precision fp32"
+                )
+        state = {
+            "model": self.state_dict(),
+            "counters": counters.state_dict(),
+            "visualizer": visualizer_state,
+            "rng": rngs[0],
+            "rng_per_rank": rngs,
+        }
+        # The state file alone resumes a run (it holds the networks too); the weight files are for test.py.
+        self.model.save_networks(tag)
+        atomic_torch_save(state, state_path(self.model.save_dir, tag))
+
+    def resume(self, tag: str | int) -> tuple[Counters, dict]:
+        """Restore checkpoint ``tag``; returns its counters and the visualizer's state."""
+        path = state_path(self.model.save_dir, tag)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found: --continue_train needs a checkpoint written by this train.py "
+                "(check --name, --checkpoints_dir and --epoch)"
+            )
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.load_state_dict(state["model"])
+        rngs = state.get("rng_per_rank", [state["rng"]])
+        set_rng_state(rngs[self.context.rank] if self.context.rank < len(rngs) else rngs[0])
+        return Counters(**state["counters"]), state.get("visualizer", {})
+
+
+def _finite_gradients(optimizer: torch.optim.Optimizer) -> bool:
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    if not grads:
+        return True
+    return bool(torch.isfinite(torch.stack([torch.linalg.vector_norm(g) for g in grads]).sum()))
