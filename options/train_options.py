@@ -37,7 +37,5 @@ class TrainOptions(BaseOptions):
         p.add_argument("--pool_size", type=int, default=50, help="size of the history of generated images for D")
         p.add_argument("--lr_policy", default="lambda", help="lambda (linear decay), step or cosine")
         p.add_argument("--lr_decay_iters", type=int, default=50, help="step policy: multiply by 0.1 every this many epochs")
-        p.add_argument(
-            "--max_nonfinite", type=int, default=5, help="stop when this many updates in a row have non-finite losses"
-        )
+        p.add_argument("--max_nonfinite", type=int, default=5, help="stop when this many updates in a row have non-finite losses")
         return p

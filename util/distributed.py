@@ -63,7 +63,7 @@ def setup(gpu_ids: list[int]) -> Context:
         device, backend = torch.device("cuda", index), "nccl"
     else:
         if gpu_ids:
-            warnings.warn("CUDA is not available: every process runs on the CPU (pass --gpu_ids -1 to silence this)", stacklevel=2)
+            warnings.warn("CUDA is not available: every process runs on the CPU (--gpu_ids -1 silences this)", stacklevel=2)
         device, backend = torch.device("cpu"), "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend, rank=rank, world_size=world_size)
