@@ -8,8 +8,8 @@ setup(
     packages=["models", "data", "options", "util"],
     py_modules=["train", "test", "evaluate"],
     install_requires=[
-        "torch>=2.1,<=2.14.1",
-        "torchvision>=0.16,<=0.29.1",
+        "torch>=2.4,<=2.14.1",
+        "torchvision>=0.19,<=0.29.1",
         "numpy",
         "pillow",
         "dominate>=2.8",

@@ -94,9 +94,9 @@ class Trainer:
             for net in (*generators.values(), *discriminators.values()):
                 networks.compile_network(net)
         self.discriminators = list(discriminators.values())
-        betas = (opt.beta1, 0.999)
-        self.optimizer_G = torch.optim.Adam([p for n in generators.values() for p in n.parameters()], lr=opt.lr, betas=betas)
-        self.optimizer_D = torch.optim.Adam([p for n in self.discriminators for p in n.parameters()], lr=opt.lr, betas=betas)
+        adam = {"lr": opt.lr, "betas": (opt.beta1, 0.999), "fused": True}  # fused: one kernel for all parameters
+        self.optimizer_G = torch.optim.Adam([p for n in generators.values() for p in n.parameters()], **adam)
+        self.optimizer_D = torch.optim.Adam([p for n in self.discriminators for p in n.parameters()], **adam)
         self.optimizers = [self.optimizer_G, self.optimizer_D]
         self.schedulers = [networks.get_scheduler(optimizer, opt) for optimizer in self.optimizers]
         self.precision = Precision(opt.precision, self.device)

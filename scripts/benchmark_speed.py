@@ -1,0 +1,243 @@
+"""Training and test speed and peak memory on fixed random batches; writes docs/speed.md.
+
+    python scripts/benchmark_speed.py                      # the paper's 200x200, ngf 64, on CUDA if present
+    python scripts/benchmark_speed.py --small              # a CPU run in a few minutes, with the demo's config
+    python scripts/benchmark_speed.py --small --against 67aba8a   # also the demo's config at another revision
+
+Each measurement runs in a fresh process (so peak memory is its own): a few warm-up iterations, then timed ones.
+Training: one ``train_step`` (every sequential step's G and D updates) on a batch of ``--batch_size`` images per
+domain, every image with ``--ins_max`` instances. Test pass: both directions of a batch translated with
+``--ins_max 20 --ins_per 2``, every image with 8 instances; one image is one A and one B. Peak memory: CUDA's
+max allocated during the timed iterations; on the CPU the process's max resident set size.
+``--against REV`` measures the same configuration on a git worktree of revision REV (its own code, its own API),
+in the same run, so that the two numbers are comparable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def random_batch(batch: int, instances: int, size: int, slots: int, seed: int):
+    """A batch of both domains: images in [-1, 1] and ``instances`` rectangle masks each, padded to ``slots``."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for key in ("A", "B"):
+        masks = -torch.ones(batch, slots, size, size)
+        for b in range(batch):
+            for k in range(instances):
+                h, w = (int(v) for v in torch.randint(size // 8, size // 3, (2,), generator=g))
+                t, l = (int(v) for v in torch.randint(0, size - max(h, w), (2,), generator=g))
+                masks[b, k, t : t + h, l : l + w] = 1
+        out[key] = torch.rand(batch, 3, size, size, generator=g) * 2 - 1
+        out[f"{key}_segs"] = masks
+        out[f"{key}_paths"] = [f"{key}{b}.png" for b in range(batch)]
+    return out
+
+
+def measure(config: dict) -> dict:
+    """Images per second and peak memory of one configuration (run in its own process)."""
+    import torch
+
+    sys.path.insert(0, config["root"])
+    from models import create_model
+    from options.test_options import TestOptions
+    from options.train_options import TrainOptions
+
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = config["tf32"]
+    cuda = config["device"] == "cuda"
+    device = torch.device("cuda" if cuda else "cpu")
+    size, batch = config["size"], config["batch"]
+    argv = ["--dataroot", "unused", "--gpu_ids", "0" if cuda else "-1", "--ngf", str(config["ngf"]), "--ndf", str(config["ngf"]),
+            "--n_blocks", str(config["n_blocks"]), "--batch_size", str(batch)]  # fmt: skip
+    new_api = (Path(config["root"]) / "models" / "trainer.py").is_file()
+    if new_api:
+        argv += ["--precision", config["precision"]] + (["--compile"] if config["compile"] else [])
+    train = config["mode"] == "train"
+    if train:
+        opt = TrainOptions().parse(argv + ["--ins_max", str(config["ins_max"]), "--ins_per", "2"])
+        batches = [random_batch(batch, config["ins_max"], size, 20, seed) for seed in range(3)]
+    else:
+        opt = TestOptions().parse(argv + ["--ins_max", "20", "--ins_per", "2"])
+        batches = [random_batch(batch, 8, size, 20, seed) for seed in range(3)]
+    torch.manual_seed(0)
+    model = create_model(opt, device)
+    if train and new_api:
+        from models.trainer import Trainer
+        from util.distributed import Context
+
+        trainer = Trainer(model, opt, Context(device))
+        step = trainer.train_step
+    elif train:
+        model.setup()
+
+        def step(b):
+            model.set_input(b)
+            model.optimize_parameters()
+    else:
+        if new_api and opt.compile:
+            from models import networks
+
+            for net in model.networks().values():
+                networks.compile_network(net)
+        autocast = torch.autocast(device.type, dtype={"bf16": torch.bfloat16, "fp16": torch.float16}.get(config["precision"],
+                                  torch.float32), enabled=config["precision"] != "fp32")  # fmt: skip
+
+        def step(b):
+            model.set_input(b)
+            with autocast:
+                model.test()
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
+    start = time.perf_counter()
+    for i in range(config["warmup"]):
+        step(batches[i % len(batches)])
+    sync()
+    warmup = time.perf_counter() - start
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for i in range(config["iters"]):
+        start = time.perf_counter()
+        step(batches[i % len(batches)])
+        sync()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    median = times[len(times) // 2]
+    peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"images_per_s": batch / median, "seconds_per_step": median, "peak_gb": peak / 1e9, "warmup_s": warmup}
+
+
+def run_one(config: dict) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--one", json.dumps(config)], capture_output=True, text=True, cwd=config["root"]
+    )
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine(device: str) -> str:
+    if device == "cuda":
+        import torch
+
+        return f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
+    return (
+        f"{platform.machine()} CPU ({os.cpu_count()} cores: {platform.processor() or 'unknown model'}), torch "
+        + __import__("torch").__version__
+    )
+
+
+def configs(args: argparse.Namespace, device: str) -> list[dict]:
+    """The sweeps: batch x precision, compile on/off, and --ins_max (memory must stay flat as instances grow)."""
+    base = {"device": device, "root": str(ROOT), "tf32": device == "cuda", "compile": False, "precision": "fp32",
+            "ins_max": 4, "warmup": args.warmup, "iters": args.iters}  # fmt: skip
+    if args.small:
+        base.update(size=48, ngf=8, n_blocks=2)
+        grid = [dict(batch=b) for b in (1, 4, 8)] + [dict(batch=4, precision="bf16"), dict(batch=4, compile=True)]
+        grid += [dict(batch=4, ins_max=n) for n in (8, 16)]
+    else:
+        base.update(size=200, ngf=64, n_blocks=9)
+        grid = [dict(batch=b, precision=p) for b in (1, 4, 8) for p in ("fp32", "bf16", "fp16")]
+        grid += [dict(batch=8, precision=p, compile=True) for p in ("fp32", "bf16")]
+        grid += [dict(batch=8, precision="bf16", ins_max=n) for n in (8, 16)]
+    out = []
+    for g in grid:
+        config = {**base, **g}
+        if config["compile"]:
+            config["warmup"] = max(config["warmup"], 4)
+        out.append(config)
+    return out
+
+
+def against(rev: str, config: dict) -> dict:
+    """``config`` measured on a worktree of revision ``rev``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev], check=True, capture_output=True)
+        try:
+            return run_one({**config, "root": str(tree)})
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+
+
+def label(c: dict) -> str:
+    return f"batch {c['batch']}, {c['precision']}" + (", compiled" if c["compile"] else "") + f", --ins_max {c['ins_max']}"
+
+
+def main(argv: list[str] | None = None) -> Path | None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--small", action="store_true", help="48x48, ngf 8, 2 residual blocks (the demo's networks), on the CPU")
+    parser.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when available (always cpu with --small)")
+    parser.add_argument("--against", metavar="REV", help="also measure the demo's config (batch 4) at this git revision")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--iters", type=int, default=6)
+    parser.add_argument("--out", default="docs/speed.md", help="where to write the table ('-': print only)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure(json.loads(args.one))))
+        return None
+    import torch
+
+    device = "cpu" if args.small else (args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    rows = ["| configuration | train images/s | train peak memory (GB) | test images/s | test peak memory (GB) |",
+            "|---|---|---|---|---|"]  # fmt: skip
+    for config in configs(args, device):
+        train = run_one({**config, "mode": "train"})
+        test = run_one({**config, "mode": "test"}) if config["ins_max"] == 4 else {}
+        cells = [label(config)]
+        for result in (train, test):
+            if "error" in result:
+                cells += [f"failed: {result['error'][:80]}", "-"]
+            elif result:
+                cells += [f"{result['images_per_s']:.2f}", f"{result['peak_gb']:.2f}"]
+            else:
+                cells += ["-", "-"]
+        if config["compile"] and "warmup_s" in train:
+            cells[0] += f" (warm-up {train['warmup_s']:.0f} s)"
+        rows.append("| " + " | ".join(cells) + " |")
+        print(rows[-1], flush=True)
+    text = [f"Measured by `python scripts/benchmark_speed.py{' --small' if args.small else ''}` on {machine(device)}.", ""]
+    if args.small:
+        text[0] += " 48x48, ngf = ndf = 8, 2 residual blocks."
+    else:
+        text[0] += " 200x200, ngf = ndf = 64, 9 residual blocks."
+    text += rows
+    if args.against:
+        demo = {**configs(args, device)[1], "mode": "train"}
+        old, new = against(args.against, demo), run_one(demo)
+        line = f"Training step, {label(demo)}: revision {args.against} "
+        if "error" in old or "error" in new:
+            line += f"failed: {old.get('error') or new.get('error')}"
+        else:
+            line += (f"{old['seconds_per_step']:.3f} s, this tree {new['seconds_per_step']:.3f} s: "
+                     f"{old['seconds_per_step'] / new['seconds_per_step']:.2f}x faster")  # fmt: skip
+        text += ["", line]
+        print(line)
+    if args.out == "-":
+        return None
+    out = ROOT / args.out
+    out.write_text("\n".join(text) + "\n")
+    print(f"written to {out}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
