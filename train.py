@@ -66,6 +66,8 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
 
     say(f"{len(dataset)} training samples, epochs {counters.epoch}..{last_epoch}, device {context.device}{processes}; "
         f"run folder {model.save_dir}")  # fmt: skip
+    if opt.continue_train:
+        say(f"resumed from '{opt.epoch}': epoch {counters.epoch} starts at learning rate {trainer.learning_rate():.7f}")
 
     total = max(0, last_epoch - counters.epoch + 1) * len(loader)
     progress = tqdm(total=total, unit="batch", dynamic_ncols=True, disable=not context.is_main)

@@ -44,9 +44,13 @@ class BaseModel:
         return {name: getattr(self, f"net{name}") for name in self.model_names}
 
     def setup(self) -> None:
-        """Load the ``--epoch`` weights for testing; print the networks with ``--verbose``."""
+        """Load the ``--epoch`` weights for testing; compile the networks with ``--compile`` (after loading);
+        print them with ``--verbose``."""
         if not self.isTrain:
             self.load_networks(self.opt.epoch)
+        if getattr(self.opt, "compile", False):
+            for net in self.networks().values():
+                networks.compile_network(net)
         if self.opt.verbose:
             for name, net in self.networks().items():
                 print(f"[{name}] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters\n{net}")
@@ -60,7 +64,9 @@ class BaseModel:
             net.train()
 
     def test(self) -> None:
-        with torch.no_grad():
+        """Translate the current input without gradients, in ``--precision`` (autocast for bf16 and fp16)."""
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(getattr(self.opt, "precision", "fp32"))
+        with torch.no_grad(), torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             self.forward()
 
     def get_image_paths(self) -> list[str]:

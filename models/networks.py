@@ -458,6 +458,11 @@ def compile_network(net: nn.Module) -> nn.Module:
     computes the normalised weights eagerly first (one power iteration, as without compiling) and the compiled
     stack reads them from ``parametrize.cached()``.
     """
+    # Every stack is an nn.Sequential, so all share one code object and one dynamo cache: the default limit of 8
+    # compiled versions per code object is too few for the 14 stacks of InstaGAN's four networks.
+    config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, limit, max(getattr(config, limit), 64))
     for child in net.children():
         if isinstance(child, nn.Sequential):
             compiled = torch.compile(child.forward, dynamic=False)

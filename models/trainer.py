@@ -9,7 +9,6 @@ one generator update (the discriminators frozen), then one discriminator update.
   scales each optimizer's gradients with its own ``torch.amp.GradScaler``;
 - non-finite losses or gradients: such an update is skipped with a warning, and ``--max_nonfinite`` of them in
   a row stop the run (``TrainingDiverged``) before any checkpoint is written;
-- ``--compile`` (``networks.compile_network``);
 - DistributedDataParallel when several processes train (``util.distributed``): each role's networks sit behind
   one module whose forward returns that role's losses for a step, so DDP sees one forward and one backward per
   update; only rank 0 writes checkpoints.
@@ -90,9 +89,6 @@ class Trainer:
         self.model, self.opt, self.context = model, opt, context
         self.device = context.device
         generators, discriminators = model.generator_networks(), model.discriminator_networks()
-        if opt.compile:
-            for net in (*generators.values(), *discriminators.values()):
-                networks.compile_network(net)
         self.discriminators = list(discriminators.values())
         adam = {"lr": opt.lr, "betas": (opt.beta1, 0.999), "fused": True}  # fused: one kernel for all parameters
         self.optimizer_G = torch.optim.Adam([p for n in generators.values() for p in n.parameters()], **adam)
@@ -114,7 +110,7 @@ class Trainer:
         if not self.context.distributed:
             return role
         device_ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(role, device_ids=device_ids, broadcast_buffers=True, gradient_as_bucket_view=True)
+        return DistributedDataParallel(role, device_ids=device_ids, gradient_as_bucket_view=True)  # buffers: synced from rank 0
 
     # one batch ------------------------------------------------------------------------------------
     def train_step(self, batch: dict) -> dict[str, float]:
@@ -183,6 +179,9 @@ class Trainer:
         """Advance the schedules by one epoch; returns the generators' learning rate now."""
         for scheduler in self.schedulers:
             scheduler.step()
+        return self.learning_rate()
+
+    def learning_rate(self) -> float:
         return self.optimizer_G.param_groups[0]["lr"]
 
     # checkpoints ----------------------------------------------------------------------------------
@@ -243,6 +242,12 @@ class Trainer:
             )
         state = torch.load(path, map_location=self.device, weights_only=False)
         self.load_state_dict(state["model"])
+        # The saved optimizers hold the learning rate of the old schedule; a run extended with a larger --niter or
+        # --niter_decay continues at the rate its new schedule gives for this epoch.
+        for scheduler in self.schedulers:
+            closed_form = getattr(scheduler, "_get_closed_form_lr", scheduler.get_lr)
+            for group, lr in zip(scheduler.optimizer.param_groups, closed_form()):
+                group["lr"] = lr
         rngs = state.get("rng_per_rank", [state["rng"]])
         set_rng_state(rngs[self.context.rank] if self.context.rank < len(rngs) else rngs[0])
         return Counters(**state["counters"]), state.get("visualizer", {})

@@ -87,19 +87,16 @@ def measure(config: dict) -> dict:
         def step(b):
             model.set_input(b)
             model.optimize_parameters()
-    else:
+    else:  # random weights: nothing to load
         if new_api and opt.compile:
             from models import networks
 
             for net in model.networks().values():
                 networks.compile_network(net)
-        autocast = torch.autocast(device.type, dtype={"bf16": torch.bfloat16, "fp16": torch.float16}.get(config["precision"],
-                                  torch.float32), enabled=config["precision"] != "fp32")  # fmt: skip
 
         def step(b):
             model.set_input(b)
-            with autocast:
-                model.test()
+            model.test()
 
     def sync():
         if cuda:
@@ -166,13 +163,21 @@ def configs(args: argparse.Namespace, device: str) -> list[dict]:
     return out
 
 
-def against(rev: str, config: dict) -> dict:
-    """``config`` measured on a worktree of revision ``rev``."""
+def against(rev: str, config: dict, rounds: int = 3) -> tuple[float, float] | str:
+    """Seconds per step of ``config`` on a worktree of revision ``rev`` and on this tree: the medians of ``rounds``
+    measurements of each, taken in turns (old, new, old, new, ...) so that a slow spell of the machine hits both."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev], check=True, capture_output=True)
         try:
-            return run_one({**config, "root": str(tree)})
+            old, new = [], []
+            for _ in range(rounds):
+                for results, root in ((old, str(tree)), (new, str(ROOT))):
+                    result = run_one({**config, "root": root})
+                    if "error" in result:
+                        return result["error"]
+                    results.append(result["seconds_per_step"])
+            return sorted(old)[rounds // 2], sorted(new)[rounds // 2]
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
 
@@ -185,7 +190,8 @@ def main(argv: list[str] | None = None) -> Path | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", action="store_true", help="48x48, ngf 8, 2 residual blocks (the demo's networks), on the CPU")
     parser.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when available (always cpu with --small)")
-    parser.add_argument("--against", metavar="REV", help="also measure the demo's config (batch 4) at this git revision")
+    parser.add_argument("--against", metavar="REV", help="also compare the demo's config (batch 4) with this git revision")
+    parser.add_argument("--against_only", action="store_true", help="with --against: only that comparison")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=6)
     parser.add_argument("--out", default="docs/speed.md", help="where to write the table ('-': print only)")
@@ -199,7 +205,7 @@ def main(argv: list[str] | None = None) -> Path | None:
     device = "cpu" if args.small else (args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     rows = ["| configuration | train images/s | train peak memory (GB) | test images/s | test peak memory (GB) |",
             "|---|---|---|---|---|"]  # fmt: skip
-    for config in configs(args, device):
+    for config in [] if args.against_only else configs(args, device):
         train = run_one({**config, "mode": "train"})
         test = run_one({**config, "mode": "test"}) if config["ins_max"] == 4 else {}
         cells = [label(config)]
@@ -221,14 +227,13 @@ def main(argv: list[str] | None = None) -> Path | None:
         text[0] += " 200x200, ngf = ndf = 64, 9 residual blocks."
     text += rows
     if args.against:
-        demo = {**configs(args, device)[1], "mode": "train"}
-        old, new = against(args.against, demo), run_one(demo)
-        line = f"Training step, {label(demo)}: revision {args.against} "
-        if "error" in old or "error" in new:
-            line += f"failed: {old.get('error') or new.get('error')}"
+        demo = {**configs(args, device)[1], "mode": "train", "iters": max(args.iters, 10)}
+        result = against(args.against, demo)
+        line = f"Training step, {label(demo)}, median of 3 runs each, taken in turns: revision {args.against} "
+        if isinstance(result, str):
+            line += f"failed: {result}"
         else:
-            line += (f"{old['seconds_per_step']:.3f} s, this tree {new['seconds_per_step']:.3f} s: "
-                     f"{old['seconds_per_step'] / new['seconds_per_step']:.2f}x faster")  # fmt: skip
+            line += f"{result[0]:.3f} s, this tree {result[1]:.3f} s: {result[0] / result[1]:.2f}x faster"
         text += ["", line]
         print(line)
     if args.out == "-":
