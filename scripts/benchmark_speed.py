@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+NOTES = "<!-- notes: kept when the table above is regenerated -->"
 
 
 def random_batch(batch: int, instances: int, size: int, slots: int, seed: int):
@@ -131,14 +132,16 @@ def run_one(config: dict) -> dict:
 
 
 def machine(device: str) -> str:
-    if device == "cuda":
-        import torch
+    import torch
 
+    if device == "cuda":
         return f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
-    return (
-        f"{platform.machine()} CPU ({os.cpu_count()} cores: {platform.processor() or 'unknown model'}), torch "
-        + __import__("torch").__version__
-    )
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        model = names[0] if names else model
+    return f"{model} CPU ({os.cpu_count()} cores), torch {torch.__version__}"
 
 
 def configs(args: argparse.Namespace, device: str) -> list[dict]:
@@ -239,7 +242,11 @@ def main(argv: list[str] | None = None) -> Path | None:
     if args.out == "-":
         return None
     out = ROOT / args.out
-    out.write_text("\n".join(text) + "\n")
+    notes = ""  # hand-written notes below the marker survive a rerun
+    if out.is_file() and NOTES in out.read_text():
+        notes = out.read_text().split(NOTES, 1)[1]
+    heading = "# Speed and memory" + (" on the CPU" if args.small else "")
+    out.write_text("\n".join([heading, "", *text, "", NOTES]) + (notes or "\n"))
     print(f"written to {out}")
     return out
 

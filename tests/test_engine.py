@@ -154,3 +154,18 @@ def test_compiled_training_step_matches_eager():
     for tolerance, ours, theirs in zip((1e-4, 5e-3), compiled.step_losses, eager.step_losses):
         for name, value in theirs.items():
             assert ours[name] == pytest.approx(value, rel=tolerance), name
+
+
+def test_test_pass_in_bf16_keeps_fp32_outputs_close_to_fp32():
+    from options.test_options import TestOptions
+
+    results = {}
+    for precision in ("fp32", "bf16"):
+        opt = TestOptions().parse(SMALL[:-2] + ["--precision", precision, "--ins_max", "4"])
+        torch.manual_seed(0)
+        model = InstaGANModel(opt, torch.device("cpu"))
+        model.set_input(random_batch(2, 3, 32, 20, 0))
+        model.test()
+        results[precision] = model.fake_B_img
+    assert results["bf16"].dtype == torch.float32
+    assert 0 < (results["bf16"] - results["fp32"]).abs().max() < 0.1
