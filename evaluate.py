@@ -12,13 +12,13 @@ import argparse
 import json
 import math
 import re
-import sys
 from pathlib import Path
 
 import torch
 
 from data.image_folder import index_masks, make_dataset, read_image, read_mask
-from util import metrics
+from util import cli, metrics
+from util.cli import UserError
 from util.domain_classifier import train_or_load
 from util.io import atomic_write_text
 
@@ -136,7 +136,12 @@ def main(argv: list[str] | None = None) -> dict:
     if not images.is_dir():
         raise FileNotFoundError(f"{images} not found: run test.py first and pass its results folder to --results")
     opt_file = results_dir / "test_opt.json"
-    test_opt = json.loads(opt_file.read_text()) if opt_file.is_file() else {}
+    if not opt_file.is_file():
+        raise UserError(
+            f"{results_dir} is not a results folder of test.py (it has no test_opt.json): pass "
+            "results/<name>/<phase>_<epoch>, not a training page"
+        )
+    test_opt = json.loads(opt_file.read_text())
     dataroot = Path(args.dataroot or test_opt.get("dataroot", ""))
     if test_opt.get("dataset_mode") == "single_seg" and not args.dataroot:
         dataroot = dataroot.parent
@@ -162,7 +167,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (FileNotFoundError, ValueError, OSError) as err:
-        sys.exit(f"error: {err}")
+    cli.run(main)

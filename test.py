@@ -3,12 +3,12 @@
     python test.py --dataroot ./datasets/shp2gir_coco --name shp2gir_coco_instagan \
         --loadSizeH 200 --loadSizeW 200 --fineSizeH 200 --fineSizeW 200 --ins_max 20 --ins_per 2
 
-Results go to <results_dir>/<name>/<phase>_<epoch>/ (images/ and index.html).
+Results go to <results_dir>/<name>/<phase>_<epoch>/ (images/ and index.html); an existing folder is replaced only
+with --overwrite, and only once the new results are complete.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from tqdm import tqdm
@@ -17,8 +17,9 @@ from data import create_dataloader, create_dataset
 from models import create_model
 from options.base_options import save_options
 from options.test_options import TestOptions
+from util import cli
 from util.devices import resolve_device
-from util.results import ResultsWriter
+from util.results import FreshFolder, ResultsWriter
 from util.util import seed_everything
 
 
@@ -26,32 +27,33 @@ def main(argv: list[str] | None = None) -> Path:
     opt = TestOptions().parse(argv)
     seed_everything(0 if opt.seed is None else opt.seed)
     device = resolve_device(opt.gpu_ids)
+    folder = FreshFolder(Path(opt.results_dir) / opt.name / f"{opt.phase}_{opt.epoch}", opt.overwrite)
     dataset = create_dataset(opt)
+    print(dataset.describe())
     loader = create_dataloader(opt, dataset)
     model = create_model(opt, device)
     model.setup()
     if opt.eval:
         model.eval()
-    web_dir = Path(opt.results_dir) / opt.name / f"{opt.phase}_{opt.epoch}"
-    writer = ResultsWriter(web_dir, f"{opt.name}: {opt.phase}, epoch {opt.epoch}", opt.aspect_ratio, opt.display_winsize)
-    save_options(opt, web_dir, "test")
-
-    total = min(opt.num_test, len(dataset))
-    with tqdm(total=total, unit="sample", dynamic_ncols=True, desc="translating") as progress:
-        for batch in loader:
-            if progress.n >= total:
-                break
-            model.set_input(batch)
-            model.test()
-            writer.add_batch(model)
-            progress.update(min(len(model.get_image_paths()) // len(model.result_directions()), total - progress.n))
-    page = writer.save()
-    print(f"{writer.count} translations written; open {page}")
-    return page
+    with folder:
+        writer = ResultsWriter(
+            folder.partial, f"{opt.name}: {opt.phase}, epoch {opt.epoch}", opt.aspect_ratio, opt.display_winsize
+        )
+        save_options(opt, folder.partial, "test")
+        total = min(opt.num_test, len(dataset))
+        with tqdm(total=total, unit="sample", dynamic_ncols=True, desc="translating") as progress:
+            for batch in loader:
+                if progress.n >= total:
+                    break
+                model.set_input(batch)
+                model.test()
+                writer.add_batch(model)
+                progress.update(min(len(model.get_image_paths()) // len(model.result_directions()), total - progress.n))
+        writer.save()
+        final = folder.commit()
+    print(f"{writer.count} translations written; open {final / 'index.html'}")
+    return final / "index.html"
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (FileNotFoundError, ValueError, OSError, RuntimeError) as err:
-        sys.exit(f"error: {err}")
+    cli.run(main)

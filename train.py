@@ -4,14 +4,16 @@
         --loadSizeH 220 --loadSizeW 220 --fineSizeH 200 --fineSizeW 200
     torchrun --nproc_per_node 4 train.py ...     # or --gpu_ids 0,1,2,3: one process per GPU, DDP
 
-Checkpoints, options, loss_log.txt and the HTML page go to <checkpoints_dir>/<name>/.
+Checkpoints, options, loss_log.txt and the HTML page go to <checkpoints_dir>/<name>/. Ctrl-C saves 'latest' and
+stops; --continue_train resumes where the run stopped, in the middle of an epoch too.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import random
 import time
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
@@ -21,7 +23,7 @@ from models import create_model
 from models.trainer import Trainer, TrainingDiverged
 from options.base_options import save_options
 from options.train_options import TrainOptions
-from util import distributed
+from util import checkpoint, cli, distributed
 from util.checkpoint import Counters
 from util.util import seed_everything
 from util.visualizer import Visualizer
@@ -30,7 +32,7 @@ from util.visualizer import Visualizer
 def main(argv: list[str] | None = None) -> None:
     opt = TrainOptions().parse(argv)
     if len(opt.gpu_ids) > 1 and not distributed.launched() and torch.cuda.is_available():
-        distributed.spawn(main, argv, len(opt.gpu_ids))  # --gpu_ids 0,1,...: one DDP process per GPU
+        distributed.spawn(main, argv, len(opt.gpu_ids), expected=(TrainingDiverged,))  # one DDP process per GPU
         return
     context = distributed.setup(opt.gpu_ids)
     try:
@@ -39,82 +41,110 @@ def main(argv: list[str] | None = None) -> None:
         distributed.cleanup()
 
 
+def prepare_run_folder(opt: argparse.Namespace, context: distributed.Context) -> None:
+    """Finish or clean up an interrupted save; refuse to start over a run unless --continue_train or --overwrite."""
+    run_dir = Path(opt.checkpoints_dir) / opt.name
+    problem = None
+    if context.is_main:
+        checkpoint.recover(run_dir)
+        try:
+            if not opt.continue_train:
+                checkpoint.guard_new_run(run_dir, opt.overwrite)
+        except cli.UserError as err:
+            problem = err
+    if not distributed.all_true(problem is None, context.device):
+        raise problem or cli.UserError("rank 0 refused to start the run (see its error)")
+
+
 def train(opt: argparse.Namespace, context: distributed.Context) -> None:
+    def say(message: str) -> None:
+        if context.is_main:
+            tqdm.write(message)
+
+    prepare_run_folder(opt, context)
     if opt.seed is not None:
         seed_everything(opt.seed)
     dataset = create_dataset(opt)
-    loader = create_dataloader(opt, dataset, context.rank, context.world_size)
+    say(dataset.describe())
     model = create_model(opt, context.device)
     model.setup()
     trainer = Trainer(model, opt, context)
     if opt.seed is not None and context.distributed:
         seed_everything(opt.seed + context.rank)  # same initial weights, different random crops per process
     visualizer = Visualizer(opt) if context.is_main else None
-    counters = Counters(epoch=opt.epoch_count)
+    seed = opt.seed if opt.seed is not None else random.SystemRandom().randrange(2**31)
+    counters = Counters(epoch=opt.epoch_count, data_seed=distributed.gather(seed)[0])
     if opt.continue_train:
         counters, visualizer_state = trainer.resume(opt.epoch)
         if visualizer:
             visualizer.load_state_dict(visualizer_state)
+    loader = create_dataloader(opt, dataset, context.rank, context.world_size, counters.data_seed)
     if context.is_main:
         save_options(opt, model.save_dir, "train")
     last_epoch = opt.niter + opt.niter_decay
     processes = f", {context.world_size} processes" if context.distributed else ""
-
-    def say(message: str) -> None:
-        if context.is_main:
-            tqdm.write(message)
-
     say(f"{len(dataset)} training samples, epochs {counters.epoch}..{last_epoch}, device {context.device}{processes}; "
         f"run folder {model.save_dir}")  # fmt: skip
     if opt.continue_train:
-        say(f"resumed from '{opt.epoch}': epoch {counters.epoch} starts at learning rate {trainer.learning_rate():.7f}")
+        into = f", {counters.epoch_samples} samples into it" if counters.epoch_samples else ""
+        say(f"resumed from '{opt.epoch}': epoch {counters.epoch}{into}, learning rate {trainer.learning_rate():.7f}")
+    if counters.epoch > last_epoch:
+        say(f"nothing to do: the run has finished its {last_epoch} epochs (raise --niter or --niter_decay to go on)")
 
-    total = max(0, last_epoch - counters.epoch + 1) * len(loader)
-    progress = tqdm(total=total, unit="batch", dynamic_ncols=True, disable=not context.is_main)
-    for epoch in range(counters.epoch, last_epoch + 1):
-        if context.distributed:
-            loader.sampler.set_epoch(epoch)
-        epoch_iter, t_data_start = 0, time.time()
-        for i, batch in enumerate(loader):
-            t_data, t_start = time.time() - t_data_start, time.time()
-            trainer.train_step(batch)
-            batch_size = next(iter(batch.values())).shape[0]
-            counters.advance(batch_size * context.world_size)
-            epoch_iter += batch_size * context.world_size
-            progress.set_description(f"epoch {epoch}/{last_epoch}")
-            progress.update(1)
-            if visualizer and (i == 0 or counters.due(opt.display_freq)):
-                visualizer.display_current_results(
-                    model.get_current_visuals(), epoch, save_result=i == 0 or counters.due(opt.update_html_freq)
-                )
-            if counters.due(opt.print_freq):
-                losses = distributed.mean_values(model.get_current_losses(), context.device)
-                if visualizer:
-                    t_comp = (time.time() - t_start) / batch_size
-                    say(visualizer.format_losses(epoch, epoch_iter, losses, t_comp, t_data))
-                    visualizer.plot_current_losses(epoch, epoch_iter / len(dataset), losses)
-            if counters.due(opt.save_latest_freq):
-                counters.epoch = epoch  # a mid-epoch save resumes at the start of this epoch
-                trainer.save("latest", counters, visualizer.state_dict() if visualizer else {})
-            t_data_start = time.time()
+    skipped: set[str] = set()
+    progress = tqdm(total=max(0, last_epoch - counters.epoch + 1) * len(loader), unit="batch", dynamic_ncols=True,
+                    disable=not context.is_main)  # fmt: skip
+    with cli.StopRequests() as stop:
+        for epoch in range(counters.epoch, last_epoch + 1):
+            loader.sampler.set_epoch(epoch, start=counters.epoch_samples)
+            epoch_iter, t_data_start = 0, time.time()
+            for i, batch in enumerate(loader):
+                t_data, t_start = time.time() - t_data_start, time.time()
+                trainer.train_step(batch)
+                skipped.update(path for paths in batch.get("skipped", []) for path in paths.split("|") if path)
+                batch_size = next(iter(batch.values())).shape[0]
+                counters.advance(batch_size * context.world_size)
+                epoch_iter += batch_size * context.world_size
+                progress.set_description(f"epoch {epoch}/{last_epoch}")
+                progress.update(1)
+                if visualizer and (i == 0 or counters.due(opt.display_freq)):
+                    visualizer.display_current_results(
+                        model.get_current_visuals(), epoch, save_result=i == 0 or counters.due(opt.update_html_freq)
+                    )
+                if counters.due(opt.print_freq):
+                    losses = distributed.mean_values(model.get_current_losses(), context.device)
+                    if visualizer:
+                        t_comp = (time.time() - t_start) / batch_size
+                        say(visualizer.format_losses(epoch, epoch_iter, losses, t_comp, t_data))
+                        visualizer.plot_current_losses(epoch, epoch_iter / len(dataset), losses)
+                state = visualizer.state_dict() if visualizer else {}
+                if distributed.any_true(stop.requested, context.device):
+                    trainer.save("latest", counters, state)
+                    progress.close()
+                    raise cli.Interrupted(
+                        f"interrupted: saved 'latest' at epoch {epoch}, {counters.epoch_samples} samples into it, in "
+                        f"{model.save_dir}; resume with --continue_train"
+                    )
+                if counters.due(opt.save_latest_freq):
+                    trainer.save("latest", counters, state)
+                t_data_start = time.time()
 
-        lr = trainer.update_learning_rate()
-        counters.epoch = epoch + 1
-        state = visualizer.state_dict() if visualizer else {}
-        trainer.save("latest", counters, state)
-        if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
-            trainer.save(epoch, counters, state)
-        if visualizer:
-            visualizer.write_page(epoch)
-        say(f"end of epoch {epoch}/{last_epoch}: saved 'latest', learning rate now {lr:.7f}")
+            lr = trainer.update_learning_rate()
+            counters.end_epoch(epoch)
+            state = visualizer.state_dict() if visualizer else {}
+            trainer.save("latest", counters, state)
+            if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
+                trainer.save(epoch, counters, state)
+            if visualizer:
+                visualizer.write_page(epoch)
+            say(f"end of epoch {epoch}/{last_epoch}: saved 'latest', learning rate now {lr:.7f}")
     progress.close()
     if trainer.skipped_updates:
         say(f"{trainer.skipped_updates} updates were skipped (non-finite losses or gradients, or fp16 overflow)")
+    if skipped:
+        say(f"{len(skipped)} images could not be read and were skipped: {', '.join(sorted(skipped)[:5])}")
     say(f"done: checkpoints in {model.save_dir}" + (f", HTML page {visualizer.web_dir / 'index.html'}" if visualizer else ""))
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (FileNotFoundError, ValueError, OSError, TrainingDiverged) as err:
-        sys.exit(f"error: {err}")
+    cli.run(main, expected=(TrainingDiverged,))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from data.base_dataset import BaseDataset
+from data.sampler import EpochSampler
 from util import registry
 
 
@@ -27,21 +28,15 @@ def create_dataset(opt) -> BaseDataset:
     return find_dataset_using_name(opt.dataset_mode)(opt)
 
 
-def create_dataloader(opt, dataset: BaseDataset, rank: int = 0, world_size: int = 1) -> DataLoader:
-    """Batches of ``--batch_size``; shuffled unless ``--serial_batches``.
-
-    With several processes each one loads batches of ``--batch_size`` from its own share of the data set
-    (a DistributedSampler; call ``loader.sampler.set_epoch(epoch)`` each epoch).
-    """
-    sampler = None
-    if world_size > 1:
-        seed = opt.seed if opt.seed is not None else 0
-        sampler = DistributedSampler(dataset, world_size, rank, shuffle=not opt.serial_batches, seed=seed)
-    shuffle = not opt.serial_batches and sampler is None
+def create_dataloader(opt, dataset: BaseDataset, rank: int = 0, world_size: int = 1, seed: int = 0) -> DataLoader:
+    """Batches of ``--batch_size``, in order for testing; for training in the order of an ``EpochSampler``
+    (shuffled unless ``--serial_batches``; call ``loader.sampler.set_epoch(epoch, start)`` before each epoch),
+    each process loading its own share of the data set."""
+    sampler = EpochSampler(len(dataset), not opt.serial_batches, seed, rank, world_size) if opt.isTrain else None
     return DataLoader(
         dataset,
         batch_size=opt.batch_size,
-        shuffle=shuffle,
+        shuffle=False,
         sampler=sampler,
         num_workers=int(opt.num_threads),
         drop_last=False,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -10,8 +12,9 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from data.image_folder import read_image, read_masks
+from data.image_folder import UnreadableImage, read_image, read_masks
 from util import instance_set
+from util.cli import UserError
 
 PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 
@@ -26,6 +29,31 @@ class BaseDataset(Dataset):
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         return parser
+
+    def describe(self) -> str:
+        """One line on what was found: images per domain, how many with masks."""
+        return f"{len(self)} samples"
+
+
+MAX_UNREADABLE_IN_A_ROW = 10
+
+
+def load_skipping_unreadable(load: Callable[[int], dict], index: int, length: int) -> dict:
+    """``load(index)``; when one of its files cannot be decoded, warn once with the file and load the next sample.
+
+    The item's ``skipped`` names the files skipped for it ("" when none), so the training loop can count them.
+    """
+    skipped = []
+    for attempt in range(MAX_UNREADABLE_IN_A_ROW):
+        try:
+            item = load((index + attempt) % length)
+        except UnreadableImage as err:
+            warnings.warn(f"{err}; skipped", stacklevel=2)
+            skipped.append(str(err.path))
+            continue
+        item["skipped"] = "|".join(skipped)
+        return item
+    raise UserError(f"{MAX_UNREADABLE_IN_A_ROW} samples in a row cannot be read (last: {skipped[-1]}): check the data set")
 
 
 def _round_to_4(size: int) -> int:

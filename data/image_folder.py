@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from util.cli import UserError
+
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -25,10 +27,21 @@ def make_dataset(folder: str | Path, max_dataset_size: float = float("inf")) -> 
     paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
     if not paths:
         raise FileNotFoundError(f"{folder} holds no images ({', '.join(IMG_EXTENSIONS)}): check --dataroot and --phase")
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in seen:
+            raise UserError(
+                f"{seen[path.stem]} and {path.name} share the name {path.stem!r}: masks and results are named by it, "
+                "so rename one of them"
+            )
+        seen[path.stem] = path
     return paths[: int(min(max_dataset_size, len(paths)))]
 
 
 _MASK_NAME = re.compile(r"^(?P<stem>.+)_(?P<k>\d+)\.png$", re.IGNORECASE)
+
+
+_OTHER_MASK_NAME = re.compile(r"^(?P<stem>.+)_(?P<k>\d+)\.\w+$")
 
 
 def index_masks(folder: str | Path) -> dict[str, list[Path]]:
@@ -46,13 +59,56 @@ def index_masks(folder: str | Path) -> dict[str, list[Path]]:
     return {stem: [p for _, p in sorted(items)] for stem, items in index.items()}
 
 
-def read_image(path: Path) -> torch.Tensor:
-    """An RGB image as a uint8 tensor (3, H, W)."""
+def masks_not_png(folder: str | Path) -> list[Path]:
+    """Files in a mask folder named like masks (``<stem>_<k>.<ext>``) but not PNG, which are not read."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if _OTHER_MASK_NAME.match(p.name) and not _MASK_NAME.match(p.name))
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(H, W) from the file's header, without decoding it; None when it is not a readable image."""
     try:
         with Image.open(path) as img:
-            array = np.asarray(img.convert("RGB"))
-    except OSError as err:
-        raise OSError(f"{path}: cannot read this image ({err}); remove or replace the file") from err
+            return img.size[1], img.size[0]
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _to_uint8(img: Image.Image, path: Path) -> np.ndarray:
+    """Pixel values of 16-bit and integer modes scaled to 0..255 (converting them would clip them to white)."""
+    array = np.asarray(img)
+    if img.mode.startswith("I;16") or (img.mode == "I" and array.max(initial=0) > 255):
+        if array.max(initial=0) > 65535 or array.min(initial=0) < 0:
+            raise UserError(f"{path}: {img.mode} values outside 0..65535; save it as an 8- or 16-bit image")
+        return np.round(array.astype(np.float64) / 257.0).astype(np.uint8)
+    if img.mode == "F":
+        if array.min(initial=0) < 0 or array.max(initial=0) > 1:
+            raise UserError(f"{path}: floating-point pixels outside 0..1; save it as an 8- or 16-bit image")
+        return np.round(array.astype(np.float64) * 255.0).astype(np.uint8)
+    return array.astype(np.uint8)
+
+
+class UnreadableImage(OSError):
+    """An image or mask file that cannot be decoded; ``path`` names it."""
+
+    def __init__(self, path: Path, reason: object, what: str = "image") -> None:
+        super().__init__(f"{path}: cannot read this {what} ({reason}); remove or replace the file")
+        self.path = Path(path)
+
+
+def read_image(path: Path) -> torch.Tensor:
+    """An RGB image as a uint8 tensor (3, H, W); grey, palette, 16-bit and float images are converted."""
+    try:
+        with Image.open(path) as img:
+            if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+                grey = _to_uint8(img, path)
+                array = np.repeat(grey[..., None], 3, axis=2)
+            else:
+                array = np.asarray(img.convert("RGB"))
+    except (OSError, SyntaxError) as err:
+        raise UnreadableImage(path, err) from err
     return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
@@ -69,8 +125,8 @@ def read_mask(path: Path, size: tuple[int, int]) -> torch.Tensor:
                 array = np.clip(array * (255.0 / max(array.max(), 1.0)), 0, 255).astype(np.uint8)
             else:
                 array = np.asarray(img.convert("L"))
-    except OSError as err:
-        raise OSError(f"{path}: cannot read this mask ({err}); remove or replace the file") from err
+    except (OSError, SyntaxError) as err:
+        raise UnreadableImage(path, err, "mask") from err
     if array.shape != tuple(size):
         raise ValueError(
             f"{path}: mask is {array.shape[1]}x{array.shape[0]} but its image is {size[1]}x{size[0]} (WxH); "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from data.base_dataset import BaseDataset, build_transform, load_image_and_masks
+from data.base_dataset import BaseDataset, build_transform, load_image_and_masks, load_skipping_unreadable
 from data.unaligned_seg_dataset import DomainFolder, add_mask_options
 
 
@@ -21,13 +21,20 @@ class SingleSegDataset(BaseDataset):
     def __init__(self, opt: argparse.Namespace) -> None:
         super().__init__(opt)
         self.domain = DomainFolder(self.root, opt)
+        self.domain.check_masks(required=opt.isTrain)
         self.key = "A" if opt.direction == "AtoB" else "B"
         self.transform = build_transform(opt, opt.isTrain)
 
     def __len__(self) -> int:
         return len(self.domain)
 
+    def describe(self) -> str:
+        return self.domain.describe()
+
     def __getitem__(self, index: int) -> dict:
+        return load_skipping_unreadable(self._load, index, len(self))
+
+    def _load(self, index: int) -> dict:
         path = self.domain.paths[index]
         image, masks = load_image_and_masks(path, self.domain.mask_paths(index), self.transform, self.opt.max_instances)
         return {self.key: image, f"{self.key}_segs": masks, f"{self.key}_paths": str(path)}

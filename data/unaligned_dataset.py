@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import argparse
 import random
+import warnings
 
 import torch
 from torchvision import tv_tensors
 
-from data.base_dataset import BaseDataset, build_transform, to_unit_range
-from data.image_folder import make_dataset, read_image
+from data.base_dataset import BaseDataset, build_transform, load_skipping_unreadable, to_unit_range
+from data.image_folder import image_size, make_dataset, read_image
+from util.cli import UserError
 
 
 class UnalignedDataset(BaseDataset):
     def __init__(self, opt: argparse.Namespace) -> None:
         super().__init__(opt)
-        self.paths_A = make_dataset(self.root / f"{opt.phase}A", opt.max_dataset_size)
-        self.paths_B = make_dataset(self.root / f"{opt.phase}B", opt.max_dataset_size)
+        self.paths_A = _readable(self.root / f"{opt.phase}A", opt.max_dataset_size)
+        self.paths_B = _readable(self.root / f"{opt.phase}B", opt.max_dataset_size)
         self.transform = build_transform(opt, opt.isTrain)
 
     def __len__(self) -> int:
@@ -28,8 +30,25 @@ class UnalignedDataset(BaseDataset):
     def _load(self, path) -> torch.Tensor:
         return to_unit_range(self.transform(tv_tensors.Image(read_image(path))).as_subclass(torch.Tensor))
 
+    def describe(self) -> str:
+        return f"{self.opt.phase}A: {len(self.paths_A)} images; {self.opt.phase}B: {len(self.paths_B)} images"
+
     def __getitem__(self, index: int) -> dict:
+        return load_skipping_unreadable(self._load_pair, index, len(self))
+
+    def _load_pair(self, index: int) -> dict:
         path_A = self.paths_A[index % len(self.paths_A)]
         index_B = index % len(self.paths_B) if self.opt.serial_batches else random.randrange(len(self.paths_B))
         path_B = self.paths_B[index_B]
         return {"A": self._load(path_A), "B": self._load(path_B), "A_paths": str(path_A), "B_paths": str(path_B)}
+
+
+def _readable(folder, max_dataset_size: float) -> list:
+    """The folder's images whose header can be read; the others are skipped with a warning."""
+    paths = make_dataset(folder, max_dataset_size)
+    readable = [p for p in paths if image_size(p) is not None]
+    if len(readable) < len(paths):
+        warnings.warn(f"{len(paths) - len(readable)} of the images in {folder} cannot be read and are skipped", stacklevel=2)
+    if not readable:
+        raise UserError(f"none of the images in {folder} can be read: check the files")
+    return readable

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import random
+import warnings
+from pathlib import Path
 
-from data.base_dataset import BaseDataset, build_transform, load_image_and_masks
-from data.image_folder import index_masks, make_dataset
+from data.base_dataset import BaseDataset, build_transform, load_image_and_masks, load_skipping_unreadable
+from data.image_folder import image_size, index_masks, make_dataset, masks_not_png
+from util.cli import UserError
 
 
 def add_mask_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -22,17 +25,70 @@ def add_mask_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
 
 
 class DomainFolder:
-    """The images of one domain folder and the index of their masks in ``<folder>_seg``."""
+    """The images of one domain folder and the index of their masks in ``<folder>_seg``.
+
+    Checked up front from the files' headers: an image that cannot be read is skipped with a warning; a mask that
+    cannot be read, or whose size is not its image's, is an error that names the file.
+    """
 
     def __init__(self, folder, opt: argparse.Namespace) -> None:
-        self.paths = make_dataset(folder, opt.max_dataset_size)
-        self.masks = index_masks(f"{folder}_seg")
+        self.folder = Path(folder)
+        self.seg_folder = Path(f"{folder}_seg")
+        self.masks = index_masks(self.seg_folder)
+        self.paths, unreadable = [], []
+        for path in make_dataset(folder, opt.max_dataset_size):
+            size = image_size(path)
+            if size is None:
+                unreadable.append(path)
+                continue
+            for mask in self.masks.get(path.stem, []):
+                mask_size = image_size(mask)
+                if mask_size is None:
+                    raise UserError(f"{mask}: cannot read this mask; remove or replace it")
+                if mask_size != size:
+                    raise UserError(
+                        f"{mask}: mask is {mask_size[1]}x{mask_size[0]} but its image is {size[1]}x{size[0]} (WxH); "
+                        "write the masks at the image's size"
+                    )
+            self.paths.append(path)
+        if unreadable:
+            warnings.warn(
+                f"{len(unreadable)} of the images in {self.folder} cannot be read and are skipped: "
+                f"{', '.join(p.name for p in unreadable[:3])}{', ...' if len(unreadable) > 3 else ''}",
+                stacklevel=2,
+            )
+        if not self.paths:
+            raise UserError(f"none of the images in {self.folder} can be read: check the files")
+        self.with_masks = sum(1 for p in self.paths if self.masks.get(p.stem))
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def mask_paths(self, index: int):
         return self.masks.get(self.paths[index].stem, [])
+
+    def describe(self) -> str:
+        return f"{self.folder.name}: {len(self)} images, {self.with_masks} with instance masks"
+
+    def check_masks(self, required: bool) -> None:
+        """Refuse (``required``: training) or warn when images have no masks, saying where masks are expected."""
+        if self.with_masks == len(self):
+            return
+        not_png = masks_not_png(self.seg_folder)
+        if not self.seg_folder.is_dir():
+            why = f"{self.seg_folder} does not exist (masks are <stem>_<k>.png there, k = 0, 1, ...)"
+        elif not_png:
+            why = f"{self.seg_folder} holds {len(not_png)} masks that are not PNG (e.g. {not_png[0].name}): save them as .png"
+        else:
+            example = next(p.stem for p in self.paths if not self.masks.get(p.stem))
+            why = f"masks are {self.seg_folder}/<stem>_<k>.png, e.g. {example}_0.png"
+        if required and self.with_masks == 0:
+            raise UserError(f"none of the {len(self)} images in {self.folder} has an instance mask: {why}")
+        warnings.warn(
+            f"{len(self) - self.with_masks} of the {len(self)} images in {self.folder} have no instance mask and are "
+            f"not translated (they pass through): {why}",
+            stacklevel=2,
+        )
 
 
 class UnalignedSegDataset(BaseDataset):
@@ -44,12 +100,20 @@ class UnalignedSegDataset(BaseDataset):
         super().__init__(opt)
         self.domain_A = DomainFolder(self.root / f"{opt.phase}A", opt)
         self.domain_B = DomainFolder(self.root / f"{opt.phase}B", opt)
+        for domain in (self.domain_A, self.domain_B):
+            domain.check_masks(required=opt.isTrain)
         self.transform = build_transform(opt, opt.isTrain)
 
     def __len__(self) -> int:
         return max(len(self.domain_A), len(self.domain_B))
 
+    def describe(self) -> str:
+        return f"{self.domain_A.describe()}; {self.domain_B.describe()}"
+
     def __getitem__(self, index: int) -> dict:
+        return load_skipping_unreadable(self._load, index, len(self))
+
+    def _load(self, index: int) -> dict:
         index_A = index % len(self.domain_A)
         index_B = index % len(self.domain_B) if self.opt.serial_batches else random.randrange(len(self.domain_B))
         item = {}

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from models import networks
-from util.io import atomic_torch_save
+from util import checkpoint
+from util.cli import UserError
 
 
 class BaseModel:
@@ -90,29 +91,37 @@ class BaseModel:
                 param.requires_grad_(requires_grad)
 
     # weights -----------------------------------------------------------------------------------
-    def save_networks(self, epoch: str | int) -> None:
-        """Write ``<epoch>_net_<name>.pth`` (plain state dicts on the CPU) for every network, atomically."""
-        for name, net in self.networks().items():
-            state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-            atomic_torch_save(state, self.save_dir / f"{epoch}_net_{name}.pth")
+    def network_files(self, tag: str | int) -> dict[str, dict[str, torch.Tensor]]:
+        """``<tag>_net_<name>.pth`` -> the network's state dict on the CPU: the weight files of a checkpoint."""
+        return {
+            f"{tag}_net_{name}.pth": {k: v.detach().cpu() for k, v in net.state_dict().items()}
+            for name, net in self.networks().items()
+        }
 
     def load_networks(self, epoch: str | int) -> None:
-        """Load ``<epoch>_net_<name>.pth``; files written by the original implementation load as well."""
-        for name, net in self.networks().items():
-            path = self.save_dir / f"{epoch}_net_{name}.pth"
-            if not path.is_file():
+        """Load ``<epoch>_net_<name>.pth``; files written by the original implementation load as well.
+
+        The files are checked against their checkpoint's manifest; a file that does not fit these networks is
+        refused naming the flags it was trained with (from the run's ``train_opt.json``)."""
+        names = [f"{epoch}_net_{name}.pth" for name in self.networks()]
+        for name in names:
+            if not (self.save_dir / name).is_file():
                 raise FileNotFoundError(
-                    f"{path} not found: train first, or check --checkpoints_dir, --name and --epoch "
+                    f"{self.save_dir / name} not found: train first, or check --checkpoints_dir, --name and --epoch "
                     f"(found: {', '.join(sorted(p.name for p in self.save_dir.glob('*_net_*.pth'))) or 'nothing'})"
                 )
-            state = torch.load(path, map_location=self.device, weights_only=True)
+        checkpoint.verify(self.save_dir, epoch, names)
+        for (name, net), file in zip(self.networks().items(), names):
+            path = self.save_dir / file
+            state = checkpoint.load_file(path, self.device)
             try:
                 net.load_state_dict(networks.load_original_state_dict(state))
-            except RuntimeError as err:
-                raise RuntimeError(
-                    f"{path} does not fit --model {self.opt.model} --net{name[0]} with these sizes "
-                    f"(check --ngf/--ndf/--n_blocks/--netG/--netD): {str(err).splitlines()[0]}"
-                ) from err
+            except (RuntimeError, KeyError, AttributeError) as err:
+                flags = checkpoint.differing_flags(self.opt, self.save_dir / "train_opt.json")
+                hint = f"it was trained with {flags}" if flags else "check --ngf/--ndf/--n_blocks/--netG/--netD"
+                raise UserError(f"{path} does not fit --model {self.opt.model} --net{name[0]} with these sizes: {hint}") from err
+            if not all(torch.isfinite(p).all() for p in net.parameters()):
+                raise UserError(f"{path} holds weights that are not finite (a run that diverged): use another --epoch")
 
     # what a model adds to a training checkpoint ----------------------------------------------------
     def extra_state(self) -> dict:

@@ -32,9 +32,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from models import networks
 from models.base_model import BaseModel
-from util import distributed
+from util import checkpoint, distributed
 from util.checkpoint import Counters, state_path
-from util.io import atomic_torch_save
+from util.cli import UserError
 from util.util import rng_state, set_rng_state
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -208,10 +208,8 @@ class Trainer:
         self.model.load_extra_state(state.get("extra", {}))
 
     def save(self, tag: str | int, counters: Counters, visualizer_state: dict) -> None:
-        """Write checkpoint ``tag`` (weight files for test.py and the whole training state), from rank 0.
-
-        Every process takes part (each one's RNG state is stored); weights that are not finite are refused.
-        """
+        """Write checkpoint ``tag`` (the weight files for test.py and the whole training state) as one unit, from
+        rank 0. Every process takes part (each one's RNG state is stored); weights that are not finite are refused."""
         rngs = distributed.gather(rng_state())
         if not self.context.is_main:
             return
@@ -227,10 +225,11 @@ class Trainer:
             "visualizer": visualizer_state,
             "rng": rngs[0],
             "rng_per_rank": rngs,
+            "architecture": checkpoint.architecture(self.opt),
         }
         # The state file alone resumes a run (it holds the networks too); the weight files are for test.py.
-        self.model.save_networks(tag)
-        atomic_torch_save(state, state_path(self.model.save_dir, tag))
+        files = {**self.model.network_files(tag), state_path(self.model.save_dir, tag).name: state}
+        checkpoint.write_set(self.model.save_dir, tag, files)
 
     def resume(self, tag: str | int) -> tuple[Counters, dict]:
         """Restore checkpoint ``tag``; returns its counters and the visualizer's state."""
@@ -240,8 +239,17 @@ class Trainer:
                 f"{path} not found: --continue_train needs a checkpoint written by this train.py "
                 "(check --name, --checkpoints_dir and --epoch)"
             )
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        self.load_state_dict(state["model"])
+        checkpoint.verify(self.model.save_dir, tag)
+        state = checkpoint.load_file(path, self.device, weights_only=False)
+        saved = state.get("architecture") or self.model.save_dir / "train_opt.json"
+        differ = checkpoint.differing_flags(self.opt, saved)
+        if differ:
+            raise UserError(f"{path} was trained with {differ}: resume with the same flags, or start a new --name")
+        try:
+            self.load_state_dict(state["model"])
+            counters = Counters(**state["counters"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise UserError(f"{path} is not a training state of this project ({err!r}): use another --epoch") from err
         # The saved optimizers hold the learning rate of the old schedule; a run extended with a larger --niter or
         # --niter_decay continues at the rate its new schedule gives for this epoch.
         for scheduler in self.schedulers:
@@ -250,7 +258,7 @@ class Trainer:
                 group["lr"] = lr
         rngs = state.get("rng_per_rank", [state["rng"]])
         set_rng_state(rngs[self.context.rank] if self.context.rank < len(rngs) else rngs[0])
-        return Counters(**state["counters"]), state.get("visualizer", {})
+        return counters, state.get("visualizer", {})
 
 
 def _finite_gradients(optimizer: torch.optim.Optimizer) -> bool:

@@ -8,11 +8,35 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import data
 import models
 from util.io import atomic_write_text
+
+# The smallest value each integer flag takes (flags a parser does not have are skipped).
+AT_LEAST = {
+    "batch_size": 1, "ngf": 1, "ndf": 1, "n_blocks": 0, "n_layers_D": 1, "input_nc": 1, "output_nc": 1, "num_threads": 0,
+    "loadSizeH": 4, "loadSizeW": 4, "fineSizeH": 4, "fineSizeW": 4, "display_winsize": 1, "max_instances": 1,
+    "ins_max": 0, "ins_per": 1, "print_freq": 1, "display_freq": 1, "update_html_freq": 1, "save_latest_freq": 1,
+    "save_epoch_freq": 1, "niter": 0, "niter_decay": 0, "epoch_count": 1, "pool_size": 0, "lr_decay_iters": 1,
+    "max_nonfinite": 1, "display_ncols": 1, "num_test": 1, "paste_dilation": 0,
+}  # fmt: skip
+POSITIVE = ("lr", "init_gain", "aspect_ratio", "max_dataset_size")
+NON_NEGATIVE = ("lambda_A", "lambda_B", "lambda_idt", "lambda_ctx")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse without abbreviations (``--lambda_c 0`` must not silently set ``--lambda_ctx``) and with a one-line
+    error instead of the whole usage text."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(allow_abbrev=False, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
 
 
 class BaseOptions:
@@ -69,7 +93,7 @@ class BaseOptions:
         return p
 
     def gather_options(self, argv: list[str] | None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
-        parser = self.initialize(argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+        parser = self.initialize(Parser())
         opt, _ = parser.parse_known_args(argv)
         parser = models.get_option_setter(opt.model)(parser, self.is_train)
         opt, _ = parser.parse_known_args(argv)
@@ -80,22 +104,44 @@ class BaseOptions:
         opt, parser = self.gather_options(argv)
         opt.isTrain = self.is_train
         if opt.suffix:
-            opt.name = f"{opt.name}_{opt.suffix.format(**vars(opt))}"
-        opt.gpu_ids = [int(i) for i in str(opt.gpu_ids).split(",") if i.strip() and int(i) >= 0]
+            try:
+                opt.name = f"{opt.name}_{opt.suffix.format(**vars(opt))}"
+            except (KeyError, IndexError, ValueError, AttributeError) as err:
+                parser.error(
+                    f"--suffix {opt.suffix!r} cannot be formatted ({err!r}): name options in braces, e.g. {{model}}_{{netG}}"
+                )
+        try:
+            opt.gpu_ids = [int(i) for i in str(opt.gpu_ids).split(",") if i.strip() and int(i) >= 0]
+        except ValueError:
+            parser.error(f"--gpu_ids {opt.gpu_ids!r}: give GPU numbers separated by commas, e.g. 0 or 0,1, or -1 for the CPU")
         self.validate(opt, parser)
         return opt
 
     def validate(self, opt: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+        """Every value is checked here, so that a bad one fails at once and not an epoch later."""
         if opt.dataroot is None:
             parser.error("--dataroot is required: the folder that holds <phase>A and <phase>B")
+        for name, least in AT_LEAST.items():
+            if getattr(opt, name, least) < least:
+                parser.error(f"--{name} {getattr(opt, name)} must be at least {least}")
+        for name in POSITIVE:
+            value = getattr(opt, name, 1.0)
+            if not value > 0 or math.isnan(value) or (math.isinf(value) and name != "max_dataset_size"):
+                parser.error(f"--{name} {value} must be a positive number")
+        for name in NON_NEGATIVE:
+            value = getattr(opt, name, 0.0)
+            if not (value >= 0 and math.isfinite(value)):
+                parser.error(f"--{name} {value} must be zero or a positive number")
+        if not 0 <= getattr(opt, "beta1", 0.5) < 1:
+            parser.error(f"--beta1 {opt.beta1} must be in [0, 1)")
+        if self.is_train and opt.niter + opt.niter_decay < 1:
+            parser.error(f"--niter {opt.niter} plus --niter_decay {opt.niter_decay} is no epoch at all: train at least one")
         if opt.resize_or_crop in ("resize_and_crop", "crop", "scale_width_and_crop"):
             for side in ("fineSizeH", "fineSizeW"):
                 if getattr(opt, side) % 4:
                     parser.error(f"--{side} {getattr(opt, side)} must be a multiple of 4 (the generators downsample twice)")
             if opt.resize_or_crop == "resize_and_crop" and (opt.fineSizeH > opt.loadSizeH or opt.fineSizeW > opt.loadSizeW):
                 parser.error("--fineSizeH/W must not exceed --loadSizeH/W")
-        if opt.batch_size < 1:
-            parser.error("--batch_size must be at least 1")
 
 
 def format_options(opt: argparse.Namespace, parser_defaults: dict | None = None) -> str:

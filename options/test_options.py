@@ -14,6 +14,7 @@ class TestOptions(BaseOptions):
         p = super().initialize(parser)
         p.add_argument("--phase", default="test", help="data split: reads <dataroot>/<phase>A and <phase>B")
         p.add_argument("--results_dir", default="./results/", help="results go to <results_dir>/<name>/<phase>_<epoch>")
+        p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier test.py in the same folder")
         p.add_argument("--aspect_ratio", type=float, default=1.0, help="aspect ratio of the saved images")
         p.add_argument(
             "--num_test", "--how_many", dest="num_test", type=int, default=50, help="translate at most this many samples"

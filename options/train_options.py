@@ -27,6 +27,7 @@ class TrainOptions(BaseOptions):
         p.add_argument("--save_latest_freq", type=int, default=5000, help="save 'latest' every this many images")
         p.add_argument("--save_epoch_freq", type=int, default=5, help="save '<epoch>' every this many epochs")
         p.add_argument("--continue_train", action="store_true", help="resume from the saved training state of --epoch")
+        p.add_argument("--overwrite", action="store_true", help="start over in a run folder that holds a run, deleting it")
         p.add_argument("--epoch_count", type=int, default=1, help="first epoch number of a fresh run")
         # optimisation
         p.add_argument("--niter", type=int, default=100, help="epochs at the initial learning rate")

@@ -75,9 +75,9 @@ def main(argv: list[str] | None = None) -> Path:
     for name, (train_flags, test_flags) in runs.items():
         common = ["--dataroot", data, "--name", name, "--checkpoints_dir", work / "checkpoints", *net]
         train_cmd = ["train.py", *common, *side, *budget, *train_flags, "--display_id", "0", "--num_threads", "1",
-                     "--print_freq", "100000", "--seed", "0"]  # fmt: skip
+                     "--print_freq", "100000", "--seed", "0", "--overwrite"]  # fmt: skip
         test_cmd = ["test.py", *common, *side, *test_flags, "--results_dir", work / "results", "--batch_size", "4",
-                    "--num_test", args.test]  # fmt: skip
+                    "--num_test", args.test, "--overwrite"]  # fmt: skip
         if not args.report_only:
             timings[name] = sh(train_cmd, log)
             sh(test_cmd, log)

@@ -4,7 +4,7 @@
 #   bash scripts/demo_shapes.sh                 # the full demo
 #   DEMO_QUICK=1 bash scripts/demo_shapes.sh    # a smoke run in well under a minute
 #   DEMO_LONG=1 bash scripts/demo_shapes.sh     # 9 epochs instead of 5: the background is kept better
-# DEMO_DATA, DEMO_NAME, DEMO_CHECKPOINTS and DEMO_RESULTS move its folders.
+# DEMO_DATA, DEMO_NAME, DEMO_CHECKPOINTS and DEMO_RESULTS move its folders; a rerun replaces the demo's run and results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=${DEMO_DATA:-datasets/shapes}
@@ -23,9 +23,9 @@ SIZE=(--loadSizeH "$SIDE" --loadSizeW "$SIDE" --fineSizeH "$SIDE" --fineSizeW "$
 DIRS=(--name "$NAME" --checkpoints_dir "$CKPT" --gpu_ids -1)
 
 python3 datasets/make_shapes_dataset.py --out "$ROOT" --size "$SIDE" --train "$TRAIN" --test "$TEST" --max_instances 4
-python3 train.py --dataroot "$ROOT" "${DIRS[@]}" --display_id 0 --num_threads 1 --batch_size 4 \
+python3 train.py --dataroot "$ROOT" "${DIRS[@]}" --overwrite --display_id 0 --num_threads 1 --batch_size 4 \
   "${SIZE[@]}" "${NET[@]}" "${EPOCHS[@]}" --print_freq 200 --display_freq 200 --update_html_freq 400 --seed 0
-python3 test.py --dataroot "$ROOT" "${DIRS[@]}" --results_dir "$RES" --batch_size 4 --num_test "$TEST" \
+python3 test.py --dataroot "$ROOT" "${DIRS[@]}" --overwrite --results_dir "$RES" --batch_size 4 --num_test "$TEST" \
   "${SIZE[@]}" "${NET[@]}" --ins_max 8 --ins_per 2
 python3 evaluate.py --results "$RES/$NAME/test_latest" "${EVAL[@]}"
 echo "training page: $CKPT/$NAME/web/index.html"

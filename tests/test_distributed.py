@@ -73,7 +73,7 @@ def test_two_processes_with_batch_2_train_as_one_process_with_batch_4(two_instan
         torch.testing.assert_close(G_two(x), G_one(x), atol=6e-4, rtol=0)
     # 8 images per domain and epoch, counted over both processes
     state = torch.load(tmp_path / "two" / "latest_training_state.pth", weights_only=False)
-    assert state["counters"] == {"epoch": 2, "total_iters": 8} and len(state["rng_per_rank"]) == 2
+    assert (state["counters"]["epoch"], state["counters"]["total_iters"]) == (2, 8) and len(state["rng_per_rank"]) == 2
 
 
 def test_a_two_process_run_resumes(two_instance_data, tmp_path):
@@ -83,7 +83,7 @@ def test_a_two_process_run_resumes(two_instance_data, tmp_path):
     out = train(*common, "--niter", "2", "--niter_decay", "0", "--continue_train", processes=2)
     assert "epochs 2..2" in out.stdout
     state = torch.load(tmp_path / "r" / "latest_training_state.pth", weights_only=False)
-    assert state["counters"] == {"epoch": 3, "total_iters": 16}
+    assert (state["counters"]["epoch"], state["counters"]["total_iters"]) == (3, 16)
     after = load(tmp_path / "r", "G_A")
     assert any(not torch.equal(before[k], after[k]) for k in before)
 

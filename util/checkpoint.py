@@ -1,35 +1,223 @@
-"""Where a training run stands, and where its checkpoints live.
+"""Checkpoints as units that appear whole or not at all, the run folder's guard, and where a run stands.
 
-A checkpoint ``<tag>`` (``latest`` or an epoch number) is the generator and discriminator weights as
-``<tag>_net_<name>.pth`` (what test.py loads) plus ``<tag>_training_state.pth``: optimizers, schedulers,
-gradient scalers, image pools, counters, the visualizer's loss history and every RNG state
-(``models.trainer.Trainer.save`` writes it). Every file is written atomically.
+A checkpoint ``<tag>`` (``latest`` or an epoch number) is the weight files ``<tag>_net_<name>.pth`` (what test.py
+loads) and ``<tag>_training_state.pth`` (everything to resume), tied together by ``<tag>_checkpoint.json``, which
+lists each file's size and SHA-256. ``write_set`` writes every file under a temporary name first, then the manifest
+(the moment the new checkpoint exists), then renames the files into place. ``recover`` finishes the renames of a
+checkpoint whose manifest was written when the process died, and removes the temporary files of one that was not:
+after a crash at any point, each tag is either the old checkpoint or the new one, never a mix. ``verify`` checks
+the files against the manifest before they are loaded. Checkpoints of earlier versions (no manifest) load unchecked.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import torch
+
+from util.cli import UserError
+from util.io import atomic_write_text, fsync_dir, make_readable
+
+MANIFEST_SUFFIX = "_checkpoint.json"
 
 
 @dataclass
 class Counters:
-    """Where training stands: ``epoch`` is the next epoch to run; ``total_iters`` counts images seen (by all
-    processes together). ``due(every)`` says whether the last ``advance`` passed a multiple of ``every`` images."""
+    """Where training stands: ``epoch`` is the epoch to run next (or the one under way, when ``epoch_samples`` > 0
+    samples of it are done); ``total_iters`` counts images seen by all processes together; ``data_seed`` fixes the
+    order of every epoch's samples. ``due(every)`` says whether the last ``advance`` passed a multiple of ``every``."""
 
     epoch: int = 1
     total_iters: int = 0
+    epoch_samples: int = 0
+    data_seed: int = 0
     _before: int = field(default=0, repr=False)
 
     def advance(self, images: int) -> None:
         self._before, self.total_iters = self.total_iters, self.total_iters + images
+        self.epoch_samples += images
 
     def due(self, every: int) -> bool:
         return self.total_iters // every > self._before // every
 
+    def end_epoch(self, epoch: int) -> None:
+        self.epoch, self.epoch_samples = epoch + 1, 0
+
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "total_iters": self.total_iters}
+        return {"epoch": self.epoch, "total_iters": self.total_iters, "epoch_samples": self.epoch_samples,
+                "data_seed": self.data_seed}  # fmt: skip
 
 
 def state_path(save_dir: Path, tag: str | int) -> Path:
     return Path(save_dir) / f"{tag}_training_state.pth"
+
+
+def manifest_path(save_dir: Path, tag: str | int) -> Path:
+    return Path(save_dir) / f"{tag}{MANIFEST_SUFFIX}"
+
+
+class _HashingWriter:
+    def __init__(self, handle) -> None:
+        self.handle, self.sha, self.size = handle, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return self.handle.write(data)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+def _sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def write_set(folder: Path, tag: str | int, files: dict[str, Any]) -> None:
+    """Save each object with torch.save as ``folder/<name>``, all of them as checkpoint ``tag`` (see the module doc).
+
+    A failure (a full disk, say) leaves the previous checkpoint ``tag`` as it was and raises with the file's name.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    generation = uuid.uuid4().hex[:12]
+    entries: dict[str, dict] = {}
+    try:
+        for name, obj in files.items():
+            tmp = folder / f".{name}.{generation}.tmp"
+            entries[name] = {"tmp": tmp.name}
+            try:
+                with tmp.open("wb") as handle:
+                    writer = _HashingWriter(handle)
+                    torch.save(obj, writer)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError as err:
+                raise OSError(err.errno, err.strerror, str(folder / name)) from err
+            make_readable(tmp)
+            entries[name].update(sha256=writer.sha.hexdigest(), size=writer.size)
+        manifest = {"format": 1, "tag": str(tag), "generation": generation, "files": entries}
+        atomic_write_text(manifest_path(folder, tag), json.dumps(manifest, indent=1) + "\n")  # the commit point
+    except BaseException:
+        for entry in entries.values():
+            (folder / entry["tmp"]).unlink(missing_ok=True)
+        raise
+    _complete(folder, manifest)
+
+
+def _complete(folder: Path, manifest: dict) -> None:
+    for name, entry in manifest["files"].items():
+        tmp = folder / entry["tmp"]
+        if tmp.exists():
+            os.replace(tmp, folder / name)
+    fsync_dir(folder)
+
+
+def recover(folder: Path) -> None:
+    """Finish checkpoints whose manifest was written before a crash; delete the temporary files of the others."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for manifest in folder.glob(f"*{MANIFEST_SUFFIX}"):
+        try:
+            _complete(folder, json.loads(manifest.read_text()))
+        except (ValueError, KeyError, OSError):
+            continue  # a damaged manifest: verify() will name it when that checkpoint is loaded
+    for leftover in folder.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+def verify(folder: Path, tag: str | int, names: list[str] | None = None) -> None:
+    """Check checkpoint ``tag``'s files (all, or ``names``) against its manifest; raise naming what is wrong."""
+    path = manifest_path(folder, tag)
+    if not path.is_file():
+        return  # written before checkpoints had manifests
+    fix = "resume or test from another checkpoint (--epoch N), or retrain"
+    try:
+        entries = json.loads(path.read_text())["files"]
+    except (ValueError, KeyError) as err:
+        raise UserError(f"{path} is damaged ({err}): {fix}") from err
+    for name in names if names is not None else list(entries):
+        file = Path(folder) / name
+        entry = entries.get(name)
+        if entry is None:
+            raise UserError(f"{file} is not part of checkpoint {tag!r} ({path.name} does not list it): {fix}")
+        if not file.is_file() or file.stat().st_size != entry["size"] or _sha256(file) != entry["sha256"]:
+            raise UserError(f"{file} does not match checkpoint {tag!r} (changed or damaged since it was saved): {fix}")
+
+
+def load_file(path: Path, map_location: torch.device | str = "cpu", weights_only: bool = True) -> dict:
+    """``torch.load`` a checkpoint file that must hold a dict; a damaged or foreign file is an error naming it."""
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=weights_only)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # torch.load raises many kinds for a truncated or foreign file
+        reason = " ".join(str(err).split())[:160] or type(err).__name__
+        raise UserError(
+            f"{path} cannot be loaded ({reason}): it is damaged or was not written by torch.save; "
+            "restore it, or use another --epoch"
+        ) from err
+    if not isinstance(obj, dict):
+        raise UserError(f"{path} holds a {type(obj).__name__}, not a checkpoint's dict: it is not a file of this project")
+    return obj
+
+
+# Files a training run writes into its folder, besides the checkpoints.
+RUN_FILES = ("loss_log.txt", "train_opt.txt", "train_opt.json")
+
+
+def holds_run(folder: Path) -> list[str]:
+    """The checkpoint files in ``folder`` (empty when it holds no run)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    patterns = ("*_net_*.pth", "*_training_state.pth", f"*{MANIFEST_SUFFIX}")
+    return sorted({p.name for pattern in patterns for p in folder.glob(pattern)})
+
+
+def guard_new_run(folder: Path, overwrite: bool) -> None:
+    """Refuse to start a run in a folder that holds one, unless ``overwrite``, which deletes the old run's files."""
+    found = holds_run(folder)
+    if not found:
+        return
+    if not overwrite:
+        raise UserError(
+            f"{folder} already holds a run ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''}): "
+            "pass --continue_train to resume it, choose a new --name, or --overwrite to replace it"
+        )
+    for name in found + list(RUN_FILES):
+        (Path(folder) / name).unlink(missing_ok=True)
+    shutil.rmtree(Path(folder) / "web", ignore_errors=True)
+
+
+# The flags that fix the networks' shapes: a run resumes, and weights load, only with the same values.
+ARCHITECTURE_FLAGS = ("model", "netG", "netD", "ngf", "ndf", "n_blocks", "n_layers_D", "norm", "input_nc", "output_nc",
+                      "no_dropout")  # fmt: skip
+
+
+def architecture(opt) -> dict[str, Any]:
+    return {name: getattr(opt, name) for name in ARCHITECTURE_FLAGS if hasattr(opt, name)}
+
+
+def differing_flags(opt, saved: dict[str, Any] | Path) -> str:
+    """``--ngf 8 --n_blocks 2``: the architecture flags whose saved values differ from ``opt``'s ("" when none or
+    unknown). ``saved`` is a dict of values or a run's ``train_opt.json``."""
+    if isinstance(saved, Path):
+        try:
+            saved = json.loads(saved.read_text())
+        except (OSError, ValueError):
+            return ""
+    differ = [f"--{k} {v}" for k, v in saved.items() if k in ARCHITECTURE_FLAGS and getattr(opt, k, v) != v]
+    return " ".join(differ).replace("--no_dropout True", "--no_dropout").replace("--no_dropout False", "--dropout")

@@ -65,8 +65,8 @@ def write_sample(save_root: Path, split: str, domain: str, stem: str, image: np.
         if old.stem[len(stem) + 1 :].isdigit():
             old.unlink()
     for k, mask in enumerate(masks):
-        atomic_write_bytes(_png((np.asarray(mask) > 0).astype(np.uint8) * 255), seg_dir / f"{stem}_{k}.png")
-    atomic_write_bytes(_png(image), img_dir / f"{stem}.png")
+        atomic_write_bytes(seg_dir / f"{stem}_{k}.png", _png((np.asarray(mask) > 0).astype(np.uint8) * 255))
+    atomic_write_bytes(img_dir / f"{stem}.png", _png(image))
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

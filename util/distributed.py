@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from util import cli
 from util.devices import resolve_device
 
 
@@ -81,7 +82,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(local_rank: int, main: Callable[[list[str] | None], object], argv: list[str], world_size: int, port: int) -> None:
+def _worker(local_rank: int, main: Callable, argv: list[str], world_size: int, port: int, expected: tuple) -> None:
     os.environ.update(
         RANK=str(local_rank),
         LOCAL_RANK=str(local_rank),
@@ -90,15 +91,20 @@ def _worker(local_rank: int, main: Callable[[list[str] | None], object], argv: l
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
     )
-    main(argv)
+    cli.run(lambda: main(argv), expected)  # each process ends an expected error with its own one-line message
 
 
-def spawn(main: Callable[[list[str] | None], object], argv: list[str] | None, world_size: int) -> None:
+def spawn(main: Callable[[list[str] | None], object], argv: list[str] | None, world_size: int, expected: tuple = ()) -> None:
     """Run ``main(argv)`` in ``world_size`` processes on this machine, as torchrun would start them."""
     import torch.multiprocessing as mp
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    mp.start_processes(_worker, args=(main, argv, world_size, free_port()), nprocs=world_size, start_method="spawn")
+    try:
+        mp.start_processes(_worker, args=(main, argv, world_size, free_port(), expected), nprocs=world_size, start_method="spawn")
+    except mp.ProcessExitedException as err:
+        if err.exit_code == 130:
+            raise cli.Interrupted("interrupted: the training processes stopped (see above)") from err
+        raise cli.UserError(f"training process {err.error_index} stopped with exit code {err.exit_code} (see above)") from err
 
 
 def all_true(flag: bool, device: torch.device) -> bool:

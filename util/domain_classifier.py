@@ -109,5 +109,5 @@ def train_or_load(dataroot: Path, cache: Path, phase: str = "train", limit: int 
         loss.backward()
         optimizer.step()
         schedule.step()
-    atomic_torch_save({"fingerprint": fingerprint, "state": model.state_dict()}, cache)
+    atomic_torch_save(cache, {"fingerprint": fingerprint, "state": model.state_dict()})
     return model

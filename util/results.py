@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import torch
 
 from util import html, instance_set
+from util.cli import UserError
 from util.util import save_image, tensor2im
 
 # columns of one result row, per direction src -> tgt
@@ -58,3 +60,38 @@ class ResultsWriter:
 
     def save(self) -> Path:
         return self.page.save()
+
+
+class FreshFolder:
+    """A results folder that appears whole: written into a hidden sibling, moved into place by ``commit``.
+
+    An existing folder with results is refused unless ``overwrite``; then it is replaced only once the new results
+    are complete, so an interrupted run leaves the old results as they were and never a mix of two runs.
+    Use as a context manager: leaving it without ``commit`` (an error, Ctrl-C) deletes the partial folder.
+    """
+
+    def __init__(self, final: Path, overwrite: bool) -> None:
+        self.final = Path(final)
+        if self.final.is_dir() and any(self.final.iterdir()) and not overwrite:
+            raise UserError(
+                f"{self.final} already holds results: pass --overwrite to replace them, or choose another "
+                "--results_dir, --name or --phase"
+            )
+        self.partial = self.final.parent / f".{self.final.name}.partial"
+
+    def __enter__(self) -> FreshFolder:
+        shutil.rmtree(self.partial, ignore_errors=True)  # left by an interrupted run
+        self.partial.mkdir(parents=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+    def commit(self) -> Path:
+        old = self.final.parent / f".{self.final.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if self.final.exists():
+            self.final.rename(old)
+        self.partial.rename(self.final)
+        shutil.rmtree(old, ignore_errors=True)
+        return self.final

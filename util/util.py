@@ -36,7 +36,7 @@ def save_image(array: np.ndarray, path: str | Path, aspect_ratio: float = 1.0) -
         img = img.resize((int(w * aspect_ratio), h), Image.BICUBIC)
     buffer = BytesIO()
     img.save(buffer, format=Path(path).suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG")
-    atomic_write_bytes(buffer.getvalue(), Path(path))
+    atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def seed_everything(seed: int) -> None:
