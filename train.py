@@ -71,13 +71,13 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
     trainer = Trainer(model, opt, context)
     if opt.seed is not None and context.distributed:
         seed_everything(opt.seed + context.rank)  # same initial weights, different random crops per process
-    visualizer = Visualizer(opt) if context.is_main else None
     seed = opt.seed if opt.seed is not None else random.SystemRandom().randrange(2**31)
-    counters = Counters(epoch=opt.epoch_count, data_seed=distributed.gather(seed)[0])
+    counters, visualizer_state = Counters(epoch=opt.epoch_count, data_seed=distributed.gather(seed)[0]), {}
     if opt.continue_train:
         counters, visualizer_state = trainer.resume(opt.epoch)
-        if visualizer:
-            visualizer.load_state_dict(visualizer_state)
+    visualizer = Visualizer(opt) if context.is_main else None
+    if visualizer:
+        visualizer.load_state_dict(visualizer_state)
     loader = create_dataloader(opt, dataset, context.rank, context.world_size, counters.data_seed)
     if context.is_main:
         save_options(opt, model.save_dir, "train")

@@ -250,9 +250,12 @@ class Trainer:
             counters = Counters(**state["counters"])
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise UserError(f"{path} is not a training state of this project ({err!r}): use another --epoch") from err
-        # The saved optimizers hold the learning rate of the old schedule; a run extended with a larger --niter or
-        # --niter_decay continues at the rate its new schedule gives for this epoch.
+        # The saved optimizers hold the learning rate of the old schedule; the run continues at the rate that this
+        # run's schedule (--lr, --niter, --niter_decay, --lr_policy) gives for this epoch.
         for scheduler in self.schedulers:
+            scheduler.base_lrs = [self.opt.lr for _ in scheduler.base_lrs]
+            for group in scheduler.optimizer.param_groups:
+                group["initial_lr"] = self.opt.lr
             closed_form = getattr(scheduler, "_get_closed_form_lr", scheduler.get_lr)
             for group, lr in zip(scheduler.optimizer.param_groups, closed_form()):
                 group["lr"] = lr

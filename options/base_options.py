@@ -62,12 +62,16 @@ class BaseOptions:
         p.add_argument("--output_nc", type=int, default=3, help="image channels of domain B")
         p.add_argument("--ngf", type=int, default=64, help="generator filters in the first conv layer")
         p.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first conv layer")
-        p.add_argument("--netG", default="set", help="generator: set (InstaGAN), resnet_9blocks, resnet_6blocks")
-        p.add_argument("--netD", default="set", help="discriminator: set (InstaGAN), basic (PatchGAN), n_layers")
+        p.add_argument(
+            "--netG", default="set", choices=("set", "resnet_9blocks", "resnet_6blocks"), help="generator (set: InstaGAN)"
+        )
+        p.add_argument(
+            "--netD", default="set", choices=("set", "basic", "n_layers"), help="discriminator (set: InstaGAN, basic: PatchGAN)"
+        )
         p.add_argument("--n_blocks", type=int, default=9, help="residual blocks in each encoder of --netG set")
         p.add_argument("--n_layers_D", type=int, default=3, help="layers of --netD n_layers")
-        p.add_argument("--norm", default="instance", help="instance, batch or none")
-        p.add_argument("--init_type", default="normal", help="normal, xavier, kaiming or orthogonal")
+        p.add_argument("--norm", default="instance", choices=("instance", "batch", "none"), help="normalisation layers")
+        p.add_argument("--init_type", default="normal", choices=("normal", "xavier", "kaiming", "orthogonal"), help="weight init")
         p.add_argument("--init_gain", type=float, default=0.02, help="scale of the init")
         p.add_argument("--no_dropout", action="store_true", default=True, help="no dropout in the generator (default)")
         p.add_argument("--dropout", dest="no_dropout", action="store_false", help="dropout in the generator's residual blocks")
@@ -82,7 +86,10 @@ class BaseOptions:
         p.add_argument("--fineSizeH", type=int, default=256, help="then crop to this height")
         p.add_argument("--fineSizeW", type=int, default=256, help="then crop to this width")
         p.add_argument(
-            "--resize_or_crop", default="resize_and_crop", help="resize_and_crop, crop, scale_width, scale_width_and_crop or none"
+            "--resize_or_crop",
+            default="resize_and_crop",
+            choices=("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
+            help="how images (and their masks) are resized and cropped",
         )
         p.add_argument("--no_flip", action="store_true", help="no random horizontal flip")
         p.add_argument("--max_dataset_size", type=float, default=float("inf"), help="use at most this many images per domain")

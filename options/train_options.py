@@ -36,7 +36,7 @@ class TrainOptions(BaseOptions):
         p.add_argument("--lr", type=float, default=0.0002, help="Adam learning rate")
         p.add_argument("--no_lsgan", action="store_true", help="vanilla GAN loss instead of least squares")
         p.add_argument("--pool_size", type=int, default=50, help="size of the history of generated images for D")
-        p.add_argument("--lr_policy", default="lambda", help="lambda (linear decay), step or cosine")
+        p.add_argument("--lr_policy", default="lambda", choices=("lambda", "step", "cosine"), help="lambda: linear decay")
         p.add_argument("--lr_decay_iters", type=int, default=50, help="step policy: multiply by 0.1 every this many epochs")
         p.add_argument("--max_nonfinite", type=int, default=5, help="stop when this many updates in a row have non-finite losses")
         return p

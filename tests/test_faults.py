@@ -1,0 +1,362 @@
+"""Faults and bad input, through the real command line on tiny data: every case ends in one clear line (or a warning
+and a skip where going on is right), with the right exit code, and nothing written before is lost."""
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from data.image_folder import read_image
+from tests.conftest import ROOT
+from util import checkpoint
+
+TINY = ["--gpu_ids", "-1", "--ngf", "4", "--ndf", "4", "--n_blocks", "1", "--num_threads", "0",
+        "--loadSizeH", "32", "--loadSizeW", "32", "--fineSizeH", "32", "--fineSizeW", "32"]  # fmt: skip
+
+
+def cli(script, *args, env=None, code=None):
+    """Run a script; with ``code``, assert the exit code and that a failure is one line without a traceback."""
+    proc = subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})  # fmt: skip
+    if code is not None:
+        assert proc.returncode == code, f"exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if proc.returncode:
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and errors[0] == proc.stderr.strip().splitlines()[-1], proc.stderr
+    return proc
+
+
+def error_of(proc) -> str:
+    return proc.stderr.strip().splitlines()[-1]
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` and its SHA-256: to show that nothing changed."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def copy_data(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def train_args(root, ckpt, name="run", *extra):
+    return ["--dataroot", root, "--checkpoints_dir", ckpt, "--name", name, *TINY, "--display_id", "0", "--niter", "1",
+            "--niter_decay", "0", *extra]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(shapes_root, tmp_path_factory):
+    """One finished 1-epoch run, its folder and its results; tests copy what they change."""
+    base = tmp_path_factory.mktemp("trained")
+    cli("train.py", *train_args(shapes_root, base / "ck", "run", "--seed", "0"), code=0)
+    cli("test.py", "--dataroot", shapes_root, "--checkpoints_dir", base / "ck", "--name", "run", *TINY,
+        "--results_dir", base / "res", code=0)  # fmt: skip
+    return base
+
+
+# bad data ------------------------------------------------------------------------------------------------------
+def test_no_mask_folders_is_refused_before_training(shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    shutil.rmtree(root / "trainB_seg")
+    proc = cli("train.py", *train_args(root, tmp_path / "ck"), code=1)
+    assert "trainB has an instance mask" in error_of(proc) and "trainB_seg does not exist" in error_of(proc)
+    assert not (tmp_path / "ck" / "run").exists() or not checkpoint.holds_run(tmp_path / "ck" / "run")
+
+
+def test_jpeg_masks_are_named_as_the_problem(shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    for mask in (root / "trainA_seg").glob("*.png"):
+        Image.open(mask).save(mask.with_suffix(".jpg"))
+        mask.unlink()
+    proc = cli("train.py", *train_args(root, tmp_path / "ck"), code=1)
+    assert "masks that are not PNG" in error_of(proc)
+
+
+def test_a_mask_of_the_wrong_size_is_reported_up_front(shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    Image.new("L", (20, 20)).save(root / "trainA_seg" / "00004_0.png")
+    proc = cli("train.py", *train_args(root, tmp_path / "ck"), code=1)
+    assert "00004_0.png: mask is 20x20 but its image is 32x32" in error_of(proc)
+
+
+def test_broken_images_are_skipped_with_a_warning_and_counted(shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    (root / "trainA" / "00001.png").write_bytes(b"not an image at all")  # unreadable header: skipped up front
+    data = (root / "trainA" / "00002.png").read_bytes()
+    (root / "trainA" / "00002.png").write_bytes(data[: len(data) // 2])  # truncated: fails when decoded, in a worker
+    proc = cli("train.py", *train_args(root, tmp_path / "ck", "run", "--num_threads", "2", "--batch_size", "2"), code=0)
+    assert "images in" in proc.stderr and "00001.png" in proc.stderr and "cannot be read and are skipped" in proc.stderr
+    assert "00002.png: cannot read this image" in proc.stderr
+    assert "images could not be read and were skipped" in proc.stdout and "00002.png" in proc.stdout
+
+
+def test_two_images_with_one_name_are_refused(shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    Image.open(root / "trainA" / "00000.png").convert("RGB").save(root / "trainA" / "00000.jpg")
+    proc = cli("train.py", *train_args(root, tmp_path / "ck"), code=1)
+    assert "share the name '00000'" in error_of(proc)
+
+
+def test_testing_images_without_masks_warns_and_passes_them_through(trained, shapes_root, tmp_path):
+    root = copy_data(shapes_root / "testA", tmp_path / "photos")
+    proc = cli("test.py", "--dataroot", root, "--dataset_mode", "single_seg", "--checkpoints_dir", trained / "ck",
+               "--name", "run", *TINY, "--results_dir", tmp_path / "res", code=0)  # fmt: skip
+    assert "3 of the 3 images" in proc.stderr and "not translated" in proc.stderr
+
+
+def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
+    grey = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65520
+    Image.fromarray(grey).save(tmp_path / "deep.png")
+    image = read_image(tmp_path / "deep.png")
+    assert image.shape == (3, 64, 64) and image.dtype == torch.uint8
+    assert int(image.max()) == 255 and int(image.min()) == 0 and 100 < float(image.float().mean()) < 155
+
+
+# bad flags -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--print_freq", "0"], "--print_freq 0 must be at least 1"),
+        (["--save_epoch_freq", "0"], "--save_epoch_freq 0 must be at least 1"),
+        (["--niter_decay", "-1"], "--niter_decay -1 must be at least 0"),
+        (["--niter", "-1"], "--niter -1 must be at least 0"),
+        (["--niter", "0", "--niter_decay", "0"], "is no epoch at all"),
+        (["--ngf", "-1"], "--ngf -1 must be at least 1"),
+        (["--max_instances", "0"], "--max_instances 0 must be at least 1"),
+        (["--max_instances", "-1"], "--max_instances -1 must be at least 1"),
+        (["--suffix", "{bogus}"], "--suffix '{bogus}' cannot be formatted"),
+        (["--lambda_c", "0"], "unrecognized arguments: --lambda_c"),
+        (["--lr", "nan"], "--lr nan must be a positive number"),
+        (["--gpu_ids", "zero"], "--gpu_ids 'zero'"),
+        (["--ngf", "eight"], "argument --ngf: invalid int value"),
+        (["--norm", "layer"], "argument --norm: invalid choice: 'layer'"),
+    ],
+)
+def test_bad_flags_are_one_line_usage_errors(shapes_root, tmp_path, flags, message):
+    proc = cli("train.py", *train_args(shapes_root, tmp_path / "ck"), *flags, code=2)
+    assert message in error_of(proc)
+    assert not (tmp_path / "ck").exists()
+
+
+# runs and results are never overwritten ------------------------------------------------------------------------
+def test_reusing_a_name_refuses_and_leaves_the_run_untouched(trained, shapes_root, tmp_path):
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    before = snapshot(ck)
+    proc = cli("train.py", *train_args(shapes_root, ck, "run", "--ngf", "8"), code=1)
+    assert "already holds a run" in error_of(proc) and "--continue_train" in error_of(proc)
+    assert snapshot(ck) == before
+    cli("train.py", *train_args(shapes_root, ck, "run", "--overwrite", "--ngf", "8"), code=0)
+    assert torch.load(ck / "run" / "latest_net_G_A.pth")["encoder_img.1.weight"].shape[0] == 8
+
+
+def test_run_files_are_readable_by_others_as_the_umask_allows(trained):
+    mode = 0o666 & ~_umask()
+    for path in [*(trained / "ck" / "run").glob("*.pth"), *(trained / "ck" / "run").glob("*.json")]:
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_extending_a_finished_run_trains_at_the_new_schedules_rate(trained, shapes_root, tmp_path):
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    before = torch.load(ck / "run" / "latest_net_G_A.pth")
+    proc = cli("train.py", *train_args(shapes_root, ck, "run"), "--niter", "2", "--continue_train", code=0)
+    assert "epoch 2, learning rate 0.0002000" in proc.stdout
+    after = torch.load(ck / "run" / "latest_net_G_A.pth")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_resuming_with_another_architecture_names_the_flag(trained, shapes_root, tmp_path):
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    before = snapshot(ck)
+    proc = cli("train.py", *train_args(shapes_root, ck, "run", "--ngf", "8", "--niter", "2", "--continue_train"), code=1)
+    assert "was trained with --ngf 4" in error_of(proc)
+    assert snapshot(ck) == before
+
+
+def test_results_are_refused_then_replaced_whole(trained, shapes_root, tmp_path):
+    res = shutil.copytree(trained / "res", tmp_path / "res")
+    stale = res / "run" / "test_latest" / "images" / "stale_fake_B_img.png"
+    shutil.copy(res / "run" / "test_latest" / "images" / "00000_fake_B_img.png", stale)
+    before = snapshot(res)
+    args = ["--dataroot", shapes_root, "--checkpoints_dir", trained / "ck", "--name", "run", *TINY, "--results_dir", res]
+    proc = cli("test.py", *args, code=1)
+    assert "already holds results" in error_of(proc) and "--overwrite" in error_of(proc)
+    assert snapshot(res) == before
+    cli("test.py", *args, "--overwrite", code=0)
+    assert not stale.exists() and (res / "run" / "test_latest" / "images" / "00000_fake_B_img.png").is_file()
+    assert not list(res.glob("run/.*"))  # no partial or old folder left
+
+
+def test_evaluate_refuses_a_training_page(trained, tmp_path):
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    before = snapshot(ck)
+    proc = cli("evaluate.py", "--results", ck / "run" / "web", code=1)
+    assert "not a results folder of test.py" in error_of(proc)
+    assert snapshot(ck) == before
+
+
+# damaged checkpoints ---------------------------------------------------------------------------------------------
+def test_a_truncated_state_file_is_named(trained, shapes_root, tmp_path):
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    state = ck / "run" / "latest_training_state.pth"
+    state.write_bytes(state.read_bytes()[:1000])
+    proc = cli("train.py", *train_args(shapes_root, ck, "run", "--niter", "2", "--continue_train"), code=1)
+    assert "latest_training_state.pth does not match checkpoint 'latest'" in error_of(proc)
+    (ck / "run" / "latest_checkpoint.json").unlink()  # a checkpoint from before manifests: loading names the file
+    proc = cli("train.py", *train_args(shapes_root, ck, "run", "--niter", "2", "--continue_train"), code=1)
+    assert "latest_training_state.pth cannot be loaded" in error_of(proc)
+
+
+@pytest.mark.parametrize("content, message", [(b"\x00garbage", "cannot be loaded"), ("list", "holds a list")])
+def test_foreign_weight_files_are_named(trained, shapes_root, tmp_path, content, message):
+    run = tmp_path / "ck" / "foreign"
+    run.mkdir(parents=True)
+    for name in ("G_A", "G_B"):
+        if content == "list":
+            torch.save([1, 2, 3], run / f"200_net_{name}.pth")
+        else:
+            (run / f"200_net_{name}.pth").write_bytes(content)
+    proc = cli("test.py", "--dataroot", shapes_root, "--checkpoints_dir", tmp_path / "ck", "--name", "foreign", "--epoch", "200",
+               *TINY, "--results_dir", tmp_path / "res", code=1)  # fmt: skip
+    assert "200_net_G_A.pth" in error_of(proc) and message in error_of(proc)
+    assert not (tmp_path / "res" / "foreign" / "test_200").exists()
+
+
+def test_weights_that_do_not_fit_name_the_training_flags(trained, shapes_root, tmp_path):
+    proc = cli("test.py", "--dataroot", shapes_root, "--checkpoints_dir", trained / "ck", "--name", "run", "--ngf", "8",
+               *TINY[4:], "--gpu_ids", "-1", "--results_dir", tmp_path / "res", code=1)  # fmt: skip
+    assert "does not fit" in error_of(proc) and "it was trained with --ngf 4" in error_of(proc)
+
+
+# faults during training ------------------------------------------------------------------------------------------
+def test_a_diverging_run_stops_without_touching_the_last_checkpoint(trained, shapes_root, tmp_path):
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    before = snapshot(ck / "run")
+    proc = cli("train.py", *train_args(shapes_root, ck, "run", "--niter", "3", "--continue_train", "--lr", "1e30"), code=1)
+    assert "training diverged" in error_of(proc) and "no checkpoint was written" in error_of(proc)
+    after = snapshot(ck / "run")
+    assert {k: v for k, v in after.items() if k.endswith(".pth")} == {k: v for k, v in before.items() if k.endswith(".pth")}
+
+
+DISK_FULL = """
+import errno, sys, torch
+saves = 0
+real_save = torch.save
+def save(obj, f, *args, **kwargs):
+    global saves
+    saves += 1
+    if saves > int(sys.argv[1]):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return real_save(obj, f, *args, **kwargs)
+torch.save = save
+sys.path.insert(0, sys.argv[2])
+import train
+from util import cli
+cli.run(lambda: train.main(sys.argv[3:]), expected=(train.TrainingDiverged,))
+"""
+
+
+def test_a_full_disk_names_the_folder_and_keeps_the_last_checkpoint(trained, shapes_root, tmp_path):
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    before = snapshot(ck / "run")
+    args = train_args(shapes_root, ck, "run", "--niter", "2", "--continue_train")
+    proc = subprocess.run([sys.executable, "-c", DISK_FULL, "2", str(ROOT), *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True)  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    line = error_of(proc)
+    assert line.startswith("error: no space left on the device while writing") and str(ck / "run") in line
+    after = snapshot(ck / "run")
+    assert {k: v for k, v in after.items() if "latest" in k} == {k: v for k, v in before.items() if "latest" in k}
+    assert not list((ck / "run").glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_mid_epoch_and_the_run_resumes_without_repeating_images(shapes_root, tmp_path):
+    args = train_args(shapes_root, tmp_path / "ck", "run", "--niter", "3", "--print_freq", "1", "--seed", "0")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    for line in proc.stdout:  # the first loss line: training is under way
+        if line.startswith("(epoch"):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "interrupted: saved 'latest' at epoch" in err and "--continue_train" in err
+    state = torch.load(tmp_path / "ck" / "run" / "latest_training_state.pth", weights_only=False)
+    done = state["counters"]["total_iters"]
+    assert 0 < done < 18
+    resumed = cli("train.py", *args, "--continue_train", code=0)
+    assert "resumed from 'latest'" in resumed.stdout
+    state = torch.load(tmp_path / "ck" / "run" / "latest_training_state.pth", weights_only=False)
+    assert state["counters"]["total_iters"] == 18 and state["counters"]["epoch"] == 4  # 3 epochs of 6, none twice
+
+
+@pytest.mark.slow
+def test_resuming_from_an_epoch_checkpoint_reproduces_a_straight_run(shapes_root, tmp_path):
+    common = [*TINY, "--display_id", "0", "--dataroot", shapes_root, "--checkpoints_dir", tmp_path, "--seed", "3",
+              "--niter_decay", "0"]  # fmt: skip
+    cli("train.py", *common, "--name", "straight", "--niter", "2", code=0)
+    cli("train.py", *common, "--name", "resumed", "--niter", "1", code=0)
+    cli("train.py", *common, "--name", "resumed", "--niter", "2", "--continue_train", code=0)
+    for name in ("G_A", "G_B", "D_A", "D_B"):
+        straight = torch.load(tmp_path / "straight" / f"latest_net_{name}.pth")
+        resumed = torch.load(tmp_path / "resumed" / f"latest_net_{name}.pth")
+        assert all(torch.equal(straight[k], resumed[k]) for k in straight), name
+
+
+SAVER = """
+import sys, torch
+sys.path.insert(0, sys.argv[2])
+from util.checkpoint import write_set
+generation = 0
+while True:
+    generation += 1
+    files = {f"latest_net_{n}.pth": {"w": torch.full((200_000,), float(generation))} for n in ("G_A", "G_B")}
+    files["latest_training_state.pth"] = {"generation": generation, "x": torch.full((200_000,), float(generation))}
+    write_set(sys.argv[1], "latest", files)
+    print(generation, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_at_any_point_of_a_save_leaves_a_consistent_checkpoint(tmp_path):
+    folder = tmp_path / "run"
+    rng = random.Random(0)
+    survived = []
+    for _ in range(12):
+        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(folder), str(ROOT)], stdout=subprocess.PIPE, text=True)
+        proc.stdout.readline()  # at least one complete save
+        time.sleep(rng.uniform(0.0, 0.3))
+        proc.kill()
+        proc.wait()
+        checkpoint.recover(folder)  # what train.py does first
+        assert not list(folder.glob(".*.tmp"))
+        checkpoint.verify(folder, "latest")
+        state = torch.load(folder / "latest_training_state.pth", weights_only=True)
+        generation = state["generation"]
+        for name in ("G_A", "G_B"):
+            assert torch.load(folder / f"latest_net_{name}.pth")["w"][0].item() == generation
+        survived.append(generation)
+        assert json.loads((folder / "latest_checkpoint.json").read_text())["tag"] == "latest"
+    assert len(set(survived)) > 1  # the kills landed at different points
