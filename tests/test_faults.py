@@ -360,3 +360,21 @@ def test_kill_9_at_any_point_of_a_save_leaves_a_consistent_checkpoint(tmp_path):
         survived.append(generation)
         assert json.loads((folder / "latest_checkpoint.json").read_text())["tag"] == "latest"
     assert len(set(survived)) > 1  # the kills landed at different points
+
+
+class _Failing(torch.utils.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        raise ValueError(f"sample {index} is bad: fix it")
+
+
+def test_errors_raised_in_data_loader_workers_come_back_as_their_own_line():
+    from util.cli import one_line
+
+    loader = torch.utils.data.DataLoader(_Failing(), num_workers=1)
+    with pytest.raises(ValueError) as caught:
+        next(iter(loader))
+    assert "Original Traceback" in str(caught.value)
+    assert one_line(caught.value) == "sample 0 is bad: fix it"
