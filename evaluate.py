@@ -1,28 +1,30 @@
-"""Score test.py's translations: domain classification, mask shape, context preservation, instances kept.
+"""Score test.py's translations: domain classification, mask shape, context preservation, instances kept, and
+distances between the translated and the real images (FID and KID with Inception when its weights are on disk, and
+the same distances on the domain classifiers' features, always).
 
     python evaluate.py --results results/shapes_instagan/test_latest
 
-Reads the images test.py wrote, trains (once, then cached) a small CNN on the real training images of the
-two domains, writes metrics.json into the results folder and adds a table of the numbers to its index.html.
+Every number comes with a 95 % bootstrap interval (resampling the test images) and is deterministic: the same
+results give the same numbers. metrics.json is written into the results folder and the table into its index.html.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import re
 from pathlib import Path
 
 import torch
 
 from data.image_folder import index_masks, make_dataset, read_image, read_mask
+from options.base_options import Parser
 from util import cli, metrics
 from util.cli import UserError
-from util.domain_classifier import train_or_load
+from util.domain_classifier import Ensemble, crop, folder_crops, train_or_load
 from util.io import atomic_write_text
 
 MARK_BEGIN, MARK_END = "<!-- metrics -->", "<!-- /metrics -->"
+INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # what torch-fidelity loads for torchmetrics' FID
 
 
 def _image(path: Path) -> torch.Tensor:
@@ -53,13 +55,64 @@ def target_shape(dataroot: Path, domain: str, limit: int = 200) -> str:
     return "box" if sum(ratios) / len(ratios) >= metrics.ROUND_BOX_THRESHOLD else "round"
 
 
-def evaluate_direction(images: Path, src: str, tgt: str, classifier, shape: str, dataroot: Path, phase: str) -> dict | None:
+def inception_weights(path: str | None, required: bool) -> Path | None:
+    """The Inception weights for FID: ``--fid_weights``, else torch hub's cache; None (or an error, if ``required``)."""
+    candidate = Path(path) if path else Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS
+    if candidate.is_file():
+        return candidate
+    if required or path:
+        raise UserError(
+            f"{candidate} not found: FID needs the Inception weights {INCEPTION_WEIGHTS} (from "
+            "github.com/toshas/torch-fidelity/releases/tag/v0.2.0) there or at --fid_weights"
+        )
+    return None
+
+
+def inception_distances(real: torch.Tensor, fake: torch.Tensor, weights: Path) -> dict[str, dict]:
+    """FID and KID with the standard Inception features (torchmetrics and torch-fidelity), with bootstrap intervals."""
+    try:
+        from torchmetrics.image.fid import NoTrainInceptionV3
+    except ImportError as err:
+        raise UserError("FID with Inception features needs torch-fidelity: pip install torch-fidelity") from err
+    net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(weights))
+
+    def features(images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.cat([net(((x + 1) * 127.5).round().to(torch.uint8)) for x in images.split(32)])
+
+    out = metrics.feature_distances(features(real), features(fake), resamples=20)
+    return {"fid": out["fd"], "kid": out["kd"]}
+
+
+def _per_image(values: torch.Tensor, owners: torch.Tensor, images: int) -> torch.Tensor:
+    """(..., N) values of instances -> (..., images) their means per image (nan for an image without instances)."""
+    sums = torch.zeros(*values.shape[:-1], images, dtype=torch.float64).index_add_(-1, owners, values.double())
+    counts = torch.zeros(images, dtype=torch.float64).index_add_(0, owners, torch.ones(len(owners), dtype=torch.float64))
+    return sums / counts
+
+
+def judge_instances(judge: Ensemble, crops: list[torch.Tensor], owners: list[int], images: int, tgt: str) -> dict:
+    """The classification score: for each image, the fraction of (member, instance) verdicts that put its instances in
+    the target domain; averaged over the images, with a bootstrap interval and each member's score."""
+    probs = judge.member_probs_B(torch.stack(crops) if crops else torch.empty(0))
+    votes = (probs > 0.5) if tgt == "B" else (probs <= 0.5)  # (members, instances)
+    per_image = _per_image(votes, torch.tensor(owners, dtype=torch.long), images)  # (members, images)
+    members = per_image.nanmean(dim=1)
+    return {
+        **metrics.estimate(per_image.mean(dim=0).tolist()),
+        "members": [round(float(m), 4) for m in members],
+        "members_std": round(float(members.std()), 4) if len(members) > 1 else 0.0,
+    }
+
+
+def evaluate_direction(images: Path, src: str, tgt: str, judge: Ensemble, shape: str, dataroot: Path, phase: str,
+                       weights: Path | None) -> dict | None:  # fmt: skip
     stems = sorted(p.name[: -len(f"_fake_{tgt}_img.png")] for p in images.glob(f"*_fake_{tgt}_img.png"))
     if not stems:
         return None
     dataset_masks = index_masks(dataroot / f"{phase}{src}_seg")
-    fakes, shape_masks, ctx, kept = [], [], [], []
-    for stem in stems:
+    fakes, ctx, kept, shape_right, shape_total, crops, owners = [], [], [], [], [], [], []
+    for i, stem in enumerate(stems):
         source, output = _image(images / f"{stem}_real_{src}_img.png"), _image(images / f"{stem}_fake_{tgt}_img.png")
         size = tuple(source.shape[1:])
         fakes.append(output)
@@ -67,39 +120,65 @@ def evaluate_direction(images: Path, src: str, tgt: str, classifier, shape: str,
         if real_ins:  # InstaGAN: the instances it translated, and their translations
             inputs = [_mask(p, size) for p in real_ins]
             outputs = [_mask(images / p.name.replace(f"_real_{src}_ins", f"_fake_{tgt}_ins"), size) for p in real_ins]
-            shape_masks += outputs
+            shape_right.append(sum(metrics.shape_of(metrics.binarize(m)) == shape for m in outputs))
+            shape_total.append(len(outputs))
             kept.append(metrics.instances_kept(inputs, outputs))
+            regions = [metrics.binarize(a) | metrics.binarize(b) for a, b in zip(inputs, outputs)]
         else:  # an image-only model: the data set's masks mark where the instances were
             inputs, outputs = [_resized_mask(p, size) for p in dataset_masks.get(stem, [])], []
+            regions = [metrics.binarize(m) for m in inputs]
         ctx.append(metrics.context_error(source, output, inputs + outputs))
-    probs = classifier.prob_B(torch.stack(fakes))
-    judged_target = (probs > 0.5) if tgt == "B" else (probs <= 0.5)
-
-    def mean(values: list[float]) -> float | None:
-        values = [v for v in values if not math.isnan(v)]
-        return round(sum(values) / len(values), 4) if values else None
-
-    return {
+        for region in regions:  # the judge looks at each instance, where it was and where it went
+            piece = crop(output, region)
+            if piece is not None:
+                crops.append(piece)
+                owners.append(i)
+    report = {
         "images": len(stems),
-        "classification_score": round(float(judged_target.float().mean()), 4),
-        "mask_shape_accuracy": round(metrics.shape_accuracy(shape_masks, shape), 4) if shape_masks else None,
+        "classification_score": judge_instances(judge, crops, owners, len(stems), tgt),
+        "mask_shape_accuracy": metrics.estimate(shape_right, shape_total) if shape_total else None,
         "target_shape": shape,
-        "context_error": mean(ctx),
-        "instances_kept": mean(kept),
+        "context_error": metrics.estimate(ctx),
+        "instances_kept": metrics.estimate(kept) if kept else None,
     }
+    real_folder = dataroot / f"{phase}{tgt}"
+    if real_folder.is_dir():
+        real_crops, _ = folder_crops(real_folder, 500)
+        if crops and len(real_crops) > 1:
+            distances = metrics.feature_distances(judge.features(real_crops), judge.features(torch.stack(crops)))
+            report["classifier_fd"], report["classifier_kd"] = distances["fd"], distances["kd"]
+        if weights is not None:
+            real = torch.stack([_image(p) for p in make_dataset(real_folder, 500)])
+            report.update(inception_distances(real, torch.stack(fakes), weights))
+    return report
+
+
+def _cell(value) -> str:
+    if isinstance(value, dict):
+        if value.get("value") is None:
+            return "-"
+        return f"{value['value']} [{value['ci95'][0]}, {value['ci95'][1]}]"
+    return "-" if value is None else str(value)
+
+
+COLUMNS = ("images", "classification_score", "mask_shape_accuracy", "context_error", "instances_kept", "classifier_fd",
+           "classifier_kd", "fid", "kid")  # fmt: skip
 
 
 def add_to_page(page: Path, results: dict) -> None:
     if not page.is_file():
         return
     rows = "".join(
-        f"<tr><td>{direction}</td>" + "".join(f"<td>{v}</td>" for v in values.values()) + "</tr>"
+        f"<tr><td>{direction}</td>" + "".join(f"<td>{_cell(values.get(c))}</td>" for c in COLUMNS) + "</tr>"
         for direction, values in results["directions"].items()
     )
-    header = "".join(f"<th>{k}</th>" for k in next(iter(results["directions"].values())))
+    header = "".join(f"<th>{c}</th>" for c in COLUMNS)
+    judge = results["classifier"]
     table = (
         f"{MARK_BEGIN}<h3>Metrics</h3><table border=1 style='border-collapse:collapse'><tr><th>direction</th>{header}</tr>"
-        f"{rows}</table><p>classifier accuracy on real {results['phase']} images: {results['classifier_accuracy_real']}</p>"
+        f"{rows}</table><p>value [95% bootstrap interval]. The classification score is judged by {judge['members']} "
+        f"independently trained classifiers, right on {judge['accuracy_real']['min']} to {judge['accuracy_real']['max']} "
+        f"of the real {results['phase']} images; classifier_fd/kd are distances on their features, not FID/KID.</p>"
         f"{MARK_END}"
     )
     html = page.read_text()
@@ -108,29 +187,47 @@ def add_to_page(page: Path, results: dict) -> None:
     atomic_write_text(page, html)
 
 
-def classifier_accuracy(classifier, dataroot: Path, phase: str, limit: int = 200) -> float | None:
-    correct, total = 0, 0
-    for domain, label in (("A", False), ("B", True)):
+def classifier_accuracy(judge: Ensemble, dataroot: Path, phase: str, limit: int = 500) -> dict | None:
+    """How often the judge is right on the real images of the phase (both domains), scored as translations are:
+    per instance for each member, and per image (the majority of its instances' verdicts) for each member and for
+    the ensemble."""
+    per_instance, per_image, ensemble, total = [], [], [], 0
+    for domain in ("A", "B"):
         folder = dataroot / f"{phase}{domain}"
         if not folder.is_dir():
             return None
-        probs = classifier.prob_B(torch.stack([_image(p) for p in make_dataset(folder, limit)]))
-        correct += int(((probs > 0.5) == label).sum())
-        total += len(probs)
-    return round(correct / total, 4) if total else None
+        crops, owners = folder_crops(folder, limit)
+        if not owners:
+            return None
+        images = max(owners) + 1
+        votes = (judge.member_probs_B(crops) > 0.5) == (domain == "B")  # right verdicts, (members, instances)
+        right = _per_image(votes, torch.tensor(owners), images)
+        per_instance.append(votes.double().sum(dim=1))
+        per_image.append((right > 0.5).double().nansum(dim=1))
+        ensemble.append(float((right.mean(dim=0) > 0.5).double().nansum()))
+        total += int((~right[0].isnan()).sum())
+    instances = sum(len(folder_crops(dataroot / f"{phase}{d}", limit)[1]) for d in "AB")
+    by_instance = sum(per_instance) / instances
+    by_image = sum(per_image) / total
+    return {"images": total, "instances": instances, "min": round(float(by_image.min()), 4),
+            "max": round(float(by_image.max()), 4), "ensemble": round(sum(ensemble) / total, 4),
+            "per_instance_min": round(float(by_instance.min()), 4)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", required=True, help="a test.py results folder: results/<name>/<phase>_<epoch>")
     parser.add_argument("--dataroot", help="the data set (default: the one in the folder's test_opt.json)")
     parser.add_argument("--cache", help="classifier cache file (default: <dataroot>/domain_classifier.pth)")
-    parser.add_argument(
-        "--classifier_steps", type=int, default=600, help="training steps of the classifier (fewer only for smoke runs)"
-    )
+    parser.add_argument("--classifier_steps", type=int, default=600, help="training steps of each classifier")
+    parser.add_argument("--classifiers", type=int, default=5, help="independently seeded classifiers that judge")
+    parser.add_argument("--fid", choices=("auto", "inception", "none"), default="auto",
+                        help="FID/KID with Inception: auto (if its weights are on disk), inception (required), none")  # fmt: skip
+    parser.add_argument("--fid_weights", help=f"path of {INCEPTION_WEIGHTS} (default: torch hub's checkpoints folder)")
     args = parser.parse_args(argv)
-    if args.classifier_steps < 1:
-        parser.error("--classifier_steps must be at least 1")
+    for flag in ("classifier_steps", "classifiers"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag} {getattr(args, flag)} must be at least 1")
     results_dir = Path(args.results)
     images = results_dir / "images"
     if not images.is_dir():
@@ -148,20 +245,28 @@ def main(argv: list[str] | None = None) -> dict:
     if not (dataroot / "trainA").is_dir() or not (dataroot / "trainB").is_dir():
         raise FileNotFoundError(f"{dataroot} has no trainA and trainB for the classifier: pass the data set with --dataroot")
     phase = test_opt.get("phase", "test")
+    weights = None if args.fid == "none" else inception_weights(args.fid_weights, required=args.fid == "inception")
     cache = Path(args.cache) if args.cache else dataroot / "domain_classifier.pth"
-    classifier = train_or_load(dataroot, cache, steps=args.classifier_steps)
+    judge = train_or_load(dataroot, cache, steps=args.classifier_steps, members=args.classifiers)
     report = {"results": str(results_dir), "dataroot": str(dataroot), "phase": phase, "directions": {}}
-    report["classifier_accuracy_real"] = classifier_accuracy(classifier, dataroot, phase)
+    report["classifier"] = {"members": len(judge.members), "steps": args.classifier_steps,
+                            "accuracy_real": classifier_accuracy(judge, dataroot, phase)}  # fmt: skip
+    report["fid_inception"] = str(weights) if weights else "not computed: " + (
+        "--fid none" if args.fid == "none" else f"{INCEPTION_WEIGHTS} is not in torch hub's checkpoints folder (--fid_weights)"
+    )  # fmt: skip
     for src, tgt in (("A", "B"), ("B", "A")):
-        scores = evaluate_direction(images, src, tgt, classifier, target_shape(dataroot, tgt), dataroot, phase)
+        scores = evaluate_direction(images, src, tgt, judge, target_shape(dataroot, tgt), dataroot, phase, weights)
         if scores:
             report["directions"][f"{src}->{tgt}"] = scores
     if not report["directions"]:
         raise FileNotFoundError(f"{images} holds no translated images (<stem>_fake_B_img.png): run test.py first")
     atomic_write_text(results_dir / "metrics.json", json.dumps(report, indent=2) + "\n")
     add_to_page(results_dir / "index.html", report)
+    accuracy = report["classifier"]["accuracy_real"]
+    if accuracy:
+        print(f"classifiers right on {accuracy['min']}-{accuracy['max']} of the real {phase} images")
     for direction, scores in report["directions"].items():
-        print(direction, " ".join(f"{k}={v}" for k, v in scores.items()))
+        print(direction, " ".join(f"{k}={_cell(v)}" for k, v in scores.items() if k in COLUMNS))
     print(f"metrics written to {results_dir / 'metrics.json'}")
     return report
 

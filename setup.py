@@ -15,11 +15,13 @@ setup(
         "dominate>=2.8",
         "tqdm",
         "pycocotools",
+        "torchmetrics>=1.0",
     ],
     extras_require={
         "test": ["pytest>=7", "ruff", "scipy"],
         "ccp": ["scipy"],  # datasets/generate_ccp_dataset.py reads .mat files
         # visdom 0.2.4's sdist needs pkg_resources; README: Display shows how to install it
         "display": ["visdom==0.2.4"],
+        "fid": ["torch-fidelity"],  # FID/KID with Inception features in evaluate.py
     },
 )

@@ -65,8 +65,17 @@ def _shape_mask(kind: str, rng: np.random.Generator, size: int) -> np.ndarray:
     return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
 
 
-def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A random colour with stripes or dots, (size, size, 3)."""
+# Colours of plain instances, the same for both domains: a domain is told by its shapes alone.
+PALETTE = ((220, 50, 47), (38, 139, 210), (133, 153, 0), (211, 54, 130), (42, 161, 152), (181, 137, 0), (108, 113, 196),
+           (240, 240, 240), (30, 30, 30))  # fmt: skip
+
+
+def _texture(rng: np.random.Generator, size: int, style: str = "patterned") -> np.ndarray:
+    """The look of an instance (size, size, 3): a colour of PALETTE (``plain``), or a random colour with stripes or
+    dots of a second one (``patterned``)."""
+    if style == "plain":
+        colour = np.asarray(PALETTE[int(rng.integers(len(PALETTE)))], dtype=float) + rng.uniform(-8, 8, size=3)
+        return np.broadcast_to(colour, (size, size, 3)).copy()
     colour = rng.uniform(0, 255, size=3)
     other = np.clip(colour + rng.choice([-1, 1], size=3) * rng.uniform(40, 90, size=3), 0, 255)
     yy, xx = np.mgrid[0:size, 0:size]
@@ -78,7 +87,9 @@ def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.where(pattern[..., None], colour, other)
 
 
-def make_sample(kind: str, rng: np.random.Generator, size: int, max_instances: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def make_sample(
+    kind: str, rng: np.random.Generator, size: int, max_instances: int, style: str = "patterned"
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """One image (size, size, 3) uint8 and its instance masks (each (size, size) uint8, 255 inside)."""
     img = _background(rng, size)
     count = int(rng.integers(1, max_instances + 1))
@@ -91,7 +102,7 @@ def make_sample(kind: str, rng: np.random.Generator, size: int, max_instances: i
             # touching and small overlaps are fine; an instance must keep most of its own area
             if all(c.sum() < 0.5 * m.sum() for c, m in zip(covered, visible)):
                 break
-        img = np.where(shape[..., None], _texture(rng, size), img)
+        img = np.where(shape[..., None], _texture(rng, size, style), img)
         visible = [m & ~shape for m in visible] + [shape]
     masks = [m for m in visible if m.sum() >= min_pixels]
     return np.clip(img, 0, 255).astype(np.uint8), [m.astype(np.uint8) * 255 for m in masks]
@@ -99,7 +110,7 @@ def make_sample(kind: str, rng: np.random.Generator, size: int, max_instances: i
 
 def write_split(out: Path, split: str, domain: str, count: int, rng: np.random.Generator, args: argparse.Namespace) -> None:
     for i in range(count):
-        img, masks = make_sample(DOMAINS[domain], rng, args.size, args.max_instances)
+        img, masks = make_sample(DOMAINS[domain], rng, args.size, args.max_instances, args.instances)
         write_sample(out, split, domain, f"{i:05d}", img, masks)  # a rerun into the same folder leaves no stale masks
 
 
@@ -114,6 +125,9 @@ def main(argv: list[str] | None = None) -> Path:
         "--test_max_instances", type=int, default=None, help="instances per test image (default: --max_instances)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument(
+        "--instances", choices=("patterned", "plain"), default="patterned", help="instances with stripes or dots, or plain"
+    )
     args = parser.parse_args(argv)
     if args.size < 16:
         parser.error("--size must be at least 16")

@@ -16,13 +16,17 @@ def test_cycle_gan_baseline_trains_tests_and_evaluates(shapes_root, tmp_path):
     assert "ctx_A" not in train.stdout and "idt_A" in train.stdout
     sizes = ["--loadSizeH", "32", "--loadSizeW", "32", "--fineSizeH", "32", "--fineSizeW", "32"]
     run("test.py", *common, *sizes, "--results_dir", results)
-    cache = ["--cache", tmp_path / "clf.pth", "--classifier_steps", "20"]
+    cache = ["--cache", tmp_path / "clf.pth", "--classifier_steps", "20", "--classifiers", "2", "--fid", "none"]
     evaluate = ["evaluate.py", "--results", results / "cg" / "test_latest", *cache]
     out = run(*evaluate)
     report = json.loads((results / "cg" / "test_latest" / "metrics.json").read_text())
     a_to_b = report["directions"]["A->B"]
     assert a_to_b["images"] == 3 and a_to_b["mask_shape_accuracy"] is None  # no masks to judge
-    assert 0 <= a_to_b["classification_score"] <= 1 and a_to_b["context_error"] > 0
+    assert 0 <= a_to_b["classification_score"]["value"] <= 1 and a_to_b["context_error"]["value"] > 0
+    assert len(a_to_b["classification_score"]["members"]) == 2 and "classifier_kd" in a_to_b
+    lo, hi = a_to_b["context_error"]["ci95"]
+    assert lo <= a_to_b["context_error"]["value"] <= hi
+    assert "not computed" in report["fid_inception"]
     assert "Metrics" in (results / "cg" / "test_latest" / "index.html").read_text()
     assert "A->B" in out.stdout
     # the classifier is cached: a second run reuses it and rewrites (not duplicates) the page's table
@@ -41,7 +45,19 @@ def test_evaluate_without_results_is_a_clear_error(tmp_path):
     bad = run("evaluate.py", "--results", tmp_path, check=False)
     assert bad.returncode != 0 and "run test.py first" in bad.stderr
     no_steps = run("evaluate.py", "--results", tmp_path, "--classifier_steps", "0", check=False)
-    assert no_steps.returncode == 2 and "--classifier_steps must be at least 1" in no_steps.stderr
+    assert no_steps.returncode == 2 and "--classifier_steps 0 must be at least 1" in no_steps.stderr
+
+
+def test_fid_without_inception_weights_names_the_file(shapes_root, tmp_path):
+    results = tmp_path / "r"
+    (results / "images").mkdir(parents=True)
+    (results / "test_opt.json").write_text(json.dumps({"dataroot": str(shapes_root), "phase": "test"}))
+    env = dict(os.environ, TORCH_HOME=str(tmp_path / "torch_home"))
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "--results", str(results), "--fid", "inception"],
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "weights-inception-2015-12-05-6726825d.pth" in line and str(tmp_path / "torch_home" / "hub" / "checkpoints") in line
 
 
 def test_demo_script_quick_mode(tmp_path):

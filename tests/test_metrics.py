@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from util import instance_set, metrics
@@ -52,15 +53,64 @@ def test_instances_kept():
     assert metrics.instances_kept(inputs, [disc(), -torch.ones(32, 32)]) == 0.5
 
 
-def test_domain_classifier_is_cached_per_data_set_and_step_count(shapes_root, tmp_path):
+def test_domain_classifier_is_deterministic_and_cached_per_data_set_and_settings(shapes_root, tmp_path):
     from util.domain_classifier import train_or_load
 
     cache = tmp_path / "clf.pth"
-    first = train_or_load(shapes_root, cache, steps=3)
+    first = train_or_load(shapes_root, cache, steps=3, members=2)
     stamp = cache.stat().st_mtime_ns
-    again = train_or_load(shapes_root, cache, steps=3)
+    again = train_or_load(shapes_root, cache, steps=3, members=2)
     assert cache.stat().st_mtime_ns == stamp
-    for a, b in zip(first.state_dict().values(), again.state_dict().values()):
-        assert torch.equal(a, b)
-    train_or_load(shapes_root, cache, steps=4)  # another training budget is another classifier
+    for a, b in zip(first.members, again.members):
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    cache.unlink()  # trained again from scratch: the very same members (one thread, fixed order and seeds)
+    retrained = train_or_load(shapes_root, cache, steps=3, members=2)
+    for a, b in zip(first.members, retrained.members):
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not torch.equal(first.members[0].head.weight, first.members[1].head.weight)  # seeded apart
+    stamp = cache.stat().st_mtime_ns
+    train_or_load(shapes_root, cache, steps=4, members=2)  # another training budget is another judge
     assert cache.stat().st_mtime_ns != stamp
+
+
+def test_crops_centre_the_instance_with_a_margin():
+    from util.domain_classifier import CROP, crop
+
+    image = -torch.ones(3, 40, 40)
+    image[:, 10:20, 24:30] = 1  # a 10 x 6 box
+    piece = crop(image, image[0] > 0)
+    assert piece.shape == (3, CROP, CROP)
+    inside = piece[0] > 0
+    rows, cols = inside.any(dim=1).nonzero()[:, 0], inside.any(dim=0).nonzero()[:, 0]
+    assert 0 < rows.min() and rows.max() < CROP - 1  # background all around
+    assert abs((rows.min() + rows.max()) / 2 - (CROP - 1) / 2) <= 1 and abs((cols.min() + cols.max()) / 2 - (CROP - 1) / 2) <= 1
+    assert crop(image, torch.zeros(40, 40, dtype=torch.bool)) is None
+
+
+def test_estimate_gives_the_mean_ratio_and_a_deterministic_interval():
+    values = [0.0, 1.0] * 50
+    first = metrics.estimate(values)
+    assert first["value"] == 0.5 and first["n"] == 100
+    assert first["ci95"][0] < 0.5 < first["ci95"][1] and first["ci95"][1] - first["ci95"][0] < 0.25
+    assert metrics.estimate(values) == first
+    assert metrics.estimate([3, 1, float("nan")], [4, 2, 1])["value"] == round(4 / 6, 4)  # nan units are left out
+    assert metrics.estimate([float("nan")])["value"] is None
+    constant = metrics.estimate([0.25] * 30)
+    assert constant["ci95"] == [0.25, 0.25]
+
+
+def test_feature_distances_follow_the_frechet_formula_and_kid():
+    # Features with known statistics: the same whitened cloud, the second shifted by (3, 4) in two dimensions.
+    torch.manual_seed(0)
+    base = torch.randn(400, 6)
+    base = (base - base.mean(0)) @ torch.linalg.inv(torch.linalg.cholesky(torch.cov(base.T))).T
+    shifted = base.clone()
+    shifted[:, :2] += torch.tensor([3.0, 4.0])
+    same = metrics.feature_distances(base, base.clone(), resamples=10)
+    moved = metrics.feature_distances(base, shifted, resamples=10)
+    assert abs(same["fd"]["value"]) < 1e-3  # identical sets: distance 0
+    assert moved["fd"]["value"] == pytest.approx(25.0, abs=1e-2)  # equal covariances: |mean difference|^2
+    assert moved["kd"]["value"] > 10 * abs(same["kd"]["value"])
+    low, high = moved["fd"]["ci95"]
+    assert low <= moved["fd"]["value"] <= high
+    assert metrics.feature_distances(base, shifted, resamples=10) == moved  # deterministic

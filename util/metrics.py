@@ -6,6 +6,8 @@ boolean where a function says so. A mask pixel counts as inside when its value i
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from util import instance_set
@@ -69,3 +71,72 @@ def instances_kept(input_masks: list[torch.Tensor], output_masks: list[torch.Ten
         return float("nan")
     kept = sum(int(binarize(m).sum()) >= MIN_INSTANCE_PIXELS for m in output_masks)
     return kept / len(input_masks)
+
+
+def estimate(numerators: list[float], denominators: list[float] | None = None, resamples: int = 2000, seed: int = 0) -> dict:
+    """sum(numerators) / sum(denominators) over the units (images; a mean when ``denominators`` is None) with a 95 %
+    percentile bootstrap interval from resampling the units. Deterministic: the same values give the same numbers.
+    Units whose numerator is nan are left out; None when none is left."""
+    num = torch.tensor(numerators, dtype=torch.float64)
+    den = torch.ones_like(num) if denominators is None else torch.tensor(denominators, dtype=torch.float64)
+    keep = ~torch.isnan(num) & (den > 0)
+    num, den = num[keep], den[keep]
+    if len(num) == 0:
+        return {"value": None, "ci95": None, "n": 0}
+    generator = torch.Generator().manual_seed(seed)
+    index = torch.randint(len(num), (resamples, len(num)), generator=generator)
+    stats = num[index].sum(dim=1) / den[index].sum(dim=1)
+    low, high = torch.quantile(stats, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    return {"value": round(float(num.sum() / den.sum()), 4), "ci95": [round(low, 4), round(high, 4)], "n": len(num)}
+
+
+class _Given(torch.nn.Module):
+    """A 'feature extractor' that returns its input: torchmetrics' distances on features computed beforehand."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+
+def feature_distances(real: torch.Tensor, fake: torch.Tensor, resamples: int = 100, seed: int = 0) -> dict[str, dict]:
+    """Frechet distance (FID's formula) and kernel distance (KID's: polynomial-kernel MMD over random subsets) between
+    two sets of features (N, F), computed by torchmetrics, each with a 95 % bootstrap interval.
+
+    Both sets are resampled with replacement. Repeated samples make both distances larger (for the Frechet distance
+    this bias is large at a few hundred samples), so the interval is the bootstrap distribution's 2.5 % to 97.5 %
+    spread around its mean, placed around the estimate: it shows the sampling noise, not the resampling bias.
+    """
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    given = _Given(real.shape[1])
+    subset = min(50, len(real), len(fake))
+    frechet = FrechetInceptionDistance(feature=given, reset_real_features=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "will save all extracted features in buffer": they are few here
+        kernel = KernelInceptionDistance(feature=given, subsets=20, subset_size=subset, reset_real_features=True)
+
+    def both(r: torch.Tensor, f: torch.Tensor) -> tuple[float, float]:
+        torch.manual_seed(seed)  # KID draws its subsets at random
+        values = []
+        for metric in (frechet, kernel):
+            metric.reset()
+            metric.update(r.double(), real=True)
+            metric.update(f.double(), real=False)
+            out = metric.compute()
+            values.append(float(out[0] if isinstance(out, tuple) else out))
+        return values[0], values[1]
+
+    fd, kd = both(real, fake)
+    generator = torch.Generator().manual_seed(seed)
+    draws = [both(real[torch.randint(len(real), (len(real),), generator=generator)],
+                  fake[torch.randint(len(fake), (len(fake),), generator=generator)]) for _ in range(resamples)]  # fmt: skip
+    out = {}
+    for name, value, samples in (("fd", fd, [d[0] for d in draws]), ("kd", kd, [d[1] for d in draws])):
+        samples = torch.tensor(samples, dtype=torch.float64)
+        low, high = (torch.quantile(samples, torch.tensor([0.025, 0.975], dtype=torch.float64)) - samples.mean()).tolist()
+        out[name] = {"value": round(value, 4), "ci95": [round(value + low, 4), round(value + high, 4)], "n": len(fake)}
+    return out
