@@ -16,12 +16,13 @@ from pathlib import Path
 
 import torch
 
-from data.image_folder import index_masks, make_dataset, read_image, read_mask
-from options.base_options import Parser
-from util import cli, metrics
-from util.cli import UserError
-from util.domain_classifier import Ensemble, crop, folder_crops, train_or_load
-from util.io import atomic_write_text
+from instagan.data.image_folder import index_masks, make_dataset, read_image, read_mask
+from instagan.evaluation import metrics
+from instagan.evaluation.judge import Ensemble, crop, folder_crops, train_or_load
+from instagan.options.base_options import Parser
+from instagan.util import cli
+from instagan.util.cli import UserError
+from instagan.util.files import atomic_write_text
 
 MARK_BEGIN, MARK_END = "<!-- metrics -->", "<!-- /metrics -->"
 INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # what torch-fidelity loads for torchmetrics' FID
@@ -271,5 +272,10 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The console command (instagan-evaluate)."""
     cli.run(main)
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,15 +1,35 @@
+"""Installs one package, ``instagan`` (the repository's folders inside it), and the commands instagan-train,
+instagan-test, instagan-evaluate and instagan-translate."""
+
 from setuptools import setup
+from setuptools.command.build_py import build_py
+
+FOLDERS = ("models", "models.networks", "data", "options", "util", "evaluation", "reporting")
+SCRIPTS = ("train", "test", "evaluate", "translate")
+
+
+class BuildPy(build_py):
+    """Also installs the top-level scripts (train.py, ...) as modules of the package: instagan.train, ..."""
+
+    def find_package_modules(self, package, package_dir):
+        modules = super().find_package_modules(package, package_dir)
+        if package == "instagan":
+            modules += [(package, name, f"{name}.py") for name in SCRIPTS]
+        return modules
+
 
 setup(
     name="instagan",
-    version="0.1.0",
+    version="0.2.0",
     description="InstaGAN: instance-aware image-to-image translation (Mo, Cho and Shin, ICLR 2019), on PyTorch 2.x",
     python_requires=">=3.10",
-    packages=["models", "data", "options", "util"],
-    py_modules=["train", "test", "evaluate"],
+    packages=["instagan", *(f"instagan.{folder}" for folder in FOLDERS)],
+    package_dir={"instagan": "instagan", **{f"instagan.{folder}": folder.replace(".", "/") for folder in FOLDERS}},
+    cmdclass={"build_py": BuildPy},
+    entry_points={"console_scripts": [f"instagan-{name} = instagan.{name}:entry" for name in SCRIPTS]},
     install_requires=[
-        "torch>=2.4,<=2.14.1",
-        "torchvision>=0.19,<=0.29.1",
+        "torch>=2.4",
+        "torchvision>=0.19",
         "numpy",
         "pillow",
         "dominate>=2.8",

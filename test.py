@@ -13,14 +13,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from data import create_dataloader, create_dataset
-from models import create_model
-from options.base_options import save_options
-from options.test_options import TestOptions
-from util import cli
-from util.devices import resolve_device
-from util.results import FreshFolder, ResultsWriter
-from util.util import seed_everything
+from instagan.data import create_dataloader, create_dataset
+from instagan.models import create_model
+from instagan.options.base_options import save_options
+from instagan.options.test_options import TestOptions
+from instagan.reporting.results import FreshFolder, ResultsWriter
+from instagan.util import cli
+from instagan.util.devices import resolve_device
+from instagan.util.randomness import seed_everything
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -55,5 +55,10 @@ def main(argv: list[str] | None = None) -> Path:
     return final / "index.html"
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The console command (instagan-test)."""
     cli.run(main)
+
+
+if __name__ == "__main__":
+    entry()

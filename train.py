@@ -18,15 +18,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from data import create_dataloader, create_dataset
-from models import create_model
-from models.trainer import Trainer, TrainingDiverged
-from options.base_options import save_options
-from options.train_options import TrainOptions
-from util import checkpoint, cli, distributed
-from util.checkpoint import Counters
-from util.util import seed_everything
-from util.visualizer import Visualizer
+from instagan.data import create_dataloader, create_dataset
+from instagan.models import create_model
+from instagan.models.trainer import Trainer, TrainingDiverged
+from instagan.options.base_options import save_options
+from instagan.options.train_options import TrainOptions
+from instagan.reporting.visualizer import Visualizer
+from instagan.util import checkpoint, cli, distributed
+from instagan.util.checkpoint import Counters
+from instagan.util.randomness import seed_everything
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,5 +146,10 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
     say(f"done: checkpoints in {model.save_dir}" + (f", HTML page {visualizer.web_dir / 'index.html'}" if visualizer else ""))
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The console command (instagan-train)."""
     cli.run(main, expected=(TrainingDiverged,))
+
+
+if __name__ == "__main__":
+    entry()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader
 
-from data.base_dataset import BaseDataset
-from data.sampler import EpochSampler
-from util import registry
+from instagan.data.base_dataset import BaseDataset
+from instagan.data.sampler import EpochSampler
+from instagan.util import registry
 
 
 def available_dataset_modes() -> list[str]:
@@ -17,7 +17,7 @@ def available_dataset_modes() -> list[str]:
 
 def find_dataset_using_name(dataset_mode: str) -> type[BaseDataset]:
     """The dataset class for ``--dataset_mode``; an unknown name raises and lists the known ones."""
-    return registry.find_class("data", dataset_mode, "dataset", BaseDataset, "--dataset_mode", available_dataset_modes())
+    return registry.find_class(__name__, dataset_mode, "dataset", BaseDataset, "--dataset_mode", available_dataset_modes())
 
 
 def get_option_setter(dataset_mode: str):

@@ -12,9 +12,9 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from data.image_folder import UnreadableImage, read_image, read_masks
-from util import instance_set
-from util.cli import UserError
+from instagan.data.image_folder import UnreadableImage, read_image, read_masks
+from instagan.util import instance_set
+from instagan.util.cli import UserError
 
 PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 

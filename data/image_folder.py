@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from util.cli import UserError
+from instagan.util.cli import UserError
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 

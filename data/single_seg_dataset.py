@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from data.base_dataset import BaseDataset, build_transform, load_image_and_masks, load_skipping_unreadable
-from data.unaligned_seg_dataset import DomainFolder, add_mask_options
+from instagan.data.base_dataset import BaseDataset, build_transform, load_image_and_masks, load_skipping_unreadable
+from instagan.data.unaligned_seg_dataset import DomainFolder, add_mask_options
 
 
 class SingleSegDataset(BaseDataset):

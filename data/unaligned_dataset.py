@@ -12,9 +12,9 @@ import warnings
 import torch
 from torchvision import tv_tensors
 
-from data.base_dataset import BaseDataset, build_transform, load_skipping_unreadable, to_unit_range
-from data.image_folder import image_size, make_dataset, read_image
-from util.cli import UserError
+from instagan.data.base_dataset import BaseDataset, build_transform, load_skipping_unreadable, to_unit_range
+from instagan.data.image_folder import image_size, make_dataset, read_image
+from instagan.util.cli import UserError
 
 
 class UnalignedDataset(BaseDataset):

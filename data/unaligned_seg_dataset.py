@@ -12,9 +12,9 @@ import random
 import warnings
 from pathlib import Path
 
-from data.base_dataset import BaseDataset, build_transform, load_image_and_masks, load_skipping_unreadable
-from data.image_folder import image_size, index_masks, make_dataset, masks_not_png
-from util.cli import UserError
+from instagan.data.base_dataset import BaseDataset, build_transform, load_image_and_masks, load_skipping_unreadable
+from instagan.data.image_folder import image_size, index_masks, make_dataset, masks_not_png
+from instagan.util.cli import UserError
 
 
 def add_mask_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

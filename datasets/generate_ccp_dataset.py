@@ -12,13 +12,17 @@ test split. Needs scipy (``pip install scipy``).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: the project's packages
+
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from util.dataset_builder import (
+from datasets.builder import (
     SourceError,
     builder_parser,
     cover_and_crop,

@@ -11,13 +11,17 @@ annotations always) are left out, and images left without instances are skipped.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: the project's packages
+
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from util.dataset_builder import (
+from datasets.builder import (
     SourceError,
     builder_parser,
     keep_instances,

@@ -10,14 +10,18 @@ are resized to cover 450x300 (HxW, as the paper) and centre-cropped.
 
 from __future__ import annotations
 
-import re
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: the project's packages
+
+import re
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from util.dataset_builder import (
+from datasets.builder import (
     SourceError,
     builder_parser,
     cover_and_crop,

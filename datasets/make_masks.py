@@ -12,17 +12,21 @@ place the file named in the error message there.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: the project's packages
+
 import argparse
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from data.image_folder import make_dataset, read_image
-from util.dataset_builder import SourceError, run_cli, unknown_name, write_sample
-from util.devices import resolve_device
+from datasets.builder import SourceError, run_cli, unknown_name, write_sample
+from instagan.data.image_folder import make_dataset, read_image
+from instagan.util.devices import resolve_device
 
 
 def coco_categories() -> list[str]:

@@ -10,13 +10,17 @@ instances may touch or overlap (a mask holds the visible part of its instance). 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: the project's packages
+
 import argparse
 import math
-from pathlib import Path
 
 import numpy as np
 
-from util.dataset_builder import write_sample
+from datasets.builder import write_sample
 
 DOMAINS = {"A": "box", "B": "round"}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.base_model import BaseModel
-from util import registry
+from instagan.models.base_model import BaseModel
+from instagan.util import registry
 
 
 def available_models() -> list[str]:
@@ -14,7 +14,7 @@ def available_models() -> list[str]:
 
 def find_model_using_name(model_name: str) -> type[BaseModel]:
     """The model class for ``--model``; an unknown name raises and lists the known ones."""
-    return registry.find_class("models", model_name, "model", BaseModel, "--model", available_models())
+    return registry.find_class(__name__, model_name, "model", BaseModel, "--model", available_models())
 
 
 def get_option_setter(model_name: str):

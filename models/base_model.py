@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models import networks
-from util import checkpoint
-from util.cli import UserError
+from instagan.models import networks
+from instagan.util import checkpoint
+from instagan.util.cli import UserError
 
 
 class BaseModel:

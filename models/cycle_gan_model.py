@@ -10,7 +10,7 @@ import argparse
 
 import torch
 
-from models.insta_gan_model import InstaGANModel
+from instagan.models.insta_gan_model import InstaGANModel
 
 
 class CycleGANModel(InstaGANModel):

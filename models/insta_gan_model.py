@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from models import networks
-from models.base_model import BaseModel
-from util import instance_set
-from util.image_pool import ImagePool
+from instagan.models import networks
+from instagan.models.base_model import BaseModel
+from instagan.models.image_pool import ImagePool
+from instagan.util import instance_set
 
 
 @dataclass

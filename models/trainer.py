@@ -30,12 +30,12 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from models import networks
-from models.base_model import BaseModel
-from util import checkpoint, distributed
-from util.checkpoint import Counters, state_path
-from util.cli import UserError
-from util.util import rng_state, set_rng_state
+from instagan.models import networks
+from instagan.models.base_model import BaseModel
+from instagan.util import checkpoint, distributed
+from instagan.util.checkpoint import Counters, state_path
+from instagan.util.cli import UserError
+from instagan.util.randomness import rng_state, set_rng_state
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -11,9 +11,8 @@ import json
 import math
 from pathlib import Path
 
-import data
-import models
-from util.io import atomic_write_text
+from instagan import data, models
+from instagan.util.files import atomic_write_text
 
 # The smallest value each integer flag takes (flags a parser does not have are skipped).
 AT_LEAST = {

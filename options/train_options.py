@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from options.base_options import BaseOptions
+from instagan.options.base_options import BaseOptions
 
 
 class TrainOptions(BaseOptions):

@@ -54,9 +54,9 @@ def measure(config: dict) -> dict:
     import torch
 
     sys.path.insert(0, config["root"])
-    from models import create_model
-    from options.test_options import TestOptions
-    from options.train_options import TrainOptions
+    from instagan.models import create_model
+    from instagan.options.test_options import TestOptions
+    from instagan.options.train_options import TrainOptions
 
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = config["tf32"]
     cuda = config["device"] == "cuda"
@@ -77,8 +77,8 @@ def measure(config: dict) -> dict:
     torch.manual_seed(0)
     model = create_model(opt, device)
     if train and new_api:
-        from models.trainer import Trainer
-        from util.distributed import Context
+        from instagan.models.trainer import Trainer
+        from instagan.util.distributed import Context
 
         trainer = Trainer(model, opt, Context(device))
         step = trainer.train_step
@@ -90,7 +90,7 @@ def measure(config: dict) -> dict:
             model.optimize_parameters()
     else:  # random weights: nothing to load
         if new_api and opt.compile:
-            from models import networks
+            from instagan.models import networks
 
             for net in model.networks().values():
                 networks.compile_network(net)

@@ -6,11 +6,11 @@ import pytest
 import torch
 from PIL import Image
 
-from data import create_dataset, find_dataset_using_name
-from data.base_dataset import build_transform, load_image_and_masks
-from data.image_folder import index_masks
-from options.test_options import TestOptions
-from options.train_options import TrainOptions
+from instagan.data import create_dataset, find_dataset_using_name
+from instagan.data.base_dataset import build_transform, load_image_and_masks
+from instagan.data.image_folder import index_masks
+from instagan.options.test_options import TestOptions
+from instagan.options.train_options import TrainOptions
 
 
 def write_pair(root, phase, domain, stem, img, masks, mode="L"):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from datasets import generate_ccp_dataset, generate_coco_dataset, generate_mhp_dataset
-from util.dataset_builder import SourceError
+from datasets.builder import SourceError
 
 
 def photo(path, h, w, seed=0):

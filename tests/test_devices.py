@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from util.devices import resolve_device
+from instagan.util.devices import resolve_device
 
 
 def test_cpu_requested():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from models import networks as N
+from instagan.models import networks as N
 from tests.conftest import ROOT
 from tests.test_networks import make_input
 
@@ -92,7 +92,7 @@ def test_spawn_starts_one_process_per_device_itself(two_instance_data, tmp_path)
     # `train.py --gpu_ids 0,1` calls distributed.spawn when CUDA is there; the mechanism is the same on the CPU
     argv = ["--dataroot", str(two_instance_data), "--checkpoints_dir", str(tmp_path), "--name", "s", *TINY, "--niter", "1",
             "--niter_decay", "0", "--batch_size", "2"]  # fmt: skip
-    code = f"import train; from util import distributed; distributed.spawn(train.main, {argv!r}, 2)"
+    code = f"import train; from instagan.util import distributed; distributed.spawn(train.main, {argv!r}, 2)"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 processes" in proc.stdout

@@ -7,14 +7,14 @@ import torch
 import torch._dynamo.utils
 from torch.nn import functional as F
 
-from models import networks as N
-from models.insta_gan_model import InstaGANModel
-from models.trainer import Trainer, TrainingDiverged
-from options.train_options import TrainOptions
+from instagan.models import networks as N
+from instagan.models.insta_gan_model import InstaGANModel
+from instagan.models.trainer import Trainer, TrainingDiverged
+from instagan.options.train_options import TrainOptions
+from instagan.util.checkpoint import Counters
+from instagan.util.distributed import Context
 from scripts.benchmark_speed import random_batch
 from tests.test_networks import make_input
-from util.checkpoint import Counters
-from util.distributed import Context
 
 CPU = Context(torch.device("cpu"))
 SMALL = ["--dataroot", "unused", "--gpu_ids", "-1", "--ngf", "4", "--ndf", "4", "--n_blocks", "1", "--pool_size", "2"]
@@ -157,7 +157,7 @@ def test_compiled_training_step_matches_eager():
 
 
 def test_test_pass_in_bf16_keeps_fp32_outputs_close_to_fp32():
-    from options.test_options import TestOptions
+    from instagan.options.test_options import TestOptions
 
     results = {}
     for precision in ("fp32", "bf16"):

@@ -18,9 +18,9 @@ import pytest
 import torch
 from PIL import Image
 
-from data.image_folder import read_image
+from instagan.data.image_folder import read_image
+from instagan.util import checkpoint
 from tests.conftest import ROOT
-from util import checkpoint
 
 TINY = ["--gpu_ids", "-1", "--ngf", "4", "--ndf", "4", "--n_blocks", "1", "--num_threads", "0",
         "--loadSizeH", "32", "--loadSizeW", "32", "--fineSizeH", "32", "--fineSizeW", "32"]  # fmt: skip
@@ -272,7 +272,7 @@ def save(obj, f, *args, **kwargs):
 torch.save = save
 sys.path.insert(0, sys.argv[2])
 import train
-from util import cli
+from instagan.util import cli
 cli.run(lambda: train.main(sys.argv[3:]), expected=(train.TrainingDiverged,))
 """
 
@@ -328,7 +328,7 @@ def test_resuming_from_an_epoch_checkpoint_reproduces_a_straight_run(shapes_root
 SAVER = """
 import sys, torch
 sys.path.insert(0, sys.argv[2])
-from util.checkpoint import write_set
+from instagan.util.checkpoint import write_set
 generation = 0
 while True:
     generation += 1
@@ -371,7 +371,7 @@ class _Failing(torch.utils.data.Dataset):
 
 
 def test_errors_raised_in_data_loader_workers_come_back_as_their_own_line():
-    from util.cli import one_line
+    from instagan.util.cli import one_line
 
     loader = torch.utils.data.DataLoader(_Failing(), num_workers=1)
     with pytest.raises(ValueError) as caught:

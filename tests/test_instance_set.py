@@ -1,6 +1,6 @@
 import torch
 
-from util import instance_set as S
+from instagan.util import instance_set as S
 
 
 def masks_with_areas(areas, size=8):

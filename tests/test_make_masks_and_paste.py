@@ -4,9 +4,9 @@ import torch
 from PIL import Image
 
 from datasets import make_masks
+from datasets.builder import SourceError
+from instagan.util import instance_set
 from tests.test_cli import TINY, run
-from util import instance_set
-from util.dataset_builder import SourceError
 
 
 def test_select_instances_thresholds_category_and_order():

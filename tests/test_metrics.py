@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from util import instance_set, metrics
+from instagan.evaluation import metrics
+from instagan.util import instance_set
 
 
 def box(size=32, top=4, left=6, h=12, w=18):
@@ -54,7 +55,7 @@ def test_instances_kept():
 
 
 def test_domain_classifier_is_deterministic_and_cached_per_data_set_and_settings(shapes_root, tmp_path):
-    from util.domain_classifier import train_or_load
+    from instagan.evaluation.judge import train_or_load
 
     cache = tmp_path / "clf.pth"
     first = train_or_load(shapes_root, cache, steps=3, members=2)
@@ -74,7 +75,7 @@ def test_domain_classifier_is_deterministic_and_cached_per_data_set_and_settings
 
 
 def test_crops_centre_the_instance_with_a_margin():
-    from util.domain_classifier import CROP, crop
+    from instagan.evaluation.judge import CROP, crop
 
     image = -torch.ones(3, 40, 40)
     image[:, 10:20, 24:30] = 1  # a 10 x 6 box

@@ -1,11 +1,11 @@
 import torch
 
-from models.insta_gan_model import InstaGANModel
-from models.trainer import Trainer
-from options.test_options import TestOptions
-from options.train_options import TrainOptions
+from instagan.models.insta_gan_model import InstaGANModel
+from instagan.models.trainer import Trainer
+from instagan.options.test_options import TestOptions
+from instagan.options.train_options import TrainOptions
+from instagan.util.distributed import Context
 from tests.test_networks import make_input
-from util.distributed import Context
 
 SMALL = ["--dataroot", "unused", "--gpu_ids", "-1", "--ngf", "8", "--ndf", "8", "--n_blocks", "1"]
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from models import networks as N
+from instagan.models import networks as N
 
 
 def make_input(batch=2, n=4, size=32, empty=(), seed=0):

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from models import networks as N
-from models.insta_gan_model import InstaGANModel
-from models.trainer import Trainer
-from options.train_options import TrainOptions
+from instagan.models import networks as N
+from instagan.models.insta_gan_model import InstaGANModel
+from instagan.models.trainer import Trainer
+from instagan.options.train_options import TrainOptions
+from instagan.util.distributed import Context
 from tests.conftest import REFERENCE, require_shared
-from util.distributed import Context
 
 
 def load(name):

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from datasets.make_shapes_dataset import main
-from util import metrics
+from instagan.evaluation import metrics
 
 
 def digest(folder):

@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from util.cli import UserError
-from util.io import atomic_write_text, fsync_dir, make_readable
+from instagan.util.cli import UserError
+from instagan.util.files import atomic_write_text, fsync_dir, make_readable
 
 MANIFEST_SUFFIX = "_checkpoint.json"
 

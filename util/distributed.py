@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from util import cli
-from util.devices import resolve_device
+from instagan.util import cli
+from instagan.util.devices import resolve_device
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from data.image_folder import index_masks, make_dataset, read_image
-from util.checkpoint import load_file
-from util.io import atomic_torch_save
+from instagan.data.image_folder import index_masks, make_dataset, read_image
+from instagan.util.checkpoint import load_file
+from instagan.util.files import atomic_torch_save
 
 VERSION = 5  # part of the cache fingerprint: a changed judge is retrained
 CROP = 32

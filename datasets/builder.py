@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from util.io import atomic_write_bytes
+from instagan.util.files import atomic_write_bytes
 
 
 class SourceError(ValueError):

@@ -8,7 +8,7 @@ import dominate
 from dominate.tags import a, br, h3, img, meta, p, table, td, th, tr
 from dominate.util import raw
 
-from util.io import atomic_write_text
+from instagan.util.files import atomic_write_text
 
 
 class HTML:

@@ -12,9 +12,9 @@ from urllib.parse import urlparse
 
 import torch
 
-from util import html
-from util.plot import loss_curves_svg
-from util.util import save_image, tensor2im
+from instagan.reporting import page
+from instagan.reporting.plot import loss_curves_svg
+from instagan.util.images import save_image, tensor2im
 
 
 def _visdom_client(opt: argparse.Namespace):
@@ -92,7 +92,7 @@ class Visualizer:
             self.vis.images(images, nrow=self.opt.display_ncols, win=self.opt.display_id + 1, opts={"title": "images"})
         if self.use_html and save_result:
             for label, image in visuals.items():
-                save_image(tensor2im(image), self.web_dir / "images" / f"epoch{epoch:03d}_{label}.png")
+                save_image(self.web_dir / "images" / f"epoch{epoch:03d}_{label}.png", tensor2im(image))
             self.last_visuals_epoch = epoch
             self.labels = list(visuals)
             self.write_page(epoch)
@@ -101,20 +101,20 @@ class Visualizer:
         """Rewrite web/index.html: the loss curves, then the saved images, newest epoch first."""
         if not self.use_html:
             return None
-        page = html.HTML(self.web_dir, f"Experiment name = {self.opt.name}")
-        page.add_header(f"{self.opt.name}: {self.opt.model}, epoch {epoch}")
+        doc = page.HTML(self.web_dir, f"Experiment name = {self.opt.name}")
+        doc.add_header(f"{self.opt.name}: {self.opt.model}, epoch {epoch}")
         losses = self.history["losses"]
         if losses:
             names = list(losses[-1])
-            page.add_header("Losses")
-            page.add_raw(loss_curves_svg(self.history["x"], {n: [h.get(n, 0.0) for h in losses] for n in names}))
+            doc.add_header("Losses")
+            doc.add_raw(loss_curves_svg(self.history["x"], {n: [h.get(n, 0.0) for h in losses] for n in names}))
         saved = sorted({int(p.name[5:8]) for p in (self.web_dir / "images").glob("epoch*_*.png")}, reverse=True)
         for n in saved:
             files = sorted((self.web_dir / "images").glob(f"epoch{n:03d}_*.png"), key=self._order)
-            page.add_header(f"epoch [{n}]")
+            doc.add_header(f"epoch [{n}]")
             names = [f.name for f in files]
-            page.add_images(names, [f.stem.split("_", 1)[1] for f in files], names, width=self.opt.display_winsize)
-        return page.save()
+            doc.add_images(names, [f.stem.split("_", 1)[1] for f in files], names, width=self.opt.display_winsize)
+        return doc.save()
 
     def _order(self, path: Path) -> int:
         label = path.stem.split("_", 1)[1]

@@ -10,7 +10,7 @@ import warnings
 
 import torch
 
-from util import instance_set
+from instagan.util import instance_set
 
 # Fill ratio of a shape within its bounding box: 1.0 for an axis-aligned box, pi / 4 = 0.785 for an
 # ellipse. The box/round threshold sits halfway; below ROUND_MIN a mask is neither (a ragged blob).

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import torch
 
-from util import html, instance_set
-from util.cli import UserError
-from util.util import save_image, tensor2im
+from instagan.reporting import page
+from instagan.util import instance_set
+from instagan.util.cli import UserError
+from instagan.util.images import save_image, tensor2im
 
 # columns of one result row, per direction src -> tgt
 ROW = ("real_{s}_img", "real_{s}_seg", "fake_{t}_img", "fake_{t}_seg", "rec_{s}_img", "rec_{s}_seg")
@@ -20,7 +21,7 @@ class ResultsWriter:
     translated masks as ``<stem>_real_<s>_ins<k>.png`` / ``<stem>_fake_<t>_ins<k>.png``, and one page row."""
 
     def __init__(self, web_dir: Path, title: str, aspect_ratio: float = 1.0, width: int = 256) -> None:
-        self.page = html.HTML(web_dir, title)
+        self.page = page.HTML(web_dir, title)
         self.img_dir = self.page.img_dir
         self.aspect_ratio = aspect_ratio
         self.width = width
@@ -42,7 +43,7 @@ class ResultsWriter:
                 for name in names:
                     if name in visuals:
                         file = f"{stem}_{name}.png"
-                        save_image(tensor2im(visuals[name][b]), self.img_dir / file, self.aspect_ratio)
+                        save_image(self.img_dir / file, tensor2im(visuals[name][b]), self.aspect_ratio)
                         files.append((file, name))
                 if real_segs is not None and fake_segs is not None:
                     self._save_instances(stem, src, tgt, real_segs[b], fake_segs[b])
@@ -55,8 +56,8 @@ class ResultsWriter:
     def _save_instances(self, stem: str, src: str, tgt: str, real: torch.Tensor, fake: torch.Tensor) -> None:
         keep = instance_set.nonempty(real.unsqueeze(0))[0]
         for k in keep.nonzero(as_tuple=True)[0].tolist():
-            save_image(tensor2im(real[k : k + 1]), self.img_dir / f"{stem}_real_{src}_ins{k}.png", self.aspect_ratio)
-            save_image(tensor2im(fake[k : k + 1]), self.img_dir / f"{stem}_fake_{tgt}_ins{k}.png", self.aspect_ratio)
+            save_image(self.img_dir / f"{stem}_real_{src}_ins{k}.png", tensor2im(real[k : k + 1]), self.aspect_ratio)
+            save_image(self.img_dir / f"{stem}_fake_{tgt}_ins{k}.png", tensor2im(fake[k : k + 1]), self.aspect_ratio)
 
     def save(self) -> Path:
         return self.page.save()

@@ -1,0 +1,151 @@
+"""Generators: InstaGAN's set-aware ResNet generator and CycleGAN's ResNet generator."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from instagan.models.networks.layers import FewOutputsConv2d, NormFactory, _uses_bias, get_norm_layer, init_weights
+from instagan.util import instance_set
+
+
+def define_G(
+    input_nc: int,
+    output_nc: int,
+    ngf: int,
+    netG: str,
+    norm: str = "instance",
+    use_dropout: bool = False,
+    init_type: str = "normal",
+    init_gain: float = 0.02,
+    n_blocks: int = 9,
+) -> nn.Module:
+    """Build a generator: ``set`` (InstaGAN), ``resnet_9blocks`` or ``resnet_6blocks``."""
+    norm_layer = get_norm_layer(norm)
+    if netG == "set":
+        net = ResnetSetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks)
+    elif netG in ("resnet_9blocks", "resnet_6blocks"):
+        net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, int(netG.split("_")[1][0]))
+    else:
+        raise ValueError(f"unknown --netG {netG!r}: use set, resnet_9blocks or resnet_6blocks")
+    init_weights(net, init_type, init_gain)
+    return net
+
+
+class ResnetBlock(nn.Module):
+    """Residual block: x + [pad, conv3x3, norm, ReLU, (dropout), pad, conv3x3, norm](x)."""
+
+    def __init__(self, dim: int, norm_layer: NormFactory, use_dropout: bool, use_bias: bool) -> None:
+        super().__init__()
+        block: list[nn.Module] = [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, kernel_size=3, bias=use_bias),
+            norm_layer(dim),
+            nn.ReLU(True),
+        ]
+        if use_dropout:
+            block.append(nn.Dropout(0.5))
+        block += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, kernel_size=3, bias=use_bias), norm_layer(dim)]
+        self.conv_block = nn.Sequential(*block)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv_block(x)
+
+
+def _resnet_encoder(
+    input_nc: int, ngf: int, norm_layer: NormFactory, use_dropout: bool, n_blocks: int, use_bias: bool
+) -> list[nn.Module]:
+    """7x7 conv to ngf, two stride-2 3x3 convs to 4*ngf, n_blocks residual blocks."""
+    layers: list[nn.Module] = [
+        nn.ReflectionPad2d(3),
+        nn.Conv2d(input_nc, ngf, kernel_size=7, bias=use_bias),
+        norm_layer(ngf),
+        nn.ReLU(True),
+    ]
+    for mult in (1, 2):
+        layers += [
+            nn.Conv2d(ngf * mult, ngf * mult * 2, kernel_size=3, stride=2, padding=1, bias=use_bias),
+            norm_layer(ngf * mult * 2),
+            nn.ReLU(True),
+        ]
+    layers += [ResnetBlock(ngf * 4, norm_layer, use_dropout, use_bias) for _ in range(n_blocks)]
+    return layers
+
+
+def _resnet_decoder(output_nc: int, ngf: int, norm_layer: NormFactory, use_bias: bool) -> list[nn.Module]:
+    """From 4*ngf channels: two stride-2 transposed convs down to ngf, 7x7 conv to output_nc, tanh."""
+    layers: list[nn.Module] = []
+    for mult in (4, 2):
+        layers += [
+            nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, kernel_size=3, stride=2, padding=1, output_padding=1, bias=use_bias),
+            norm_layer(ngf * mult // 2),
+            nn.ReLU(True),
+        ]
+    layers += [nn.ReflectionPad2d(3), FewOutputsConv2d(ngf, output_nc, kernel_size=7), nn.Tanh()]
+    return layers
+
+
+class ResnetGenerator(nn.Module):
+    """CycleGAN's ResNet generator: x (B, input_nc, H, W) in [-1, 1] -> (B, output_nc, H, W) in [-1, 1]."""
+
+    def __init__(
+        self,
+        input_nc: int,
+        output_nc: int,
+        ngf: int = 64,
+        norm_layer: NormFactory = nn.BatchNorm2d,
+        use_dropout: bool = False,
+        n_blocks: int = 9,
+    ) -> None:
+        super().__init__()
+        use_bias = _uses_bias(norm_layer)
+        self.model = nn.Sequential(
+            *_resnet_encoder(input_nc, ngf, norm_layer, use_dropout, n_blocks, use_bias),
+            *_resnet_decoder(output_nc, ngf, norm_layer, use_bias),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class ResnetSetGenerator(nn.Module):
+    """The set-aware ResNet generator of InstaGAN.
+
+    Input (B, input_nc + N, H, W): an image followed by N instance-mask slots, all in [-1, 1], H and W
+    multiples of 4. Output (B, output_nc + N, H, W): the translated image and the N translated masks.
+    Empty slots pass through unchanged. Each sample's set feature is the sum of the encodings of its
+    own non-empty instances (permutation invariant); each instance is decoded from
+    [its code, the image code, the set feature] (permutation equivariant). All instances of the
+    batch go through the shared instance encoder and decoder in one call.
+    """
+
+    def __init__(
+        self,
+        input_nc: int,
+        output_nc: int,
+        ngf: int = 64,
+        norm_layer: NormFactory = nn.InstanceNorm2d,
+        use_dropout: bool = False,
+        n_blocks: int = 9,
+    ) -> None:
+        super().__init__()
+        use_bias = _uses_bias(norm_layer)
+        self.input_nc = input_nc
+        self.encoder_img = nn.Sequential(*_resnet_encoder(input_nc, ngf, norm_layer, use_dropout, n_blocks, use_bias))
+        self.encoder_seg = nn.Sequential(*_resnet_encoder(1, ngf, norm_layer, use_dropout, n_blocks, use_bias))
+        self.decoder_img = nn.Sequential(*_resnet_decoder(output_nc, 2 * ngf, norm_layer, use_bias))
+        self.decoder_seg = nn.Sequential(*_resnet_decoder(1, 3 * ngf, norm_layer, use_bias))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        img, segs = x[:, : self.input_nc], x[:, self.input_nc :]
+        slots = instance_set.encoded_slots(segs)
+        sample_of, slot_of = slots.nonzero(as_tuple=True)
+
+        enc_img = self.encoder_img(img)
+        enc_segs = self.encoder_seg(segs[sample_of, slot_of].unsqueeze(1))  # (K, 4ngf, h, w)
+        set_feature = torch.zeros_like(enc_img).index_add(0, sample_of, enc_segs)
+
+        out_img = self.decoder_img(torch.cat([enc_img, set_feature], dim=1))
+        dec_segs = self.decoder_seg(torch.cat([enc_segs, enc_img[sample_of], set_feature[sample_of]], dim=1))
+        out_segs = segs.index_put((sample_of, slot_of), dec_segs[:, 0].to(segs.dtype))
+        return torch.cat([out_img, out_segs], dim=1)
