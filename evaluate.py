@@ -11,7 +11,6 @@ results give the same numbers. metrics.json is written into the results folder a
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import torch
@@ -20,27 +19,28 @@ from instagan.data.image_folder import index_masks, make_dataset, read_image, re
 from instagan.evaluation import metrics
 from instagan.evaluation.judge import Ensemble, crop, folder_crops, train_or_load
 from instagan.options.base_options import Parser
+from instagan.reporting.results import Sample, read_manifest, write_page
 from instagan.util import cli
 from instagan.util.cli import UserError
 from instagan.util.files import atomic_write_text
+from instagan.util.images import from_uint8, to_uint8
 
-MARK_BEGIN, MARK_END = "<!-- metrics -->", "<!-- /metrics -->"
 INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # what torch-fidelity loads for torchmetrics' FID
 
 
 def _image(path: Path) -> torch.Tensor:
-    return read_image(path).float() / 127.5 - 1
+    return from_uint8(read_image(path))
 
 
 def _mask(path: Path, size: tuple[int, int]) -> torch.Tensor:
-    return read_mask(path, size).float() / 127.5 - 1
+    return from_uint8(read_mask(path, size))
 
 
 def _resized_mask(path: Path, size: tuple[int, int]) -> torch.Tensor:
     """A data-set mask resized (bicubic, as the loader does) to an output's size."""
     raw = read_image(path)[:1].float()[None]
     resized = torch.nn.functional.interpolate(raw, size=size, mode="bicubic", antialias=True, align_corners=False)
-    return resized[0, 0].clamp(0, 255) / 127.5 - 1
+    return from_uint8(resized[0, 0].clamp(0, 255))
 
 
 def target_shape(dataroot: Path, domain: str, limit: int = 200) -> str:
@@ -79,7 +79,7 @@ def inception_distances(real: torch.Tensor, fake: torch.Tensor, weights: Path) -
 
     def features(images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return torch.cat([net(((x + 1) * 127.5).round().to(torch.uint8)) for x in images.split(32)])
+            return torch.cat([net(to_uint8(x)) for x in images.split(32)])
 
     out = metrics.feature_distances(features(real), features(fake), resamples=20)
     return {"fid": out["fd"], "kid": out["kd"]}
@@ -106,27 +106,27 @@ def judge_instances(judge: Ensemble, crops: list[torch.Tensor], owners: list[int
     }
 
 
-def evaluate_direction(images: Path, src: str, tgt: str, judge: Ensemble, shape: str, dataroot: Path, phase: str,
-                       weights: Path | None) -> dict | None:  # fmt: skip
-    stems = sorted(p.name[: -len(f"_fake_{tgt}_img.png")] for p in images.glob(f"*_fake_{tgt}_img.png"))
-    if not stems:
+def evaluate_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemble, shape: str, dataroot: Path,
+                       phase: str, weights: Path | None) -> dict | None:  # fmt: skip
+    """The metrics of one direction's samples (read from the results folder's manifest)."""
+    if not samples:
         return None
+    src = samples[0].src
     dataset_masks = index_masks(dataroot / f"{phase}{src}_seg")
     fakes, ctx, kept, shape_right, shape_total, crops, owners = [], [], [], [], [], [], []
-    for i, stem in enumerate(stems):
-        source, output = _image(images / f"{stem}_real_{src}_img.png"), _image(images / f"{stem}_fake_{tgt}_img.png")
+    for i, sample in enumerate(samples):
+        source, output = _image(folder / sample.images["source"]), _image(folder / sample.images["translated"])
         size = tuple(source.shape[1:])
         fakes.append(output)
-        real_ins = sorted(images.glob(f"{stem}_real_{src}_ins*.png"))
-        if real_ins:  # InstaGAN: the instances it translated, and their translations
-            inputs = [_mask(p, size) for p in real_ins]
-            outputs = [_mask(images / p.name.replace(f"_real_{src}_ins", f"_fake_{tgt}_ins"), size) for p in real_ins]
+        if sample.instances:  # InstaGAN: the instances it translated, and their translations
+            inputs = [_mask(folder / pair["source"], size) for pair in sample.instances]
+            outputs = [_mask(folder / pair["translated"], size) for pair in sample.instances]
             shape_right.append(sum(metrics.shape_of(metrics.binarize(m)) == shape for m in outputs))
             shape_total.append(len(outputs))
             kept.append(metrics.instances_kept(inputs, outputs))
             regions = [metrics.binarize(a) | metrics.binarize(b) for a, b in zip(inputs, outputs)]
         else:  # an image-only model: the data set's masks mark where the instances were
-            inputs, outputs = [_resized_mask(p, size) for p in dataset_masks.get(stem, [])], []
+            inputs, outputs = [_resized_mask(p, size) for p in dataset_masks.get(sample.stem, [])], []
             regions = [metrics.binarize(m) for m in inputs]
         ctx.append(metrics.context_error(source, output, inputs + outputs))
         for region in regions:  # the judge looks at each instance, where it was and where it went
@@ -135,8 +135,8 @@ def evaluate_direction(images: Path, src: str, tgt: str, judge: Ensemble, shape:
                 crops.append(piece)
                 owners.append(i)
     report = {
-        "images": len(stems),
-        "classification_score": judge_instances(judge, crops, owners, len(stems), tgt),
+        "images": len(samples),
+        "classification_score": judge_instances(judge, crops, owners, len(samples), tgt),
         "mask_shape_accuracy": metrics.estimate(shape_right, shape_total) if shape_total else None,
         "target_shape": shape,
         "context_error": metrics.estimate(ctx),
@@ -166,26 +166,21 @@ COLUMNS = ("images", "classification_score", "mask_shape_accuracy", "context_err
            "classifier_kd", "fid", "kid")  # fmt: skip
 
 
-def add_to_page(page: Path, results: dict) -> None:
-    if not page.is_file():
-        return
-    rows = "".join(
-        f"<tr><td>{direction}</td>" + "".join(f"<td>{_cell(values.get(c))}</td>" for c in COLUMNS) + "</tr>"
-        for direction, values in results["directions"].items()
-    )
-    header = "".join(f"<th>{c}</th>" for c in COLUMNS)
+def page_metrics(results: dict) -> dict:
+    """The metrics as the results page shows them: a table and notes."""
+    header = ["direction", *COLUMNS]
+    rows = [[direction] + [_cell(values.get(c)) for c in COLUMNS] for direction, values in results["directions"].items()]
     judge = results["classifier"]
-    table = (
-        f"{MARK_BEGIN}<h3>Metrics</h3><table border=1 style='border-collapse:collapse'><tr><th>direction</th>{header}</tr>"
-        f"{rows}</table><p>value [95% bootstrap interval]. The classification score is judged by {judge['members']} "
-        f"independently trained classifiers, right on {judge['accuracy_real']['min']} to {judge['accuracy_real']['max']} "
-        f"of the real {results['phase']} images; classifier_fd/kd are distances on their features, not FID/KID.</p>"
-        f"{MARK_END}"
-    )
-    html = page.read_text()
-    html = re.sub(re.escape(MARK_BEGIN) + ".*?" + re.escape(MARK_END), "", html, flags=re.S)
-    html = html.replace("<body>", "<body>" + table, 1)
-    atomic_write_text(page, html)
+    accuracy = judge["accuracy_real"] or {"min": "-", "max": "-"}
+    notes = [
+        "value [95% bootstrap interval over the test images].",
+        f"classification_score: the fraction of translated instances that {judge['members']} independently trained "
+        f"classifiers assign to the target domain; they are right on {accuracy['min']} to {accuracy['max']} of the real "
+        f"{results['phase']} images. classifier_fd / classifier_kd: Frechet and kernel distances between the "
+        "classifiers' features of translated and real instances (not FID/KID, which need Inception features).",
+        f"FID/KID with Inception: {results['fid_inception']}.",
+    ]
+    return {"table": (header, rows), "notes": notes}
 
 
 def classifier_accuracy(judge: Ensemble, dataroot: Path, phase: str, limit: int = 500) -> dict | None:
@@ -255,14 +250,16 @@ def main(argv: list[str] | None = None) -> dict:
     report["fid_inception"] = str(weights) if weights else "not computed: " + (
         "--fid none" if args.fid == "none" else f"{INCEPTION_WEIGHTS} is not in torch hub's checkpoints folder (--fid_weights)"
     )  # fmt: skip
+    title, samples = read_manifest(results_dir)
     for src, tgt in (("A", "B"), ("B", "A")):
-        scores = evaluate_direction(images, src, tgt, judge, target_shape(dataroot, tgt), dataroot, phase, weights)
+        chosen = [s for s in samples if s.direction == f"{src}->{tgt}"]
+        scores = evaluate_direction(results_dir, chosen, tgt, judge, target_shape(dataroot, tgt), dataroot, phase, weights)
         if scores:
             report["directions"][f"{src}->{tgt}"] = scores
     if not report["directions"]:
-        raise FileNotFoundError(f"{images} holds no translated images (<stem>_fake_B_img.png): run test.py first")
+        raise FileNotFoundError(f"{results_dir} holds no translations: run test.py first")
     atomic_write_text(results_dir / "metrics.json", json.dumps(report, indent=2) + "\n")
-    add_to_page(results_dir / "index.html", report)
+    write_page(results_dir, samples, title, page_metrics(report))
     accuracy = report["classifier"]["accuracy_real"]
     if accuracy:
         print(f"classifiers right on {accuracy['min']}-{accuracy['max']} of the real {phase} images")

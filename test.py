@@ -1,10 +1,10 @@
-"""Translate a data split with trained generators and write the images and an HTML page.
+"""Translate a data split with trained generators and write the images, results.json and an HTML page.
 
     python test.py --dataroot ./datasets/shp2gir_coco --name shp2gir_coco_instagan \
         --loadSizeH 200 --loadSizeW 200 --fineSizeH 200 --fineSizeW 200 --ins_max 20 --ins_per 2
 
-Results go to <results_dir>/<name>/<phase>_<epoch>/ (images/ and index.html); an existing folder is replaced only
-with --overwrite, and only once the new results are complete.
+Results go to <results_dir>/<name>/<phase>_<epoch>/ (images/, results.json and index.html); an existing folder is
+replaced only with --overwrite, and only once the new results are complete.
 """
 
 from __future__ import annotations
@@ -14,42 +14,34 @@ from pathlib import Path
 from tqdm import tqdm
 
 from instagan.data import create_dataloader, create_dataset
-from instagan.models import create_model
-from instagan.options.base_options import save_options
+from instagan.models.translator import Translator
+from instagan.options.base_options import option_values, save_options
 from instagan.options.test_options import TestOptions
 from instagan.reporting.results import FreshFolder, ResultsWriter
 from instagan.util import cli
-from instagan.util.devices import resolve_device
 from instagan.util.randomness import seed_everything
 
 
 def main(argv: list[str] | None = None) -> Path:
     opt = TestOptions().parse(argv)
     seed_everything(0 if opt.seed is None else opt.seed)
-    device = resolve_device(opt.gpu_ids)
     folder = FreshFolder(Path(opt.results_dir) / opt.name / f"{opt.phase}_{opt.epoch}", opt.overwrite)
     dataset = create_dataset(opt)
     print(dataset.describe())
     loader = create_dataloader(opt, dataset)
-    model = create_model(opt, device)
-    model.setup()
-    if opt.eval:
-        model.eval()
-    with folder:
-        writer = ResultsWriter(
-            folder.partial, f"{opt.name}: {opt.phase}, epoch {opt.epoch}", opt.aspect_ratio, opt.display_winsize
-        )
+    translator = Translator.from_options(opt)
+    total = min(opt.num_test, len(dataset))
+    with folder, tqdm(total=total, unit="sample", dynamic_ncols=True, desc="translating") as progress:
+        writer = ResultsWriter(folder.partial, f"{opt.name}: {opt.phase}, epoch {opt.epoch}", opt.aspect_ratio,
+                               opt.display_winsize)  # fmt: skip
         save_options(opt, folder.partial, "test")
-        total = min(opt.num_test, len(dataset))
-        with tqdm(total=total, unit="sample", dynamic_ncols=True, desc="translating") as progress:
-            for batch in loader:
-                if progress.n >= total:
-                    break
-                model.set_input(batch)
-                model.test()
-                writer.add_batch(model)
-                progress.update(min(len(model.get_image_paths()) // len(model.result_directions()), total - progress.n))
-        writer.save()
+        for batch in loader:
+            if progress.n >= total:
+                break
+            translations = translator.translate_batch(batch)
+            writer.add(translations)
+            progress.update(min(len(translations[0]), total - progress.n))
+        writer.save(option_values(opt))
         final = folder.commit()
     print(f"{writer.count} translations written; open {final / 'index.html'}")
     return final / "index.html"

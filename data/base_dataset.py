@@ -15,6 +15,7 @@ from torchvision.transforms import v2
 from instagan.data.image_folder import UnreadableImage, read_image, read_masks
 from instagan.util import instance_set
 from instagan.util.cli import UserError
+from instagan.util.images import from_uint8
 
 PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 
@@ -104,27 +105,29 @@ def _multiple_of_4(x: torch.Tensor) -> torch.Tensor:
     return v2.functional.resize(x, size, interpolation=v2.InterpolationMode.BICUBIC, antialias=True)
 
 
-def to_unit_range(x: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float [-1, 1], as ToTensor + Normalize(0.5, 0.5) did."""
-    return (x.float() / 255.0 - 0.5) / 0.5
-
-
 def load_image_and_masks(
     image_path: Path, mask_paths: list[Path], transform: v2.Compose, max_instances: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Read an image and its instance masks and transform them together.
+    """Read an image and its instance masks and transform them together (``transform_image_and_masks``)."""
+    image = read_image(image_path)
+    return transform_image_and_masks(image, read_masks(mask_paths, tuple(image.shape[1:]), max_instances, image_path),
+                                     transform, max_instances)  # fmt: skip
 
-    Returns the image (3, H, W) and the masks (max_instances, H, W), both float in [-1, 1]; slots
+
+def transform_image_and_masks(
+    image: torch.Tensor, masks: torch.Tensor, transform: v2.Compose, max_instances: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image uint8 (3, H, W) and its masks uint8 (K, H, W), transformed together with one set of random draws.
+
+    Returns the image (3, h, w) and the masks (max_instances, h, w), both float in [-1, 1]; slots
     beyond the image's instances are empty (-1). An image without masks gets only empty slots.
     """
-    image = read_image(image_path)
-    masks = read_masks(mask_paths, tuple(image.shape[1:]), max_instances, image_path)
     if len(masks):
         image, masks = transform(tv_tensors.Image(image), tv_tensors.Image(masks))
     else:
         image = transform(tv_tensors.Image(image))
-    image = to_unit_range(image.as_subclass(torch.Tensor))
-    masks = to_unit_range(masks.as_subclass(torch.Tensor)) if len(masks) else masks.float()
+    image = from_uint8(image.as_subclass(torch.Tensor))
+    masks = from_uint8(masks.as_subclass(torch.Tensor)) if len(masks) else masks.float()
     empty = torch.full((0, *image.shape[1:]), instance_set.EMPTY)
     masks = instance_set.pad_slots((masks if len(masks) else empty).unsqueeze(0), max_instances)[0]
     return image, masks

@@ -12,9 +12,10 @@ import warnings
 import torch
 from torchvision import tv_tensors
 
-from instagan.data.base_dataset import BaseDataset, build_transform, load_skipping_unreadable, to_unit_range
+from instagan.data.base_dataset import BaseDataset, build_transform, load_skipping_unreadable
 from instagan.data.image_folder import image_size, make_dataset, read_image
 from instagan.util.cli import UserError
+from instagan.util.images import from_uint8
 
 
 class UnalignedDataset(BaseDataset):
@@ -28,7 +29,7 @@ class UnalignedDataset(BaseDataset):
         return max(len(self.paths_A), len(self.paths_B))
 
     def _load(self, path) -> torch.Tensor:
-        return to_unit_range(self.transform(tv_tensors.Image(read_image(path))).as_subclass(torch.Tensor))
+        return from_uint8(self.transform(tv_tensors.Image(read_image(path))).as_subclass(torch.Tensor))
 
     def describe(self) -> str:
         return f"{self.opt.phase}A: {len(self.paths_A)} images; {self.opt.phase}B: {len(self.paths_B)} images"

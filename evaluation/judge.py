@@ -28,6 +28,7 @@ from tqdm import tqdm
 from instagan.data.image_folder import index_masks, make_dataset, read_image
 from instagan.util.checkpoint import load_file
 from instagan.util.files import atomic_torch_save
+from instagan.util.images import from_uint8
 
 VERSION = 5  # part of the cache fingerprint: a changed judge is retrained
 CROP = 32
@@ -79,7 +80,7 @@ def folder_crops(folder: Path, limit: int = 1000) -> tuple[torch.Tensor, list[in
     masks = index_masks(f"{folder}_seg")
     crops, owners = [], []
     for i, path in enumerate(make_dataset(folder, limit)):
-        image = read_image(path).float() / 127.5 - 1
+        image = from_uint8(read_image(path))
         for mask_path in masks.get(path.stem, []):
             piece = crop(image, read_image(mask_path)[0] > 127)
             if piece is not None:

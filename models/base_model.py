@@ -15,7 +15,7 @@ from instagan.util.cli import UserError
 
 
 class BaseModel:
-    """Subclasses fill ``loss_names``, ``model_names`` and ``visual_names`` and define ``set_input`` and
+    """Subclasses fill ``loss_names`` and ``model_names`` and define ``set_input``, ``get_current_visuals`` and
     ``forward``; a trainable model also gives ``generator_networks`` / ``discriminator_networks`` and the
     losses of a training step (see ``InstaGANModel``), which ``models.trainer.Trainer`` optimises.
     Network ``X`` lives in ``self.netX``."""
@@ -27,8 +27,6 @@ class BaseModel:
         self.save_dir = Path(opt.checkpoints_dir) / opt.name
         self.loss_names: list[str] = []
         self.model_names: list[str] = []
-        self.visual_names: list[str] = []
-        self.image_paths: list[str] = []
         self.current_losses: dict[str, float] = {}
 
     @staticmethod
@@ -70,19 +68,13 @@ class BaseModel:
         with torch.no_grad(), torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             self.forward()
 
-    def get_image_paths(self) -> list[str]:
-        return self.image_paths
-
-    def result_directions(self) -> list[tuple[str, str, list[str]]]:
-        """(source domain, target domain, source image paths) of each direction translated by ``test``."""
-        raise NotImplementedError
-
     def get_current_losses(self) -> OrderedDict[str, float]:
         """The losses of the last training step (set by the trainer), in ``loss_names`` order; 0 when not computed."""
         return OrderedDict((name, float(self.current_losses.get(name, 0.0))) for name in self.loss_names)
 
     def get_current_visuals(self) -> OrderedDict[str, torch.Tensor]:
-        return OrderedDict((name, getattr(self, name)) for name in self.visual_names if hasattr(self, name))
+        """The images of the last pass by name, for the training page."""
+        raise NotImplementedError
 
     @staticmethod
     def set_requires_grad(nets: list[nn.Module], requires_grad: bool) -> None:

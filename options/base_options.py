@@ -160,11 +160,16 @@ def format_options(opt: argparse.Namespace, parser_defaults: dict | None = None)
     return "\n".join(lines)
 
 
-def save_options(opt: argparse.Namespace, folder: Path, phase: str) -> None:
-    """Write the options as ``<phase>_opt.txt`` (for people) and ``<phase>_opt.json`` (for programs)."""
-    folder.mkdir(parents=True, exist_ok=True)
+def option_values(opt: argparse.Namespace) -> dict:
+    """The options as JSON values."""
     values = {k: (v if isinstance(v, (int, float, str, bool, list, type(None))) else str(v)) for k, v in vars(opt).items()}
     if values.get("max_dataset_size") == float("inf"):
         values["max_dataset_size"] = "inf"
+    return values
+
+
+def save_options(opt: argparse.Namespace, folder: Path, phase: str) -> None:
+    """Write the options as ``<phase>_opt.txt`` (for people) and ``<phase>_opt.json`` (for programs)."""
+    folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / f"{phase}_opt.txt", format_options(opt) + "\n")
-    atomic_write_text(folder / f"{phase}_opt.json", json.dumps(values, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(folder / f"{phase}_opt.json", json.dumps(option_values(opt), indent=2, sort_keys=True) + "\n")

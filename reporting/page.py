@@ -1,11 +1,11 @@
-"""Result pages written with dominate: rows of titled images, optional tables and plots."""
+"""HTML pages written with dominate: headers, text, tables, inline plots and rows of titled images."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import dominate
-from dominate.tags import a, br, h3, img, meta, p, table, td, th, tr
+from dominate.tags import a, br, h3, img, p, table, td, th, tr
 from dominate.util import raw
 
 from instagan.util.files import atomic_write_text
@@ -14,7 +14,7 @@ from instagan.util.files import atomic_write_text
 class HTML:
     """A page ``<web_dir>/index.html`` whose images live in ``<web_dir>/images/``."""
 
-    def __init__(self, web_dir: str | Path, title: str, refresh: int = 0) -> None:
+    def __init__(self, web_dir: str | Path, title: str) -> None:
         self.web_dir = Path(web_dir)
         self.img_dir = self.web_dir / "images"
         self.img_dir.mkdir(parents=True, exist_ok=True)
@@ -22,10 +22,8 @@ class HTML:
         with self.doc.head:
             dominate.tags.style(
                 "body{font-family:sans-serif;margin:1em} td{vertical-align:top;text-align:center;font-size:13px}"
-                " table.metrics td,table.metrics th{padding:2px 10px;text-align:left}"
+                " table.values td,table.values th{padding:2px 10px;text-align:left}"
             )
-            if refresh > 0:
-                meta(http_equiv="refresh", content=str(refresh))
 
     def add_header(self, text: str) -> None:
         with self.doc:
@@ -39,17 +37,17 @@ class HTML:
         with self.doc:
             raw(markup)
 
-    def add_table_rows(self, rows: list[tuple[str, str]], header: tuple[str, str] | None = None) -> None:
+    def add_table(self, header: list[str], rows: list[list[str]]) -> None:
+        """A table of text cells under a header row."""
         with self.doc:
-            with table(cls="metrics", border=1, style="border-collapse:collapse"):
-                if header:
+            with table(cls="values", border=1, style="border-collapse:collapse"):
+                with tr():
+                    for cell in header:
+                        th(cell)
+                for row in rows:
                     with tr():
-                        for cell in header:
-                            th(cell)
-                for key, value in rows:
-                    with tr():
-                        td(key)
-                        td(value)
+                        for cell in row:
+                            td(cell)
 
     def add_images(self, ims: list[str], txts: list[str], links: list[str], width: int = 256) -> None:
         """One row of images; ``ims`` and ``links`` are paths relative to the images folder."""

@@ -1,66 +1,150 @@
-"""Writing test.py's translated images and its index.html."""
+"""test.py's results folder: the images of every translation, ``results.json`` (what each file is) and ``index.html``.
+
+``results.json`` lists, per translated sample, its direction, its source file and the files written for it: the
+source image and masks, the translated image and masks, the reconstruction, and each instance's input and translated
+mask. evaluate.py and the page read it, never file-name patterns; ``read_manifest`` reads folders written before
+manifests existed by their file names, in this one place (``_from_names``).
+"""
 
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from instagan.models.two_domain_model import Translation
 from instagan.reporting import page
 from instagan.util import instance_set
 from instagan.util.cli import UserError
+from instagan.util.files import atomic_write_text
 from instagan.util.images import save_image, tensor2im
 
-# columns of one result row, per direction src -> tgt
-ROW = ("real_{s}_img", "real_{s}_seg", "fake_{t}_img", "fake_{t}_seg", "rec_{s}_img", "rec_{s}_seg")
+MANIFEST = "results.json"
+# file names by role, as CycleGAN named its visuals (and as earlier versions of this project wrote them)
+NAMES = {
+    "source": "{stem}_real_{s}_img.png",
+    "source_masks": "{stem}_real_{s}_seg.png",
+    "translated": "{stem}_fake_{t}_img.png",
+    "translated_masks": "{stem}_fake_{t}_seg.png",
+    "reconstructed": "{stem}_rec_{s}_img.png",
+    "reconstructed_masks": "{stem}_rec_{s}_seg.png",
+}
+INSTANCE_NAMES = {"source": "{stem}_real_{s}_ins{k}.png", "translated": "{stem}_fake_{t}_ins{k}.png"}
+COLUMNS = ("source", "source_masks", "translated", "translated_masks", "reconstructed", "reconstructed_masks")
+
+
+@dataclass
+class Sample:
+    """One translated image in a results folder; paths are relative to the folder."""
+
+    direction: str  # "A->B"
+    source_file: str
+    stem: str
+    images: dict[str, str]  # role (see NAMES) -> path
+    instances: list[dict[str, str]] = field(default_factory=list)  # per instance: {"source": path, "translated": path}
+
+    @property
+    def src(self) -> str:
+        return self.direction[0]
+
+    @property
+    def tgt(self) -> str:
+        return self.direction[-1]
 
 
 class ResultsWriter:
-    """Saves, per translated sample, ``<stem>_<visual>.png`` for every visual, the per-instance input and
-    translated masks as ``<stem>_real_<s>_ins<k>.png`` / ``<stem>_fake_<t>_ins<k>.png``, and one page row."""
+    """Writes every translation of a test pass into ``folder`` and, at ``save``, its manifest and page."""
 
-    def __init__(self, web_dir: Path, title: str, aspect_ratio: float = 1.0, width: int = 256) -> None:
-        self.page = page.HTML(web_dir, title)
-        self.img_dir = self.page.img_dir
-        self.aspect_ratio = aspect_ratio
-        self.width = width
-        self.count = 0
+    def __init__(self, folder: Path, title: str, aspect_ratio: float = 1.0, width: int = 256) -> None:
+        self.folder, self.title, self.aspect_ratio, self.width = Path(folder), title, aspect_ratio, width
+        (self.folder / "images").mkdir(parents=True, exist_ok=True)
+        self.samples: list[Sample] = []
 
-    def add_batch(self, model) -> int:
-        """Write every sample of the model's current batch; returns how many rows were written."""
-        visuals = model.get_current_visuals()
+    @property
+    def count(self) -> int:
+        return len(self.samples)
+
+    def _save(self, name: str, image: torch.Tensor) -> str:
+        save_image(self.folder / "images" / name, tensor2im(image), self.aspect_ratio)
+        return f"images/{name}"
+
+    def add(self, translations: list[Translation]) -> int:
+        """Write the images of a batch's translations; returns how many samples were written."""
         written = 0
-        for src, tgt, paths in model.result_directions():
-            names = [n.format(s=src, t=tgt) for n in ROW]
-            if f"fake_{tgt}_img" not in visuals:
-                continue
-            real_segs = getattr(model, f"real_{src}_segs", None)
-            fake_segs = getattr(model, f"fake_{tgt}_segs", None)
-            for b, path in enumerate(paths):
-                stem = Path(path).stem
-                files = []
-                for name in names:
-                    if name in visuals:
-                        file = f"{stem}_{name}.png"
-                        save_image(self.img_dir / file, tensor2im(visuals[name][b]), self.aspect_ratio)
-                        files.append((file, name))
-                if real_segs is not None and fake_segs is not None:
-                    self._save_instances(stem, src, tgt, real_segs[b], fake_segs[b])
-                self.page.add_header(f"{stem} ({src} -> {tgt})")
-                self.page.add_images([f for f, _ in files], [n for _, n in files], [f for f, _ in files], self.width)
+        for t in translations:
+            with_masks = t.source_masks.shape[1] > 0
+            for b, path in enumerate(t.paths):
+                stem, names = Path(path).stem, {"s": t.src, "t": t.tgt}
+                tensors = {"source": t.source, "translated": t.translated, "reconstructed": t.reconstructed}
+                if with_masks:
+                    tensors.update(source_masks=instance_set.merge(t.source_masks), reconstructed_masks=instance_set.merge(
+                        t.reconstructed_masks), translated_masks=instance_set.merge(t.translated_masks))  # fmt: skip
+                images = {role: self._save(NAMES[role].format(stem=stem, **names), tensors[role][b]) for role in COLUMNS
+                          if role in tensors}  # fmt: skip
+                instances = []
+                for k in instance_set.nonempty(t.source_masks[b : b + 1])[0].nonzero(as_tuple=True)[0].tolist():
+                    pair = {"source": t.source_masks[b, k : k + 1], "translated": t.translated_masks[b, k : k + 1]}
+                    instances.append({role: self._save(INSTANCE_NAMES[role].format(stem=stem, k=k, **names), mask)
+                                      for role, mask in pair.items()})  # fmt: skip
+                self.samples.append(Sample(f"{t.src}->{t.tgt}", str(path), stem, images, instances))
                 written += 1
-        self.count += written
         return written
 
-    def _save_instances(self, stem: str, src: str, tgt: str, real: torch.Tensor, fake: torch.Tensor) -> None:
-        keep = instance_set.nonempty(real.unsqueeze(0))[0]
-        for k in keep.nonzero(as_tuple=True)[0].tolist():
-            save_image(self.img_dir / f"{stem}_real_{src}_ins{k}.png", tensor2im(real[k : k + 1]), self.aspect_ratio)
-            save_image(self.img_dir / f"{stem}_fake_{tgt}_ins{k}.png", tensor2im(fake[k : k + 1]), self.aspect_ratio)
+    def save(self, options: dict | None = None) -> Path:
+        """Write ``results.json`` and ``index.html``; returns the page."""
+        manifest = {"format": 1, "title": self.title, "options": options or {}, "samples": [asdict(s) for s in self.samples]}
+        atomic_write_text(self.folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+        return write_page(self.folder, self.samples, self.title, width=self.width)
 
-    def save(self) -> Path:
-        return self.page.save()
+
+def read_manifest(folder: Path) -> tuple[str, list[Sample]]:
+    """The title and samples of a results folder: from its ``results.json``, or from its file names (older folders)."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        return folder.name, _from_names(folder)
+    try:
+        manifest = json.loads(path.read_text())
+        return manifest.get("title", folder.name), [Sample(**s) for s in manifest["samples"]]
+    except (ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{path} is damaged ({err}): run test.py again with --overwrite") from err
+
+
+def _from_names(folder: Path) -> list[Sample]:
+    """A results folder of an earlier version, read by the file names it used (NAMES, INSTANCE_NAMES)."""
+    images, samples = folder / "images", []
+    for src, tgt in (("A", "B"), ("B", "A")):
+        suffix = NAMES["translated"].format(stem="", s=src, t=tgt)
+        for file in sorted(images.glob(f"*{suffix}")):
+            stem, names = file.name[: -len(suffix)], {"s": src, "t": tgt}
+            found = {role: f"images/{pattern.format(stem=stem, **names)}" for role, pattern in NAMES.items()}
+            found = {role: p for role, p in found.items() if (folder / p).is_file()}
+            instances = []
+            for source in sorted(images.glob(INSTANCE_NAMES["source"].format(stem=stem, k="*", **names))):
+                k = source.stem.rsplit("_ins", 1)[1]
+                translated = images / INSTANCE_NAMES["translated"].format(stem=stem, k=k, **names)
+                instances.append({"source": f"images/{source.name}", "translated": f"images/{translated.name}"})
+            samples.append(Sample(f"{src}->{tgt}", "", stem, found, instances))
+    return samples
+
+
+def write_page(folder: Path, samples: list[Sample], title: str, metrics: dict | None = None, width: int = 256) -> Path:
+    """``index.html`` of a results folder: the metrics (if any), then a row of images per translated sample."""
+    doc = page.HTML(folder, title)
+    if metrics:
+        doc.add_header("Metrics")
+        doc.add_table(*metrics["table"])
+        for note in metrics.get("notes", []):
+            doc.add_text(note)
+    for s in samples:
+        doc.add_header(f"{s.stem} ({s.src} -> {s.tgt})")
+        files = [(s.images[role], role) for role in COLUMNS if role in s.images]
+        names = [Path(f).name for f, _ in files]
+        doc.add_images(names, [role for _, role in files], names, width)
+    return doc.save()
 
 
 class FreshFolder:

@@ -1,0 +1,149 @@
+"""Trained generators, ready to translate: the Python interface to a run (test.py and translate.py use it too).
+
+    from instagan.models.translator import Translator
+    translator = Translator.from_checkpoint("checkpoints/shp2gir_coco_instagan", epoch=200, device="cuda")
+    result = translator.translate(Image.open("sheep.png"), [Image.open("sheep_0.png"), Image.open("sheep_1.png")])
+    result.translated       # (1, 3, H, W) in [-1, 1]; result.translated_masks (1, 2, H, W); see Translation
+
+``from_checkpoint`` reads the architecture from the run's ``train_opt.json`` (files of the authors' code have none:
+pass ``ngf=...`` and the like, or rely on the paper's defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from instagan.data.base_dataset import build_transform, transform_image_and_masks
+from instagan.models import create_model
+from instagan.models.two_domain_model import Translation, TwoDomainModel
+from instagan.util import checkpoint, instance_set
+from instagan.util.cli import UserError
+from instagan.util.images import to_uint8
+
+ImageLike = Image.Image | np.ndarray | torch.Tensor
+
+
+def _uint8(image: ImageLike, channels: int) -> torch.Tensor:
+    """A PIL image, an (H, W[, C]) uint8 array or a (C, H, W) tensor (uint8, or float in [-1, 1]) -> uint8 (C, H, W)."""
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB" if channels == 3 else "L"))
+    if isinstance(image, np.ndarray):
+        image = torch.from_numpy(np.ascontiguousarray(image))
+        image = image.permute(2, 0, 1) if image.dim() == 3 else image[None]
+    if image.dtype != torch.uint8:
+        image = to_uint8(image)
+    return image[:channels] if image.shape[0] >= channels else image.expand(channels, *image.shape[1:])
+
+
+class Translator:
+    """A model's generators in test mode; ``translate`` one image with its masks, or ``translate_batch`` a loader's."""
+
+    def __init__(self, model: TwoDomainModel, opt: argparse.Namespace) -> None:
+        self.model, self.opt = model, opt
+        self.paste_dilation = opt.paste_dilation if getattr(opt, "paste_background", False) else None
+        if self.paste_dilation is not None and model.slots == 0:
+            raise UserError("--paste_background needs instance masks: use it with --model insta_gan")
+
+    @classmethod
+    def from_options(cls, opt: argparse.Namespace) -> Translator:
+        """The generators of ``--checkpoints_dir/--name`` at ``--epoch``, as test.py's options describe them."""
+        from instagan.util.devices import resolve_device
+
+        model = create_model(opt, resolve_device(opt.gpu_ids))
+        model.setup()
+        if getattr(opt, "eval", False):
+            model.eval()
+        return cls(model, opt)
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        run_dir: str | Path,
+        epoch: str | int = "latest",
+        *,
+        device: str | torch.device | None = None,
+        precision: str = "fp32",
+        ins_max: int = 20,
+        ins_per: int = 2,
+        paste_background: bool = False,
+        **flags,
+    ) -> Translator:
+        """The generators saved in ``run_dir`` (``<epoch>_net_G_A.pth`` and ``_G_B``), with the architecture of the run's
+        train_opt.json; ``flags`` (``ngf=64``, ``model="cycle_gan"``, ...) add or override options."""
+        from instagan.options.test_options import TestOptions
+
+        run_dir = Path(run_dir)
+        saved = run_dir / "train_opt.json"
+        options = {}
+        if saved.is_file():
+            trained = json.loads(saved.read_text())
+            options = {k: trained[k] for k in checkpoint.ARCHITECTURE_FLAGS if k in trained}
+        options.update(flags)
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        argv = ["--dataroot", "unused", "--checkpoints_dir", str(run_dir.parent), "--name", run_dir.name, "--epoch", str(epoch),
+                "--gpu_ids", str(device.index or 0) if device.type == "cuda" else "-1", "--precision", precision]  # fmt: skip
+        if options.get("model", "insta_gan") == "insta_gan":
+            argv += ["--ins_max", str(ins_max), "--ins_per", str(ins_per)]
+        if paste_background:
+            argv.append("--paste_background")
+        for key, value in options.items():
+            if key == "no_dropout":
+                argv.append("--no_dropout" if value else "--dropout")
+            else:
+                argv += [f"--{key}", str(value)]
+        return cls.from_options(TestOptions().parse(argv))
+
+    def translate_batch(self, batch: dict) -> list[Translation]:
+        """A data loader's batch (``A``, ``A_segs``, ``A_paths``, and/or the same for ``B``) -> one Translation per
+        direction; with ``--paste_background`` the input's pixels are kept outside the instances."""
+        self.model.set_input(batch)
+        translations = self.model.translate()
+        if self.paste_dilation is not None:
+            for t in translations:
+                t.translated = instance_set.paste_background(
+                    t.source, t.translated, t.source_masks, t.translated_masks, self.paste_dilation
+                )
+        return translations
+
+    def translate(
+        self,
+        image: ImageLike,
+        masks: Sequence[ImageLike] = (),
+        direction: str = "AtoB",
+        instances: Sequence[int] | None = None,
+        size: tuple[int, int] | None = None,
+        path: str = "image",
+    ) -> Translation:
+        """Translate one image with its instance masks (each a PIL image, an (H, W) array or tensor, >0 inside).
+
+        ``direction`` AtoB uses G_A, BtoA G_B. ``instances`` picks the masks to translate (by index; the others stay
+        as they are); ``size`` (H, W) resizes first, else the sides are rounded to multiples of 4.
+        """
+        if direction not in ("AtoB", "BtoA"):
+            raise ValueError(f"direction {direction!r}: use AtoB or BtoA")
+        picked = list(range(len(masks))) if instances is None else list(instances)
+        if any(not 0 <= k < len(masks) for k in picked):
+            raise ValueError(f"instances {picked}: there are {len(masks)} masks, numbered from 0")
+        pixels = _uint8(image, 3)
+        chosen = [(_uint8(masks[k], 1)[0] > 0).to(torch.uint8) * 255 for k in picked]
+        for k, mask in zip(picked, chosen):
+            if mask.shape != pixels.shape[1:]:
+                raise ValueError(f"mask {k} is {tuple(mask.shape)} but the image is {tuple(pixels.shape[1:])} (H, W)")
+        stacked = torch.stack(chosen) if chosen else torch.zeros(0, *pixels.shape[1:], dtype=torch.uint8)
+        slots = max(1, len(chosen))
+        if size is None:
+            resize = {"resize_or_crop": "none"}
+        else:
+            resize = {"resize_or_crop": "resize_and_crop", "loadSizeH": size[0], "loadSizeW": size[1], "fineSizeH": size[0],
+                      "fineSizeW": size[1]}  # fmt: skip
+        transform = build_transform(argparse.Namespace(**resize, no_flip=True), train=False)
+        img, segs = transform_image_and_masks(pixels, stacked, transform, slots)
+        key = direction[0]
+        return self.translate_batch({key: img[None], f"{key}_segs": segs[None], f"{key}_paths": [path]})[0]

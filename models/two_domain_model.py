@@ -1,0 +1,321 @@
+"""What CycleGAN and InstaGAN share: translating between two unpaired domains A and B.
+
+G_A translates A -> B and G_B translates B -> A; D_A judges domain B and D_B judges domain A. Each direction is
+translated step by step (``sequence``): a model with instances (InstaGAN) runs a step per chunk of its instances, a
+model without (CycleGAN) one step over whole images. The losses of one step are CycleGAN's: adversarial (LSGAN),
+cycle consistency and identity mapping (``generator_losses``, ``discriminator_loss``), to which a subclass adds its
+own (``extra_generator_losses``). A test pass returns one ``Translation`` per direction.
+
+Batches: every sample keeps its own instance set. A sample with no instance in a step is not translated in that step
+and gives no loss there; a sample with no instance at all passes through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from instagan.models import networks
+from instagan.models.base_model import BaseModel
+from instagan.models.image_pool import ImagePool
+from instagan.util import instance_set
+
+
+@dataclass
+class Translation:
+    """A test pass of one direction, src -> tgt, over a batch. Images are (B, 3, H, W) and masks (B, N, H, W), all in
+    [-1, 1]; the N mask slots are the instances translated, in processing order (N = 0 for a model without instances,
+    and a slot of a sample with fewer instances is empty)."""
+
+    src: str
+    tgt: str
+    paths: list[str]  # the source image files
+    source: torch.Tensor
+    source_masks: torch.Tensor
+    translated: torch.Tensor
+    translated_masks: torch.Tensor
+    reconstructed: torch.Tensor
+    reconstructed_masks: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+@dataclass
+class Direction:
+    """One translation direction, src -> tgt, and its state during a sequence of steps.
+
+    Images are (B, 3, H, W) and masks (B, n, H, W), all in [-1, 1].
+    """
+
+    src: str
+    tgt: str
+    G: nn.Module  # src -> tgt
+    G_back: nn.Module  # tgt -> src
+    real_img: torch.Tensor
+    real_segs: torch.Tensor  # (B, slots, H, W): the selected instances, in processing order
+    D: nn.Module | None = None  # judges domain tgt
+    pool: ImagePool | None = None
+    lambda_cyc: float = 10.0
+    # the sequence so far
+    current_img: torch.Tensor | None = None  # translated so far, detached
+    fake_segs: list[torch.Tensor] = field(default_factory=list)  # per step (B, n, H, W), detached
+    rec_segs: list[torch.Tensor] = field(default_factory=list)
+    rec_img: torch.Tensor | None = None  # reconstruction at each sample's first translated step
+    paths: list[str] = field(default_factory=list)  # source image files
+
+    def translation(self) -> Translation:
+        return Translation(self.src, self.tgt, self.paths, self.real_img, self.real_segs, self.current_img,
+                           torch.cat(self.fake_segs, dim=1), self.rec_img, torch.cat(self.rec_segs, dim=1))  # fmt: skip
+
+
+@dataclass
+class Step:
+    """The live outputs of one direction in one sequential step, for its active samples only.
+
+    ``active`` (B,) marks the samples with an instance in this step; the other tensors have
+    k = active.sum() rows: ``real`` and ``fake`` / ``rec`` are (k, 3 + n, H, W), ``fake_all`` is the
+    translated image with all masks translated so far, padded with empty slots: (k, 3 + slots, H, W).
+    ``idt`` (training only) is G_back applied to ``real``, for the identity loss. All are float32, whatever the
+    precision the networks ran in.
+    """
+
+    active: torch.Tensor
+    real: torch.Tensor
+    fake: torch.Tensor
+    rec: torch.Tensor
+    fake_all: torch.Tensor
+    idt: torch.Tensor | None = None
+
+    @property
+    def any(self) -> bool:
+        return bool(self.active.any())
+
+    @property
+    def rows(self) -> torch.Tensor:
+        return self.active.nonzero(as_tuple=True)[0]
+
+
+def split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 3 + N, H, W) -> image (B, 3, H, W), masks (B, N, H, W)."""
+    return x[:, :3], x[:, 3:]
+
+
+class TwoDomainModel(BaseModel):
+    """The shared machinery; a subclass chooses its networks, its instances and its extra losses."""
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        if is_train:
+            parser.add_argument("--lambda_A", type=float, default=10.0, help="weight of the cycle loss A -> B -> A")
+            parser.add_argument("--lambda_B", type=float, default=10.0, help="weight of the cycle loss B -> A -> B")
+            parser.add_argument("--lambda_idt", type=float, default=1.0, help="identity loss weight, times lambda_A/B")
+        return parser
+
+    def __init__(self, opt: argparse.Namespace, device: torch.device) -> None:
+        super().__init__(opt, device)
+        self.steps = self.step_plan()
+        self.slots = self.steps[-1].stop if self.steps else 0
+        self.loss_names = [f"{n}_{d}" for d in "AB" for n in ("D", "G", "cyc", "idt", *self.extra_loss_names)]
+        self.model_names = ["G_A", "G_B", "D_A", "D_B"] if self.isTrain else ["G_A", "G_B"]
+        self.directions: list[Direction] = []
+        self.netG_A = self.make_generator(opt.input_nc, opt.output_nc).to(device)
+        self.netG_B = self.make_generator(opt.output_nc, opt.input_nc).to(device)
+        if self.isTrain:
+            self.netD_A = self.make_discriminator(opt.output_nc).to(device)
+            self.netD_B = self.make_discriminator(opt.input_nc).to(device)
+            self.fake_A_pool = ImagePool(opt.pool_size)
+            self.fake_B_pool = ImagePool(opt.pool_size)
+            self.criterionGAN = networks.GANLoss(use_lsgan=not opt.no_lsgan).to(device)
+            self.criterionCyc = nn.L1Loss()
+            self.criterionIdt = nn.L1Loss()
+
+    # what a subclass chooses ------------------------------------------------------------------------
+    extra_loss_names: tuple[str, ...] = ()
+
+    def make_generator(self, input_nc: int, output_nc: int) -> nn.Module:
+        o = self.opt
+        dropout = not o.no_dropout
+        return networks.define_G(input_nc, output_nc, o.ngf, o.netG, o.norm, dropout, o.init_type, o.init_gain, o.n_blocks)
+
+    def make_discriminator(self, input_nc: int) -> nn.Module:
+        o = self.opt
+        return networks.define_D(input_nc, o.ndf, o.netD, o.n_layers_D, o.norm, o.init_type, o.init_gain)
+
+    def step_plan(self) -> list[slice]:
+        """The mask slots of each sequential step: one step over whole images, without instances."""
+        return [slice(0, 0)]
+
+    def select_instances(self, masks: torch.Tensor) -> torch.Tensor:
+        """(B, N, H, W) masks of a batch -> (B, slots, H, W): the instances translated, in processing order."""
+        return masks[:, :0]
+
+    def active_samples(self, segs: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: the samples translated in a step with masks ``segs`` (B, n, H, W): without instances, all."""
+        return torch.ones(segs.shape[0], dtype=torch.bool, device=segs.device)
+
+    def extra_generator_losses(self, d: Direction, step: Step) -> dict[str, torch.Tensor]:
+        return {}
+
+    # input ---------------------------------------------------------------------------------------
+    def set_input(self, batch: dict) -> None:
+        """batch: ``A`` (B, 3, H, W), ``A_segs`` (B, N, H, W) (absent without instances), ``A_paths``, the same for ``B``.
+
+        ``--direction BtoA`` swaps the two domains, as in CycleGAN. A batch of one domain (single-domain
+        testing) is translated by that domain's generator: ``A`` by G_A, ``B`` by G_B.
+        """
+        swap = self.opt.direction == "BtoA" and "A" in batch and "B" in batch
+        self.directions = []
+        for src, tgt in (("A", "B"), ("B", "A")):
+            key = {"A": "B", "B": "A"}[src] if swap else src
+            if key not in batch:
+                continue
+            real_img = batch[key].to(self.device)
+            masks = batch.get(f"{key}_segs", torch.empty(real_img.shape[0], 0, *real_img.shape[2:]))
+            real_segs = self.select_instances(masks).to(self.device)
+            paths = list(batch[f"{key}_paths"])
+            d = Direction(src, tgt, getattr(self, f"netG_{src}"), getattr(self, f"netG_{tgt}"), real_img, real_segs, paths=paths)
+            if self.isTrain:
+                d.D = getattr(self, f"netD_{src}")
+                d.pool = getattr(self, f"fake_{tgt}_pool")
+                d.lambda_cyc = getattr(self.opt, f"lambda_{src}")
+            self.directions.append(d)
+
+    # the sequential translation --------------------------------------------------------------------
+    def sequence(
+        self, identity: bool = False, context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    ) -> Iterator[list[Step]]:
+        """Translate every direction step by step, yielding each step's live outputs (one Step per direction).
+
+        The next step starts from the image translated so far, once the caller (the trainer, after its updates)
+        asks for it. ``identity`` also computes the identity mapping of each step, for the identity loss;
+        the networks run inside ``context()`` (the trainer's mixed precision). Testing just exhausts it.
+        """
+        for d in self.directions:
+            d.current_img, d.fake_segs, d.rec_segs, d.rec_img = d.real_img, [], [], d.real_img.clone()
+        for index in range(len(self.steps)):
+            with context():
+                steps = [self.translate_step(d, index, identity) for d in self.directions]
+            yield steps
+            for d, step in zip(self.directions, steps):
+                self._advance(d, step, index)
+
+    def translate_step(self, d: Direction, index: int, identity: bool = False) -> Step:
+        """Step ``index`` of direction d: its samples with an instance in this step's chunk go through
+        G (src -> tgt) and back (cycle), from the image translated so far.
+
+        With ``identity``, G_back also maps the step's input (the identity loss) in the same call as the cycle:
+        every sample is translated on its own (unless ``--norm batch``), so one call on both batches gives what
+        two calls would, faster.
+        """
+        segs = d.real_segs[:, self.steps[index]]
+        active = self.active_samples(segs)
+        rows = active.nonzero(as_tuple=True)[0]
+        all_rows = len(rows) == len(active)
+        real = torch.cat([d.current_img if all_rows else d.current_img[rows], segs if all_rows else segs[rows]], dim=1)
+        idt = None
+        if len(rows):
+            fake = d.G(real).float()
+            if identity and self.opt.norm != "batch":  # batch norm would mix the two batches' statistics
+                rec, idt = d.G_back(torch.cat([fake, real])).float().chunk(2)
+            else:
+                rec = d.G_back(fake).float()
+        else:  # nothing to translate in this step: no network call on an empty batch
+            fake = rec = idt = real
+        done = [s if all_rows else s[rows] for s in d.fake_segs]
+        fake_img, fake_segs = split(fake)
+        fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_segs], dim=1), 3 + self.slots)
+        return Step(active, real, fake, rec, fake_all, idt)
+
+    def _advance(self, d: Direction, step: Step, index: int) -> None:
+        """Record a step's (detached) results: the next step starts from the translated image."""
+        segs = d.real_segs[:, self.steps[index]]
+        rows = step.rows
+        fake_img, fake_segs = split(step.fake.detach())
+        rec_img, rec_segs = split(step.rec.detach())
+        if index == 0:
+            d.rec_img = d.rec_img.index_copy(0, rows, rec_img)
+        d.current_img = d.current_img.index_copy(0, rows, fake_img)
+        d.fake_segs.append(segs.index_copy(0, rows, fake_segs))
+        d.rec_segs.append(segs.index_copy(0, rows, rec_segs))
+
+    def forward(self) -> None:
+        for _ in self.sequence():
+            pass
+
+    def translate(self) -> list[Translation]:
+        """The test pass over the current input: one Translation per direction, without gradients, in --precision."""
+        self.test()
+        return [d.translation() for d in self.directions]
+
+    def get_current_visuals(self) -> OrderedDict[str, torch.Tensor]:
+        """The images of the last pass by name (``real_A_img``, ``fake_B_img``, ``rec_A_img``; with instances also the
+        union of each set of masks: ``real_A_seg``, ``fake_B_seg``, ``rec_A_seg``), for the training page."""
+        visuals = OrderedDict()
+        for t in (d.translation() for d in self.directions):
+            parts = (("real", t.src, t.source, t.source_masks), ("fake", t.tgt, t.translated, t.translated_masks),
+                     ("rec", t.src, t.reconstructed, t.reconstructed_masks))  # fmt: skip
+            for kind, domain, image, _ in parts:
+                visuals[f"{kind}_{domain}_img"] = image
+            for kind, domain, _, masks in parts if self.slots else ():
+                visuals[f"{kind}_{domain}_seg"] = instance_set.merge(masks)
+        return visuals
+
+    # losses --------------------------------------------------------------------------------------
+    def generator_losses(self, d: Direction, step: Step) -> dict[str, torch.Tensor]:
+        """Losses of G for direction src -> tgt in one step, keyed by their original names."""
+        opt = self.opt
+        losses = {
+            f"G_{d.src}": self.criterionGAN(d.D(step.fake_all), True),
+            f"cyc_{d.src}": self.criterionCyc(step.rec, step.real) * d.lambda_cyc,
+        }
+        if opt.lambda_idt > 0:
+            idt = d.G_back(step.real).float() if step.idt is None else step.idt
+            losses[f"idt_{d.tgt}"] = self.criterionIdt(idt, step.real) * d.lambda_cyc * opt.lambda_idt
+        losses.update(self.extra_generator_losses(d, step))
+        return losses
+
+    def discriminator_loss(self, d: Direction, step: Step, real_tgt: torch.Tensor) -> torch.Tensor:
+        """LSGAN loss of the discriminator of domain tgt: real images with all their selected masks
+        against translated ones drawn through the history pool."""
+        fake = d.pool.query(step.fake_all.detach())
+        loss_real = self.criterionGAN(d.D(real_tgt), True)
+        loss_fake = self.criterionGAN(d.D(fake), False)
+        return (loss_real + loss_fake) * 0.5
+
+    # the losses of one step, for the trainer ----------------------------------------------------------
+    def generator_networks(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, f"net{name}") for name in ("G_A", "G_B")}
+
+    def discriminator_networks(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, f"net{name}") for name in ("D_A", "D_B")}
+
+    def step_generator_losses(self, live: list[tuple[Direction, Step]]) -> dict[str, torch.Tensor]:
+        """The losses of G for the directions with something to translate in a step (D is frozen meanwhile)."""
+        losses: dict[str, torch.Tensor] = {}
+        for d, step in live:
+            losses.update(self.generator_losses(d, step))
+        return losses
+
+    def step_discriminator_losses(self, live: list[tuple[Direction, Step]]) -> dict[str, torch.Tensor]:
+        """The losses of D for the directions with something to translate in a step, on the images translated in it."""
+        real = {d.src: torch.cat([d.real_img, d.real_segs], dim=1) for d in self.directions}
+        return {f"D_{d.src}": self.discriminator_loss(d, step, real[d.tgt]) for d, step in live}
+
+    def live_directions(self, steps: list[Step]) -> list[tuple[Direction, Step]]:
+        return [(d, step) for d, step in zip(self.directions, steps) if step.any]
+
+    # checkpoint extras ---------------------------------------------------------------------------
+    def extra_state(self) -> dict:
+        return {"fake_A_pool": self.fake_A_pool.state_dict(), "fake_B_pool": self.fake_B_pool.state_dict()}
+
+    def load_extra_state(self, state: dict) -> None:
+        for name in ("fake_A_pool", "fake_B_pool"):
+            if name in state:
+                getattr(self, name).load_state_dict(state[name])
