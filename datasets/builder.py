@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from instagan.util.cli import UserError
 from instagan.util.files import atomic_write_bytes
 
 
-class SourceError(ValueError):
+class SourceError(UserError):
     """The source folder is not what a builder expects; the message says what is missing and what to do."""
 
 
@@ -99,5 +100,5 @@ def run_cli(main: Callable[[], object]) -> None:
     """Run a builder's main; a wrong source folder ends with a one-line error instead of a traceback."""
     try:
         main()
-    except (SourceError, FileNotFoundError) as err:
+    except (UserError, FileNotFoundError) as err:
         sys.exit(f"error: {err}")

@@ -20,54 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import argparse
 import warnings
 
-import numpy as np
-import torch
 from tqdm import tqdm
 
-from datasets.builder import SourceError, run_cli, unknown_name, write_sample
+from datasets.builder import run_cli, write_sample
+from instagan.data.detection import build_detector, category_index, detect
 from instagan.data.image_folder import make_dataset, read_image
 from instagan.util.devices import resolve_device
-
-
-def coco_categories() -> list[str]:
-    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
-
-    return list(MaskRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"])
-
-
-def build_detector(weights: str, score: float, min_size: int) -> torch.nn.Module:
-    """Mask R-CNN (ResNet-50 FPN): ``DEFAULT`` (COCO weights from torchvision's cache), ``none`` (untrained,
-    for tests) or a path to a state dict."""
-    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights, maskrcnn_resnet50_fpn
-
-    kwargs = {"box_score_thresh": min(score, 0.05), "min_size": min_size, "max_size": max(min_size, 1333 * min_size // 800)}
-    if weights == "none":
-        return maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91, **kwargs)
-    if weights == "DEFAULT":
-        chosen = MaskRCNN_ResNet50_FPN_Weights.COCO_V1
-        try:
-            return maskrcnn_resnet50_fpn(weights=chosen, **kwargs)
-        except (OSError, RuntimeError, ValueError) as err:
-            cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(chosen.url).name
-            raise SourceError(
-                f"the Mask R-CNN weights are not in {cache} and could not be downloaded ({type(err).__name__}); "
-                f"download {chosen.url} on a machine with internet access and put it there, or pass --weights <file>"
-            ) from err
-    path = Path(weights)
-    if not path.is_file():
-        raise SourceError(f"{path} not found: --weights takes DEFAULT, none or a Mask R-CNN state-dict file")
-    model = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91, **kwargs)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model
-
-
-def select_instances(detections: dict, category_id: int, score: float, max_instances: int) -> list[np.ndarray]:
-    """Masks (bool (H, W)) of the detections of one category scoring at least ``score``, largest first."""
-    keep = (detections["labels"] == category_id) & (detections["scores"] >= score)
-    masks = (detections["masks"][keep, 0] >= 0.5).cpu().numpy()
-    masks = [m for m in masks if m.any()]
-    masks.sort(key=lambda m: -int(m.sum()))
-    return masks[:max_instances]
 
 
 def main(argv: list[str] | None = None) -> dict[str, int]:
@@ -84,18 +42,14 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
     parser.add_argument("--min_size", type=int, default=800, help="Mask R-CNN's input size (shorter side)")
     parser.add_argument("--gpu_ids", default="-1", help="0 for the first GPU, -1 for the CPU")
     args = parser.parse_args(argv)
-    categories = coco_categories()
-    if args.category not in categories:
-        raise unknown_name("COCO category", args.category, [c for c in categories if c not in ("__background__", "N/A")])
+    category = category_index(args.category)
     photos = make_dataset(args.input)
     device = resolve_device([int(i) for i in args.gpu_ids.split(",") if int(i) >= 0])
     detector = build_detector(args.weights, args.score, args.min_size).to(device).eval()
     counts = {"written": 0, "instances": 0, "skipped": 0}
     for path in tqdm(photos, desc=f"segmenting {args.category}"):
         image = read_image(path)
-        with torch.no_grad():
-            detections = detector([image.float().div(255).to(device)])[0]
-        masks = select_instances(detections, categories.index(args.category), args.score, args.max_instances)
+        masks = detect(detector, image, category, args.score, args.max_instances)
         if not masks and not args.keep_empty:
             counts["skipped"] += 1
             continue

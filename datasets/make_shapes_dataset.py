@@ -69,18 +69,11 @@ def _shape_mask(kind: str, rng: np.random.Generator, size: int) -> np.ndarray:
     return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
 
 
-# Colours of plain instances, the same for both domains: a domain is told by its shapes alone.
-PALETTE = ((220, 50, 47), (38, 139, 210), (133, 153, 0), (211, 54, 130), (42, 161, 152), (181, 137, 0), (108, 113, 196),
-           (240, 240, 240), (30, 30, 30))  # fmt: skip
-
-
 def _texture(rng: np.random.Generator, size: int, style: str = "patterned") -> np.ndarray:
-    """The look of an instance (size, size, 3): a colour of PALETTE (``plain``), or a random colour with stripes or
-    dots of a second one (``patterned``)."""
-    if style == "plain":
-        colour = np.asarray(PALETTE[int(rng.integers(len(PALETTE)))], dtype=float) + rng.uniform(-8, 8, size=3)
-        return np.broadcast_to(colour, (size, size, 3)).copy()
+    """The look of an instance (size, size, 3): a random colour, plain or with stripes or dots of a second one."""
     colour = rng.uniform(0, 255, size=3)
+    if style == "plain":
+        return np.broadcast_to(colour, (size, size, 3)).copy()
     other = np.clip(colour + rng.choice([-1, 1], size=3) * rng.uniform(40, 90, size=3), 0, 255)
     yy, xx = np.mgrid[0:size, 0:size]
     period = int(rng.integers(3, 7))

@@ -31,13 +31,17 @@ ImageLike = Image.Image | np.ndarray | torch.Tensor
 
 
 def _uint8(image: ImageLike, channels: int) -> torch.Tensor:
-    """A PIL image, an (H, W[, C]) uint8 array or a (C, H, W) tensor (uint8, or float in [-1, 1]) -> uint8 (C, H, W)."""
+    """A PIL image, an (H, W[, C]) array or an ([C,] H, W) tensor (uint8, bool, or float in [-1, 1]) -> uint8 (C, H, W)."""
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGB" if channels == 3 else "L"))
     if isinstance(image, np.ndarray):
-        image = torch.from_numpy(np.ascontiguousarray(image))
-        image = image.permute(2, 0, 1) if image.dim() == 3 else image[None]
-    if image.dtype != torch.uint8:
+        image = torch.from_numpy(np.array(image))
+        image = image.permute(2, 0, 1) if image.dim() == 3 else image
+    if image.dim() == 2:
+        image = image[None]
+    if image.dtype == torch.bool:
+        image = image.to(torch.uint8) * 255
+    elif image.dtype != torch.uint8:
         image = to_uint8(image)
     return image[:channels] if image.shape[0] >= channels else image.expand(channels, *image.shape[1:])
 
@@ -124,7 +128,8 @@ class Translator:
         """Translate one image with its instance masks (each a PIL image, an (H, W) array or tensor, >0 inside).
 
         ``direction`` AtoB uses G_A, BtoA G_B. ``instances`` picks the masks to translate (by index; the others stay
-        as they are); ``size`` (H, W) resizes first, else the sides are rounded to multiples of 4.
+        as they are); ``size`` (H, W) resizes first, else the sides are rounded to multiples of 4. The result's masks
+        are the chosen instances, largest first (at most the model's ``--ins_max``).
         """
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction {direction!r}: use AtoB or BtoA")
@@ -138,12 +143,14 @@ class Translator:
                 raise ValueError(f"mask {k} is {tuple(mask.shape)} but the image is {tuple(pixels.shape[1:])} (H, W)")
         stacked = torch.stack(chosen) if chosen else torch.zeros(0, *pixels.shape[1:], dtype=torch.uint8)
         slots = max(1, len(chosen))
-        if size is None:
-            resize = {"resize_or_crop": "none"}
-        else:
-            resize = {"resize_or_crop": "resize_and_crop", "loadSizeH": size[0], "loadSizeW": size[1], "fineSizeH": size[0],
-                      "fineSizeW": size[1]}  # fmt: skip
-        transform = build_transform(argparse.Namespace(**resize, no_flip=True), train=False)
+        h, w = size or pixels.shape[1:]
+        mode = "none" if size is None else "resize_and_crop"  # none: sides rounded to multiples of 4
+        sizes = {"loadSizeH": h, "loadSizeW": w, "fineSizeH": h, "fineSizeW": w}
+        transform = build_transform(argparse.Namespace(resize_or_crop=mode, no_flip=True, **sizes), train=False)
         img, segs = transform_image_and_masks(pixels, stacked, transform, slots)
         key = direction[0]
-        return self.translate_batch({key: img[None], f"{key}_segs": segs[None], f"{key}_paths": [path]})[0]
+        result = self.translate_batch({key: img[None], f"{key}_segs": segs[None], f"{key}_paths": [path]})[0]
+        n = len(chosen)  # the chosen instances, largest first; the remaining slots are empty
+        result.source_masks, result.translated_masks = result.source_masks[:, :n], result.translated_masks[:, :n]
+        result.reconstructed_masks = result.reconstructed_masks[:, :n]
+        return result

@@ -4,8 +4,9 @@ import torch
 from PIL import Image
 
 from datasets import make_masks
-from datasets.builder import SourceError
+from instagan.data import detection
 from instagan.util import instance_set
+from instagan.util.cli import UserError
 from tests.test_cli import TINY, run
 
 
@@ -16,10 +17,10 @@ def test_select_instances_thresholds_category_and_order():
     masks[2, 0, :, :] = 0.9  # other category
     masks[3, 0, :12, :12] = 0.9  # right category, low score
     detections = {"labels": torch.tensor([20, 20, 1, 20]), "scores": torch.tensor([0.9, 0.8, 0.99, 0.3]), "masks": masks}
-    chosen = make_masks.select_instances(detections, 20, score=0.5, max_instances=5)
+    chosen = detection.select_instances(detections, 20, score=0.5, max_instances=5)
     assert [int(m.sum()) for m in chosen] == [100, 16]
-    assert len(make_masks.select_instances(detections, 20, score=0.5, max_instances=1)) == 1
-    assert make_masks.select_instances(detections, 20, score=0.95, max_instances=5) == []
+    assert len(detection.select_instances(detections, 20, score=0.5, max_instances=1)) == 1
+    assert detection.select_instances(detections, 20, score=0.95, max_instances=5) == []
 
 
 def photos(folder, n=2, size=64):
@@ -45,7 +46,7 @@ def test_make_masks_mechanics_with_an_untrained_model(tmp_path):
 
 def test_make_masks_errors(tmp_path, monkeypatch):
     photos(tmp_path / "in", n=1)
-    with pytest.raises(SourceError, match="did you mean sheep"):
+    with pytest.raises(UserError, match="did you mean sheep"):
         make_masks.main(["--input", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--category", "shep"])
 
     def offline(*args, **kwargs):
@@ -53,7 +54,7 @@ def test_make_masks_errors(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    with pytest.raises(SourceError, match="maskrcnn_resnet50_fpn_coco.*put it there"):
+    with pytest.raises(UserError, match="maskrcnn_resnet50_fpn_coco.*put it there"):
         make_masks.main(["--input", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--category", "sheep"])
 
 

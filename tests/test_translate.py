@@ -1,0 +1,81 @@
+"""The Python interface (Translator) and translate.py, on a tiny trained run."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from instagan.data.image_folder import index_masks
+from instagan.models.translator import Translator
+from tests.test_cli import run
+
+TINY = ["--gpu_ids", "-1", "--ngf", "4", "--ndf", "4", "--n_blocks", "1", "--num_threads", "0"]
+SIZE = ["--loadSizeH", "32", "--loadSizeW", "32", "--fineSizeH", "32", "--fineSizeW", "32"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(shapes_root, tmp_path_factory):
+    ckpt = tmp_path_factory.mktemp("api") / "checkpoints"
+    run("train.py", "--dataroot", shapes_root, "--name", "tiny", "--checkpoints_dir", ckpt, *TINY, *SIZE, "--niter", "1",
+        "--niter_decay", "0", "--display_id", "0", "--seed", "0")  # fmt: skip
+    return ckpt / "tiny"
+
+
+def photo_and_masks(shapes_root, stem="00001"):
+    image = Image.open(shapes_root / "testA" / f"{stem}.png")
+    masks = [Image.open(p) for p in index_masks(shapes_root / "testA_seg")[stem]]
+    return image, masks
+
+
+def test_translator_gives_what_test_py_writes(tiny_run, shapes_root, tmp_path):
+    translator = Translator.from_checkpoint(tiny_run, device="cpu")  # the architecture comes from train_opt.json
+    image, masks = photo_and_masks(shapes_root)
+    result = translator.translate(image, masks)
+    assert (result.src, result.tgt) == ("A", "B") and result.translated.shape == (1, 3, 32, 32)
+    assert result.translated_masks.shape == (1, len(masks), 32, 32) and result.paths == ["image"]
+    areas = [int(m[0].gt(0).sum()) for m in result.source_masks[0]]
+    assert areas == sorted(areas, reverse=True)  # largest first
+    run("test.py", "--dataroot", shapes_root / "testA", "--dataset_mode", "single_seg", "--name", "tiny", "--checkpoints_dir",
+        tiny_run.parent, "--results_dir", tmp_path, *TINY, *SIZE)  # fmt: skip
+    written = np.asarray(Image.open(tmp_path / "tiny" / "test_latest" / "images" / "00001_fake_B_img.png")).astype(int)
+    ours = ((result.translated[0].clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 0).numpy().astype(int)
+    assert np.abs(written - ours).max() <= 1
+    manifest = json.loads((tmp_path / "tiny" / "test_latest" / "results.json").read_text())
+    sample = next(s for s in manifest["samples"] if s["stem"] == "00001")
+    assert sample["direction"] == "A->B" and sample["images"]["translated"] == "images/00001_fake_B_img.png"
+    assert len(sample["instances"]) == len(masks)
+
+
+def test_translator_translates_only_the_chosen_instances(tiny_run, shapes_root):
+    translator = Translator.from_checkpoint(tiny_run, device="cpu")
+    image, masks = photo_and_masks(shapes_root)
+    assert len(masks) >= 2
+    one = translator.translate(image, masks, instances=[1])
+    assert one.source_masks.shape[1] == 1
+    expected = (torch.from_numpy(np.asarray(masks[1].convert("L"))) > 127).float() * 2 - 1
+    torch.testing.assert_close(one.source_masks[0, 0], expected)
+    with pytest.raises(ValueError, match="there are"):
+        translator.translate(image, masks, instances=[len(masks)])
+    both = translator.translate(torch.from_numpy(np.asarray(image)).permute(2, 0, 1), masks, size=(32, 32))
+    assert both.source_masks.shape[1] == len(masks)
+
+
+def test_translate_py_with_mask_files_and_with_mask_r_cnn(tiny_run, shapes_root, tmp_path):
+    common = ["--input", shapes_root / "testA", "--name", "tiny", "--checkpoints_dir", tiny_run.parent, "--gpu_ids", "-1"]
+    out = run("translate.py", *common, "--masks", shapes_root / "testA_seg", "--instances", "0", "--results_dir", tmp_path / "a")
+    folder = tmp_path / "a" / "tiny" / "translate_latest"
+    assert {p.name for p in folder.glob("*_side_by_side.png")} == {"00000_side_by_side.png", "00001_side_by_side.png",
+                                                                  "00002_side_by_side.png"}  # fmt: skip
+    assert Image.open(folder / "00000_side_by_side.png").size == (4 * 32, 32)
+    samples = json.loads((folder / "results.json").read_text())["samples"]
+    assert all(len(s["instances"]) == 1 for s in samples) and "3 photos translated" in out.stdout
+    # Mask R-CNN with untrained weights, every detection kept: the whole pipeline without downloads
+    out = run("translate.py", *common, "--category", "sheep", "--weights", "none", "--score", "0", "--min_size", "64",
+              "--max_instances", "2", "--results_dir", tmp_path / "b")  # fmt: skip
+    assert (tmp_path / "b" / "tiny" / "translate_latest" / "index.html").is_file()
+    bad = run("translate.py", *common, "--category", "shep", "--weights", "none", "--results_dir", tmp_path / "c", check=False)
+    assert bad.returncode == 1 and "did you mean sheep" in bad.stderr and "Traceback" not in bad.stderr
+    neither = run("translate.py", *common, "--results_dir", tmp_path / "d", check=False)
+    assert neither.returncode == 2 and "--category" in neither.stderr

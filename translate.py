@@ -1,0 +1,141 @@
+"""Translate your own photos in one command: find their instances with Mask R-CNN (or read masks from files),
+translate them with a trained run, and write side-by-side pictures, results.json and a page.
+
+    python translate.py --input photos/ --name shp2gir_coco_instagan --category sheep
+    python translate.py --input photos/ --name shp2gir_coco_instagan --masks photos_seg/ --instances 0,2
+
+Instances are numbered from 0, largest first; ``--instances`` translates only those (the others stay as they are).
+Results go to <results_dir>/<name>/translate_<epoch>/: <stem>_side_by_side.png (photo, its instances, the
+translation, the translated instances), the images of test.py, results.json and index.html.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from instagan.data.image_folder import index_masks, is_image_file, make_dataset, read_image, read_mask
+from instagan.models.translator import Translator
+from instagan.options.base_options import Parser
+from instagan.reporting.results import FreshFolder, ResultsWriter
+from instagan.util import cli, instance_set
+from instagan.util.cli import UserError
+from instagan.util.images import tensor2im
+
+
+def parse(argv: list[str] | None):
+    p = Parser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--input", required=True, help="a photo or a folder of photos")
+    p.add_argument("--name", required=True, help="the run: <checkpoints_dir>/<name>")
+    p.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
+    p.add_argument("--epoch", default="latest", help="which checkpoint: latest or an epoch number")
+    p.add_argument("--results_dir", default="./results/", help="results go to <results_dir>/<name>/translate_<epoch>")
+    p.add_argument("--overwrite", action="store_true", help="replace earlier results in the same folder")
+    p.add_argument("--category", help="COCO category whose instances Mask R-CNN finds, e.g. sheep")
+    p.add_argument("--masks", help="instead of --category: a folder of masks <stem>_<k>.png for the photos")
+    p.add_argument("--instances", help="translate only these instances (largest first, from 0), e.g. 0,2")
+    p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"), help="AtoB translates with G_A, BtoA with G_B")
+    p.add_argument("--size", help="resize the photos to H,W first (default: the run's training crop)")
+    p.add_argument("--max_instances", type=int, default=20, help="at most this many instances per photo, largest first")
+    p.add_argument("--score", type=float, default=0.7, help="smallest Mask R-CNN score kept")
+    p.add_argument("--weights", default="DEFAULT", help="Mask R-CNN: DEFAULT (COCO, torchvision's cache), none or a file")
+    p.add_argument("--min_size", type=int, default=800, help="Mask R-CNN's input size (shorter side)")
+    p.add_argument("--gpu_ids", default="-1", help="0 for the first GPU, -1 for the CPU")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"), help="the generators' precision")
+    p.add_argument("--ins_per", type=int, default=2, help="instances per sequential step")
+    p.add_argument("--paste_background", action="store_true", help="keep the photo's pixels outside the instances")
+    p.add_argument("--ngf", type=int, help="generator width, for files without the run's train_opt.json")
+    p.add_argument("--n_blocks", type=int, help="residual blocks, for files without the run's train_opt.json")
+    args = p.parse_args(argv)
+    if (args.category is None) == (args.masks is None):
+        p.error("give --category (Mask R-CNN finds the instances) or --masks (a folder of <stem>_<k>.png)")
+    try:
+        args.instances = [int(k) for k in args.instances.split(",")] if args.instances else None
+        args.size = tuple(int(v) for v in args.size.split(",")) if args.size else None
+    except ValueError:
+        p.error("--instances takes numbers like 0,2 and --size H,W like 200,200")
+    if args.size is not None and (len(args.size) != 2 or any(v < 4 for v in args.size)):
+        p.error(f"--size {args.size}: give H,W, each at least 4")
+    if args.max_instances < 1 or args.ins_per < 1:
+        p.error("--max_instances and --ins_per must be at least 1")
+    return args
+
+
+def masks_for(photos: list[Path], args) -> dict[Path, list[torch.Tensor]]:
+    """Each photo's instance masks (bool (H, W), largest first): found by Mask R-CNN or read from --masks."""
+    found: dict[Path, list[torch.Tensor]] = {}
+    if args.masks:
+        index = index_masks(args.masks)
+        for photo in photos:
+            size = tuple(read_image(photo).shape[1:])
+            masks = [read_mask(p, size) > 127 for p in index.get(photo.stem, [])]
+            found[photo] = sorted(masks, key=lambda m: -int(m.sum()))[: args.max_instances]
+        return found
+    from instagan.data.detection import build_detector, category_index, detect
+    from instagan.util.devices import resolve_device
+
+    category = category_index(args.category)
+    device = resolve_device([int(i) for i in args.gpu_ids.split(",") if i.strip() and int(i) >= 0])
+    detector = build_detector(args.weights, args.score, args.min_size).to(device).eval()
+    for photo in tqdm(photos, desc=f"finding {args.category}"):
+        found[photo] = [
+            torch.from_numpy(m) for m in detect(detector, read_image(photo), category, args.score, args.max_instances)
+        ]
+    return found
+
+
+def side_by_side(translation) -> np.ndarray:
+    """The photo, its instances, the translation and the translated instances, in a row (uint8 (H, 4W, 3))."""
+    parts = [translation.source, instance_set.merge(translation.source_masks), translation.translated,
+             instance_set.merge(translation.translated_masks)]  # fmt: skip
+    return np.concatenate([tensor2im(p) for p in parts], axis=1)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = parse(argv)
+    source = Path(args.input)
+    photos = [source] if source.is_file() and is_image_file(source) else make_dataset(source)
+    run = Path(args.checkpoints_dir) / args.name
+    size = args.size
+    if size is None and (run / "train_opt.json").is_file():
+        trained = json.loads((run / "train_opt.json").read_text())
+        size = (trained.get("fineSizeH"), trained.get("fineSizeW")) if "fineSizeH" in trained else None
+    folder = FreshFolder(Path(args.results_dir) / args.name / f"translate_{args.epoch}", args.overwrite)
+    masks = masks_for(photos, args)
+    device = "cpu" if args.gpu_ids.strip() == "-1" else f"cuda:{args.gpu_ids.split(',')[0]}"
+    flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
+    translator = Translator.from_checkpoint(run, args.epoch, device=device, precision=args.precision, ins_max=args.max_instances,
+                                            ins_per=args.ins_per, paste_background=args.paste_background, **flags)  # fmt: skip
+    without = [p.name for p in photos if not masks[p]]
+    if without:
+        warnings.warn(f"{len(without)} photos have no instances and pass through untranslated: {', '.join(without[:5])}",
+                      stacklevel=1)  # fmt: skip
+    with folder:
+        writer = ResultsWriter(folder.partial, f"{args.name}: your photos, epoch {args.epoch}")
+        for photo in tqdm(photos, desc="translating"):
+            picked = args.instances
+            if picked is not None and any(k >= len(masks[photo]) for k in picked):
+                raise UserError(f"{photo} has {len(masks[photo])} instances: --instances {args.instances} asks for more")
+            image = Image.open(photo).convert("RGB")
+            result = translator.translate(image, masks[photo], args.direction, picked, size, str(photo))
+            writer.add([result])
+            Image.fromarray(side_by_side(result)).save(folder.partial / f"{photo.stem}_side_by_side.png")
+        writer.save({k: (v if not isinstance(v, tuple) else list(v)) for k, v in vars(args).items()})
+        final = folder.commit()
+    print(f"{writer.count} photos translated; open {final / 'index.html'}")
+    return final / "index.html"
+
+
+def entry() -> None:
+    """The console command (instagan-translate)."""
+    cli.run(main)
+
+
+if __name__ == "__main__":
+    entry()
