@@ -38,7 +38,8 @@ setup(
         "torchmetrics>=1.0",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff", "scipy"],
+        "test": ["pytest>=7", "ruff", "scipy", "tensorboard", "wandb"],
+        "logging": ["tensorboard", "wandb"],  # train.py --tensorboard, --wandb
         "ccp": ["scipy"],  # datasets/generate_ccp_dataset.py reads .mat files
         # visdom 0.2.4's sdist needs pkg_resources; README: Display shows how to install it
         "display": ["visdom==0.2.4"],

@@ -23,7 +23,7 @@ from instagan.models import create_model
 from instagan.models.trainer import Trainer, TrainingDiverged
 from instagan.options.base_options import save_options
 from instagan.options.train_options import TrainOptions
-from instagan.reporting.visualizer import Visualizer
+from instagan.reporting.training_log import TrainingLog
 from instagan.util import checkpoint, cli, distributed
 from instagan.util.checkpoint import Counters
 from instagan.util.randomness import seed_everything
@@ -72,12 +72,12 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
     if opt.seed is not None and context.distributed:
         seed_everything(opt.seed + context.rank)  # same initial weights, different random crops per process
     seed = opt.seed if opt.seed is not None else random.SystemRandom().randrange(2**31)
-    counters, visualizer_state = Counters(epoch=opt.epoch_count, data_seed=distributed.gather(seed)[0]), {}
+    counters, log_state = Counters(epoch=opt.epoch_count, data_seed=distributed.gather(seed)[0]), {}
     if opt.continue_train:
-        counters, visualizer_state = trainer.resume(opt.epoch)
-    visualizer = Visualizer(opt) if context.is_main else None
-    if visualizer:
-        visualizer.load_state_dict(visualizer_state)
+        counters, log_state = trainer.resume(opt.epoch)
+    log = TrainingLog(opt) if context.is_main else None
+    if log:
+        log.load_state_dict(log_state)
     loader = create_dataloader(opt, dataset, context.rank, context.world_size, counters.data_seed)
     if context.is_main:
         save_options(opt, model.save_dir, "train")
@@ -107,17 +107,17 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
                 epoch_iter += batch_size * context.world_size
                 progress.set_description(f"epoch {epoch}/{last_epoch}")
                 progress.update(1)
-                if visualizer and (i == 0 or counters.due(opt.display_freq)):
-                    visualizer.display_current_results(
-                        model.get_current_visuals(), epoch, save_result=i == 0 or counters.due(opt.update_html_freq)
-                    )
+                if log and (i == 0 or counters.due(opt.display_freq)):
+                    save_html = i == 0 or counters.due(opt.update_html_freq)
+                    log.images(model.get_current_visuals(), epoch, counters.total_iters, save_html)
                 if counters.due(opt.print_freq):
                     losses = distributed.mean_values(model.get_current_losses(), context.device)
-                    if visualizer:
+                    if log:
                         t_comp = (time.time() - t_start) / batch_size
-                        say(visualizer.format_losses(epoch, epoch_iter, losses, t_comp, t_data))
-                        visualizer.plot_current_losses(epoch, epoch_iter / len(dataset), losses)
-                state = visualizer.state_dict() if visualizer else {}
+                        say(
+                            log.losses(epoch, epoch_iter, epoch_iter / len(dataset), counters.total_iters, losses, t_comp, t_data)
+                        )
+                state = log.state_dict() if log else {}
                 if distributed.any_true(stop.requested, context.device):
                     trainer.save("latest", counters, state)
                     progress.close()
@@ -131,19 +131,21 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
 
             lr = trainer.update_learning_rate()
             counters.end_epoch(epoch)
-            state = visualizer.state_dict() if visualizer else {}
+            state = log.state_dict() if log else {}
             trainer.save("latest", counters, state)
             if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
                 trainer.save(epoch, counters, state)
-            if visualizer:
-                visualizer.write_page(epoch)
+            if log:
+                log.end_epoch(epoch)
             say(f"end of epoch {epoch}/{last_epoch}: saved 'latest', learning rate now {lr:.7f}")
     progress.close()
+    if log:
+        log.close()
     if trainer.skipped_updates:
         say(f"{trainer.skipped_updates} updates were skipped (non-finite losses or gradients, or fp16 overflow)")
     if skipped:
         say(f"{len(skipped)} images could not be read and were skipped: {', '.join(sorted(skipped)[:5])}")
-    say(f"done: checkpoints in {model.save_dir}" + (f", HTML page {visualizer.web_dir / 'index.html'}" if visualizer else ""))
+    say(f"done: checkpoints in {model.save_dir}" + (f", HTML page {log.web_dir / 'index.html'}" if log else ""))
 
 
 def entry() -> None:

@@ -23,6 +23,10 @@ class TrainOptions(BaseOptions):
         p.add_argument("--update_html_freq", type=int, default=1000, help="write the HTML page every this many images")
         p.add_argument("--print_freq", type=int, default=100, help="print and log losses every this many images")
         p.add_argument("--no_html", action="store_true", help="do not write the HTML page")
+        p.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard, in <run>/tensorboard")
+        p.add_argument("--wandb", action="store_true", help="also log to Weights & Biases (pip install wandb)")
+        p.add_argument("--wandb_project", default="instagan", help="the Weights & Biases project")
+        p.add_argument("--wandb_mode", default="offline", choices=("offline", "online"), help="offline: wandb sync uploads later")
         # saving
         p.add_argument("--save_latest_freq", type=int, default=5000, help="save 'latest' every this many images")
         p.add_argument("--save_epoch_freq", type=int, default=5, help="save '<epoch>' every this many epochs")

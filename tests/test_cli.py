@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests.conftest import ROOT, SAMPLE_COCO, require_shared
@@ -106,3 +107,19 @@ def test_test_py_loads_the_original_checkpoint_layout(tmp_path):
         "--gpu_ids", "-1", "--num_threads", "0", "--loadSizeH", "64", "--loadSizeW", "64", "--fineSizeH", "64",
         "--fineSizeW", "64", "--checkpoints_dir", tmp_path / "checkpoints", "--results_dir", tmp_path / "r")  # fmt: skip
     assert (tmp_path / "r" / "orig" / "sample_200" / "images" / "139_fake_B_img.png").is_file()
+
+
+@pytest.mark.slow
+def test_tensorboard_and_wandb_offline_logs(shapes_root, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run("train.py", "--dataroot", shapes_root, "--name", "logged", "--checkpoints_dir", tmp_path, *TINY, *SIZE32, "--niter", "1",
+        "--niter_decay", "0", "--display_id", "0", "--print_freq", "2", "--tensorboard", "--wandb")  # fmt: skip
+    events = list((tmp_path / "logged" / "tensorboard").glob("events.out.tfevents.*"))
+    assert events
+    accumulator = EventAccumulator(str(events[0].parent))
+    accumulator.Reload()
+    assert "loss/G_A" in accumulator.Tags()["scalars"] and "fake_B_img" in accumulator.Tags()["images"]
+    assert len(accumulator.Scalars("loss/D_B")) == 3  # 6 images, a line every 2
+    offline = list((tmp_path / "logged" / "wandb").glob("offline-run-*"))
+    assert offline and list(offline[0].glob("run-*.wandb"))
