@@ -14,10 +14,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from instagan.data import create_dataloader, create_dataset
-from instagan.models.translator import Translator
 from instagan.options.base_options import option_values, save_options
 from instagan.options.test_options import TestOptions
 from instagan.reporting.results import FreshFolder, ResultsWriter
+from instagan.translator import Translator
 from instagan.util import cli
 from instagan.util.randomness import seed_everything
 

@@ -21,9 +21,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from instagan.data.image_folder import index_masks, is_image_file, make_dataset, read_image, read_mask
-from instagan.models.translator import Translator
 from instagan.options.base_options import Parser
 from instagan.reporting.results import FreshFolder, ResultsWriter
+from instagan.translator import Translator
 from instagan.util import cli, instance_set
 from instagan.util.cli import UserError
 from instagan.util.images import tensor2im

@@ -12,7 +12,7 @@ from instagan.util import registry
 
 
 def available_dataset_modes() -> list[str]:
-    return registry.available(Path(__file__).parent, "dataset", exclude=("base_dataset",))
+    return registry.available(Path(__file__).parent, "dataset", exclude=("base_dataset", "template_dataset"))
 
 
 def find_dataset_using_name(dataset_mode: str) -> type[BaseDataset]:

@@ -106,20 +106,20 @@ def _multiple_of_4(x: torch.Tensor) -> torch.Tensor:
 
 
 def load_image_and_masks(
-    image_path: Path, mask_paths: list[Path], transform: v2.Compose, max_instances: int
+    image_path: Path, mask_paths: list[Path], transform: v2.Compose, slots: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Read an image and its instance masks and transform them together (``transform_image_and_masks``)."""
     image = read_image(image_path)
-    return transform_image_and_masks(image, read_masks(mask_paths, tuple(image.shape[1:]), max_instances, image_path),
-                                     transform, max_instances)  # fmt: skip
+    return transform_image_and_masks(image, read_masks(mask_paths, tuple(image.shape[1:]), slots, image_path),
+                                     transform, slots)  # fmt: skip
 
 
 def transform_image_and_masks(
-    image: torch.Tensor, masks: torch.Tensor, transform: v2.Compose, max_instances: int
+    image: torch.Tensor, masks: torch.Tensor, transform: v2.Compose, slots: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """An image uint8 (3, H, W) and its masks uint8 (K, H, W), transformed together with one set of random draws.
 
-    Returns the image (3, h, w) and the masks (max_instances, h, w), both float in [-1, 1]; slots
+    Returns the image (3, h, w) and the masks (slots, h, w), both float in [-1, 1]; slots
     beyond the image's instances are empty (-1). An image without masks gets only empty slots.
     """
     if len(masks):
@@ -129,5 +129,5 @@ def transform_image_and_masks(
     image = from_uint8(image.as_subclass(torch.Tensor))
     masks = from_uint8(masks.as_subclass(torch.Tensor)) if len(masks) else masks.float()
     empty = torch.full((0, *image.shape[1:]), instance_set.EMPTY)
-    masks = instance_set.pad_slots((masks if len(masks) else empty).unsqueeze(0), max_instances)[0]
+    masks = instance_set.pad_slots((masks if len(masks) else empty).unsqueeze(0), slots)[0]
     return image, masks

@@ -137,15 +137,14 @@ def read_mask(path: Path, size: tuple[int, int]) -> torch.Tensor:
     return torch.from_numpy(array.copy())
 
 
-def read_masks(paths: list[Path], size: tuple[int, int], max_instances: int, image_path: Path) -> torch.Tensor:
-    """The masks of one image as uint8 (K, H, W), K <= max_instances (extra masks dropped, with a warning)."""
-    if len(paths) > max_instances:
+def read_masks(paths: list[Path], size: tuple[int, int], slots: int, image_path: Path) -> torch.Tensor:
+    """The masks of one image as uint8 (K, H, W), K <= slots (extra masks dropped, with a warning)."""
+    if len(paths) > slots:
         warnings.warn(
-            f"{image_path} has {len(paths)} instance masks; only the first {max_instances} are read "
-            "(raise --max_instances to read more)",
+            f"{image_path} has {len(paths)} instance masks; only the first {slots} are read (raise --mask_slots to read more)",
             stacklevel=2,
         )
-        paths = paths[:max_instances]
+        paths = paths[:slots]
     if not paths:
         return torch.zeros((0, *size), dtype=torch.uint8)
     return torch.stack([read_mask(p, size) for p in paths])

@@ -36,5 +36,5 @@ class SingleSegDataset(BaseDataset):
 
     def _load(self, index: int) -> dict:
         path = self.domain.paths[index]
-        image, masks = load_image_and_masks(path, self.domain.mask_paths(index), self.transform, self.opt.max_instances)
+        image, masks = load_image_and_masks(path, self.domain.mask_paths(index), self.transform, self.opt.mask_slots)
         return {self.key: image, f"{self.key}_segs": masks, f"{self.key}_paths": str(path)}

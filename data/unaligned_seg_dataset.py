@@ -19,7 +19,12 @@ from instagan.util.cli import UserError
 
 def add_mask_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
-        "--max_instances", type=int, default=20, help="mask slots per image; batches are padded with empty masks to this"
+        "--mask_slots",
+        "--max_instances",
+        dest="mask_slots",
+        type=int,
+        default=20,
+        help="mask slots per loaded image (more masks are dropped, fewer padded with empty ones); the model uses --ins_max",
     )
     return parser
 
@@ -118,6 +123,6 @@ class UnalignedSegDataset(BaseDataset):
         index_B = index % len(self.domain_B) if self.opt.serial_batches else random.randrange(len(self.domain_B))
         item = {}
         for key, domain, i in (("A", self.domain_A, index_A), ("B", self.domain_B, index_B)):
-            image, masks = load_image_and_masks(domain.paths[i], domain.mask_paths(i), self.transform, self.opt.max_instances)
+            image, masks = load_image_and_masks(domain.paths[i], domain.mask_paths(i), self.transform, self.opt.mask_slots)
             item.update({key: image, f"{key}_segs": masks, f"{key}_paths": str(domain.paths[i])})
         return item

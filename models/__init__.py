@@ -9,7 +9,7 @@ from instagan.util import registry
 
 
 def available_models() -> list[str]:
-    return registry.available(Path(__file__).parent, "model", exclude=("base_model",))
+    return registry.available(Path(__file__).parent, "model", exclude=("base_model", "template_model", "two_domain_model"))
 
 
 def find_model_using_name(model_name: str) -> type[BaseModel]:

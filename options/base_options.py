@@ -17,7 +17,7 @@ from instagan.util.files import atomic_write_text
 # The smallest value each integer flag takes (flags a parser does not have are skipped).
 AT_LEAST = {
     "batch_size": 1, "ngf": 1, "ndf": 1, "n_blocks": 0, "n_layers_D": 1, "input_nc": 1, "output_nc": 1, "num_threads": 0,
-    "loadSizeH": 4, "loadSizeW": 4, "fineSizeH": 4, "fineSizeW": 4, "display_winsize": 1, "max_instances": 1,
+    "loadSizeH": 4, "loadSizeW": 4, "fineSizeH": 4, "fineSizeW": 4, "display_winsize": 1, "mask_slots": 1,
     "ins_max": 0, "ins_per": 1, "print_freq": 1, "display_freq": 1, "update_html_freq": 1, "save_latest_freq": 1,
     "save_epoch_freq": 1, "niter": 0, "niter_decay": 0, "epoch_count": 1, "pool_size": 0, "lr_decay_iters": 1,
     "max_nonfinite": 1, "display_ncols": 1, "num_test": 1, "paste_dilation": 0,

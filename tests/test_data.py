@@ -43,7 +43,7 @@ def test_image_and_masks_get_the_same_crop_and_flip(tmp_path):
     flipped = set()
     for seed in range(12):
         torch.manual_seed(seed)
-        image, segs = load_image_and_masks(tmp_path / "trainA" / "x.png", paths, transform, max_instances=5)
+        image, segs = load_image_and_masks(tmp_path / "trainA" / "x.png", paths, transform, slots=5)
         assert image.shape == (3, 24, 32) and segs.shape == (5, 24, 32)
         union = segs[:2].max(dim=0).values
         torch.testing.assert_close(union, image[0], atol=2e-2, rtol=0)
@@ -76,7 +76,7 @@ def test_mask_paths_come_from_the_folder_not_letter_replacement(tmp_path):
     item = ds[0]
     assert (item["A_segs"][:2] > -1).any(dim=(1, 2)).tolist() == [True, True]
     assert (item["B_segs"] > -1).any(dim=(1, 2)).sum() == 1
-    assert item["A_segs"].shape[0] == 20  # padded to --max_instances
+    assert item["A_segs"].shape[0] == 20  # padded to --mask_slots
 
 
 def test_image_without_instances_gives_empty_slots(tmp_path):
@@ -105,7 +105,7 @@ def test_too_many_masks_warn_and_keep_the_first(tmp_path):
         warnings.simplefilter("always")
         paths = index_masks(tmp_path / "trainA_seg")["many"]
         _, segs = load_image_and_masks(tmp_path / "trainA" / "many.png", paths, transform, 2)
-    assert segs.shape[0] == 2 and any("--max_instances" in str(w.message) for w in caught)
+    assert segs.shape[0] == 2 and any("--mask_slots" in str(w.message) for w in caught)
 
 
 def test_missing_folder_and_unknown_mode_are_clear(tmp_path):

@@ -29,11 +29,15 @@ def test_cycle_gan_baseline_trains_tests_and_evaluates(shapes_root, tmp_path):
     assert "not computed" in report["fid_inception"]
     assert "Metrics" in (results / "cg" / "test_latest" / "index.html").read_text()
     assert "A->B" in out.stdout
-    # the classifier is cached: a second run reuses it and rewrites (not duplicates) the page's table
+    # the classifier is cached: a second run reuses it and rewrites (not duplicates) the page's table; a folder
+    # written before results.json existed is read by its file names, to the same numbers
     stamp = (tmp_path / "clf.pth").stat().st_mtime_ns
+    (results / "cg" / "test_latest" / "results.json").unlink()
     run(*evaluate)
     assert (tmp_path / "clf.pth").stat().st_mtime_ns == stamp
     assert (results / "cg" / "test_latest" / "index.html").read_text().count("<h3>Metrics</h3>") == 1
+    again = json.loads((results / "cg" / "test_latest" / "metrics.json").read_text())
+    assert again["directions"] == report["directions"]
 
 
 def test_cycle_gan_refuses_set_networks(shapes_root, tmp_path):

@@ -138,8 +138,8 @@ def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
         (["--niter", "-1"], "--niter -1 must be at least 0"),
         (["--niter", "0", "--niter_decay", "0"], "is no epoch at all"),
         (["--ngf", "-1"], "--ngf -1 must be at least 1"),
-        (["--max_instances", "0"], "--max_instances 0 must be at least 1"),
-        (["--max_instances", "-1"], "--max_instances -1 must be at least 1"),
+        (["--mask_slots", "0"], "--mask_slots 0 must be at least 1"),
+        (["--max_instances", "-1"], "--mask_slots -1 must be at least 1"),  # the flag's earlier name
         (["--suffix", "{bogus}"], "--suffix '{bogus}' cannot be formatted"),
         (["--lambda_c", "0"], "unrecognized arguments: --lambda_c"),
         (["--lr", "nan"], "--lr nan must be a positive number"),

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from instagan.data.image_folder import index_masks
-from instagan.models.translator import Translator
+from instagan.translator import Translator
 from tests.test_cli import run
 
 TINY = ["--gpu_ids", "-1", "--ngf", "4", "--ndf", "4", "--n_blocks", "1", "--num_threads", "0"]

@@ -1,6 +1,6 @@
 """Trained generators, ready to translate: the Python interface to a run (test.py and translate.py use it too).
 
-    from instagan.models.translator import Translator
+    from instagan.translator import Translator
     translator = Translator.from_checkpoint("checkpoints/shp2gir_coco_instagan", epoch=200, device="cuda")
     result = translator.translate(Image.open("sheep.png"), [Image.open("sheep_0.png"), Image.open("sheep_1.png")])
     result.translated       # (1, 3, H, W) in [-1, 1]; result.translated_masks (1, 2, H, W); see Translation
