@@ -71,7 +71,7 @@ def test_demo_script_quick_mode(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "res" / "demo" / "test_latest" / "metrics.json").is_file()
     assert (tmp_path / "ck" / "demo" / "web" / "index.html").is_file()
-    assert "classification_score=" in proc.stdout and "test results:" in proc.stdout
+    assert "classification_score: " in proc.stdout and "test results:" in proc.stdout and "(target >= 0.9)" in proc.stdout
 
 
 def test_benchmark_script_quick_mode(tmp_path):
