@@ -37,6 +37,7 @@ MATERIALS = (
     ("stone", (138, 130, 142), "checker"),
 )
 COLOUR_JITTER = 3  # per channel, in grey levels: the part of the colour nothing can recover
+MONO = (235, 228, 212)  # the colour of every instance with --instances mono
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -70,7 +71,11 @@ def _shape_mask(kind: str, rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def _texture(rng: np.random.Generator, size: int, style: str = "patterned") -> np.ndarray:
-    """The look of an instance (size, size, 3): a random colour, plain or with stripes or dots of a second one."""
+    """The look of an instance (size, size, 3): a random colour, plain or with stripes or dots of a second one; or
+    ``mono``: the same light colour for every instance (up to a small jitter)."""
+    if style == "mono":
+        colour = np.asarray(MONO, dtype=float) + rng.uniform(-8, 8, size=3)
+        return np.broadcast_to(colour, (size, size, 3)).copy()
     colour = rng.uniform(0, 255, size=3)
     if style == "plain":
         return np.broadcast_to(colour, (size, size, 3)).copy()
@@ -123,7 +128,10 @@ def main(argv: list[str] | None = None) -> Path:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument(
-        "--instances", choices=("patterned", "plain"), default="patterned", help="instances with stripes or dots, or plain"
+        "--instances",
+        choices=("patterned", "plain", "mono"),
+        default="patterned",
+        help="instances of random colours with stripes or dots, or plain; or mono: all of one light colour",
     )
     args = parser.parse_args(argv)
     if args.size < 16:

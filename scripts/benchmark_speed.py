@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTES = "<!-- notes: kept when the table above is regenerated -->"
+NOTES = "<!-- notes: kept when the tables above are regenerated -->"
 
 
 def random_batch(batch: int, instances: int, size: int, slots: int, seed: int):
@@ -54,9 +54,14 @@ def measure(config: dict) -> dict:
     import torch
 
     sys.path.insert(0, config["root"])
-    from instagan.models import create_model
-    from instagan.options.test_options import TestOptions
-    from instagan.options.train_options import TrainOptions
+    if (Path(config["root"]) / "instagan").is_dir():
+        from instagan.models import create_model
+        from instagan.options.test_options import TestOptions
+        from instagan.options.train_options import TrainOptions
+    else:  # a revision from before the instagan package (--against)
+        from models import create_model
+        from options.test_options import TestOptions
+        from options.train_options import TrainOptions
 
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = config["tf32"]
     cuda = config["device"] == "cuda"
@@ -80,6 +85,7 @@ def measure(config: dict) -> dict:
         from instagan.models.trainer import Trainer
         from instagan.util.distributed import Context
 
+        model.setup()  # as train.py does: compiles the networks with --compile
         trainer = Trainer(model, opt, Context(device))
         step = trainer.train_step
     elif train:
@@ -119,7 +125,18 @@ def measure(config: dict) -> dict:
     times.sort()
     median = times[len(times) // 2]
     peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"images_per_s": batch / median, "seconds_per_step": median, "peak_gb": peak / 1e9, "warmup_s": warmup}
+    result = {"images_per_s": batch / median, "seconds_per_step": median, "peak_gb": peak / 1e9, "warmup_s": warmup}
+    if config.get("profile"):
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        with profile(activities=activities) as prof:
+            for i in range(2):
+                step(batches[i % len(batches)])
+            sync()
+        key = "self_device_time_total" if cuda else "self_cpu_time_total"
+        result["profile"] = prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=60)
+    return result
 
 
 def run_one(config: dict) -> dict:
@@ -152,6 +169,11 @@ def configs(args: argparse.Namespace, device: str) -> list[dict]:
         base.update(size=48, ngf=8, n_blocks=2)
         grid = [dict(batch=b) for b in (1, 4, 8)] + [dict(batch=4, precision="bf16"), dict(batch=4, compile=True)]
         grid += [dict(batch=4, ins_max=n) for n in (8, 16)]
+    elif args.short:
+        base.update(size=200, ngf=64, n_blocks=9)
+        grid = [dict(batch=1), dict(batch=8), dict(batch=8, precision="bf16"), dict(batch=8, precision="fp16")]
+        grid += [dict(batch=8, precision="bf16", ins_max=n) for n in (8, 16)]
+        grid += [dict(batch=16, precision="bf16"), dict(batch=8, precision="bf16", compile=True)]
     else:
         base.update(size=200, ngf=64, n_blocks=9)
         grid = [dict(batch=b, precision=p) for b in (1, 4, 8) for p in ("fp32", "bf16", "fp16")]
@@ -192,12 +214,14 @@ def label(c: dict) -> str:
 def main(argv: list[str] | None = None) -> Path | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", action="store_true", help="48x48, ngf 8, 2 residual blocks (the demo's networks), on the CPU")
+    parser.add_argument("--short", action="store_true", help="the paper's size, the configurations that matter most, in order")
     parser.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when available (always cpu with --small)")
     parser.add_argument("--against", metavar="REV", help="also compare the demo's config (batch 4) with this git revision")
     parser.add_argument("--against_only", action="store_true", help="with --against: only that comparison")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=6)
     parser.add_argument("--out", default="docs/speed.md", help="where to write the table ('-': print only)")
+    parser.add_argument("--profile", choices=("fp32", "bf16", "fp16"), help="only print a profile of a batch-8 training step")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -205,9 +229,19 @@ def main(argv: list[str] | None = None) -> Path | None:
         return None
     import torch
 
+    if args.profile:  # where a training step of the first batch-8 configuration spends its time
+        config = next(c for c in configs(args, "cpu" if args.small else "cuda") if c["batch"] == 8)
+        result = run_one({**config, "precision": args.profile, "mode": "train", "profile": True, "iters": 2})
+        print(f"{label({**config, 'precision': args.profile})}: " + result.get("profile", result.get("error", "")))
+        return None
+
     device = "cpu" if args.small else (args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    rows = ["| configuration | train images/s | train peak memory (GB) | test images/s | test peak memory (GB) |",
+    size = "48x48, ngf = ndf = 8, 2 residual blocks" if args.small else "200x200, ngf = ndf = 64, 9 residual blocks"
+    flags = (" --small" if args.small else "") + (" --short" if args.short else "")
+    text = [f"Measured by `python scripts/benchmark_speed.py{flags}` on {machine(device)}; {size}.", "",
+            "| configuration | train images/s | train peak memory (GB) | test images/s | test peak memory (GB) |",
             "|---|---|---|---|---|"]  # fmt: skip
+    section = "cpu" if device == "cpu" else "gpu"
     for config in [] if args.against_only else configs(args, device):
         train = run_one({**config, "mode": "train"})
         test = run_one({**config, "mode": "test"}) if config["ins_max"] == 4 else {}
@@ -221,14 +255,9 @@ def main(argv: list[str] | None = None) -> Path | None:
                 cells += ["-", "-"]
         if config["compile"] and "warmup_s" in train:
             cells[0] += f" (warm-up {train['warmup_s']:.0f} s)"
-        rows.append("| " + " | ".join(cells) + " |")
-        print(rows[-1], flush=True)
-    text = [f"Measured by `python scripts/benchmark_speed.py{' --small' if args.small else ''}` on {machine(device)}.", ""]
-    if args.small:
-        text[0] += " 48x48, ngf = ndf = 8, 2 residual blocks."
-    else:
-        text[0] += " 200x200, ngf = ndf = 64, 9 residual blocks."
-    text += rows
+        text.append("| " + " | ".join(cells) + " |")
+        print(text[-1], flush=True)
+        write_section(args.out, section, text)  # after every row: a run cut short keeps what it measured
     if args.against:
         demo = {**configs(args, device)[1], "mode": "train", "iters": max(args.iters, 10)}
         result = against(args.against, demo)
@@ -239,16 +268,36 @@ def main(argv: list[str] | None = None) -> Path | None:
             line += f"{result[0]:.3f} s, this tree {result[1]:.3f} s: {result[0] / result[1]:.2f}x faster"
         text += ["", line]
         print(line)
-    if args.out == "-":
+    return write_section(args.out, section, text)
+
+
+def write_section(out: str, section: str, lines: list[str]) -> Path | None:
+    """Write ``lines`` as the ``section`` ("gpu" or "cpu") of the report ``out``: the other section and the notes
+    written by hand below the notes marker stay as they are."""
+    if out == "-":
         return None
-    out = ROOT / args.out
-    notes = ""  # hand-written notes below the marker survive a rerun
-    if out.is_file() and NOTES in out.read_text():
-        notes = out.read_text().split(NOTES, 1)[1]
-    heading = "# Speed and memory" + (" on the CPU" if args.small else "")
-    out.write_text("\n".join([heading, "", *text, "", NOTES]) + (notes or "\n"))
-    print(f"written to {out}")
-    return out
+    path = ROOT / out
+    text = path.read_text() if path.is_file() else f"# Speed and memory\n\n{NOTES}\n"
+    title = {"gpu": "## On a GPU, at the paper's size", "cpu": "## On the CPU, at the demo's size"}[section]
+    begin, end = f"<!-- {section} table -->", f"<!-- end of {section} table -->"
+    block = "\n".join([begin, title, "", *lines, end])
+    if begin in text and end in text:
+        text = text.split(begin, 1)[0] + block + text.split(end, 1)[1]
+    elif NOTES in text:  # the gpu section first, then the cpu one, then the notes
+        head, notes = text.split(NOTES, 1)
+        gpu_first = section == "gpu" and "<!-- cpu table -->" in head
+        if gpu_first:
+            before, after = head.split("<!-- cpu table -->", 1)
+            head = before + block + "\n\n<!-- cpu table -->" + after
+        else:
+            head = head.rstrip("\n") + "\n\n" + block + "\n\n"
+        text = head + NOTES + notes
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n\n" + NOTES + "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
 
 
 if __name__ == "__main__":

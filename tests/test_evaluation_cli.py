@@ -76,10 +76,13 @@ def test_demo_script_quick_mode(tmp_path):
 
 def test_benchmark_script_quick_mode(tmp_path):
     script = str(ROOT / "scripts" / "benchmark_shapes.py")
-    args = ["--quick", "--work", str(tmp_path / "w"), "--out", str(tmp_path / "bench.md")]
+    args = ["--quick", "--seeds", "2", "--work", str(tmp_path / "w"), "--out", str(tmp_path / "bench.md")]
     proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     table = (tmp_path / "bench.md").read_text()
-    for run_name in ("instagan", "instagan_noctx", "instagan_onestep", "cycle_gan"):
+    for run_name in ("instagan", "instagan_noctx", "instagan_onestep", "instagan_tested_onestep", "cycle_gan"):
         assert f"| {run_name} |" in table
+    assert "### A->B" in table and "### B->A" in table and " ± " in table  # mean ± std over the 2 seeds
     assert "--lambda_ctx 0" in table and "--model cycle_gan" in table
+    compare = (tmp_path / "w" / "compare" / "index.html").read_text()
+    assert "00000 (A-&gt;B)" in compare and "instagan_noctx masks" in compare and "cycle_gan" in compare
