@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> Path:
         "seeds; each seed's numbers come with 95 % bootstrap intervals in its metrics.json.",
         f"The judge of the classification score is right on {judge['min']} to {judge['max']} of the real test images "
         "(per image, each of its 5 classifiers). The runs' translations of the first test images, side by side: "
-        f"`{compare.relative_to(ROOT)}`.",
+        f"`{compare.relative_to(ROOT) if compare.is_relative_to(ROOT) else compare}`.",
         "",
         *lines,
         "Commands (seed 0; the other seeds change `--seed` and the names):",

@@ -16,6 +16,7 @@ in the same run, so that the two numbers are comparable.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -54,14 +55,10 @@ def measure(config: dict) -> dict:
     import torch
 
     sys.path.insert(0, config["root"])
-    if (Path(config["root"]) / "instagan").is_dir():
-        from instagan.models import create_model
-        from instagan.options.test_options import TestOptions
-        from instagan.options.train_options import TrainOptions
-    else:  # a revision from before the instagan package (--against)
-        from models import create_model
-        from options.test_options import TestOptions
-        from options.train_options import TrainOptions
+    package = "instagan." if (Path(config["root"]) / "instagan").is_dir() else ""  # "": a revision before the package
+    create_model = importlib.import_module(package + "models").create_model
+    TestOptions = importlib.import_module(package + "options.test_options").TestOptions
+    TrainOptions = importlib.import_module(package + "options.train_options").TrainOptions
 
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = config["tf32"]
     cuda = config["device"] == "cuda"
