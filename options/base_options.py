@@ -99,11 +99,13 @@ class BaseOptions:
         return p
 
     def gather_options(self, argv: list[str] | None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
-        parser = self.initialize(Parser())
+        # --help waits until the model's and the data set's flags are in, so that it lists them too
+        parser = self.initialize(Parser(add_help=False))
         opt, _ = parser.parse_known_args(argv)
         parser = models.get_option_setter(opt.model)(parser, self.is_train)
         opt, _ = parser.parse_known_args(argv)
         parser = data.get_option_setter(opt.dataset_mode)(parser, self.is_train)
+        parser.add_argument("-h", "--help", action="help", help="show this message (with --model's flags) and exit")
         return parser.parse_args(argv), parser
 
     def parse(self, argv: list[str] | None = None) -> argparse.Namespace:

@@ -123,3 +123,11 @@ def test_tensorboard_and_wandb_offline_logs(shapes_root, tmp_path):
     assert len(accumulator.Scalars("loss/D_B")) == 3  # 6 images, a line every 2
     offline = list((tmp_path / "logged" / "wandb").glob("offline-run-*"))
     assert offline and list(offline[0].glob("run-*.wandb"))
+
+
+def test_help_lists_the_flags_of_the_model_and_the_data_set():
+    for script in ("train.py", "test.py"):
+        text = run(script, "--help").stdout
+        assert "--ins_max" in text and "--ins_per" in text and "--dataroot" in text, script  # InstaGAN's own flags too
+    assert "--lambda_ctx" in run("train.py", "--help").stdout
+    assert "--lambda_ctx" not in run("train.py", "--model", "cycle_gan", "--help").stdout
