@@ -20,9 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The data: 48x48 images, boxes (A) and discs (B) of plain random colours on four background materials, 1 to 4 per
+# The data: 48x48 images, boxes (A) and discs (B) all of one light colour on four background materials, 1 to 4 per
 # training image; 120 test images per domain, so that a score moves in steps of 1/120 at most.
-DATA = ["--size", "48", "--train", "360", "--test", "120", "--max_instances", "4", "--instances", "plain"]
+DATA = ["--size", "48", "--train", "360", "--test", "120", "--max_instances", "4", "--instances", "mono"]
 # The networks and the training budget: what 2 CPU cores train in about 8 minutes.
 NETWORKS = ["--ngf", "8", "--ndf", "8", "--n_blocks", "2"]
 BUDGET = ["--batch_size", "4", "--niter", "7", "--niter_decay", "5", "--lr", "0.0005"]
@@ -30,7 +30,7 @@ SIZE = ["--loadSizeH", "48", "--loadSizeW", "48", "--fineSizeH", "48", "--fineSi
 TEST = ["--ins_max", "8", "--ins_per", "2"]
 TARGETS = {"classification_score": (">=", 0.9), "mask_shape_accuracy": (">=", 0.8), "context_error": ("<=", 0.05),
            "instances_kept": (">=", 0.95)}  # fmt: skip
-QUICK_DATA = ["--size", "32", "--train", "24", "--test", "6", "--max_instances", "4", "--instances", "plain"]
+QUICK_DATA = ["--size", "32", "--train", "24", "--test", "6", "--max_instances", "4", "--instances", "mono"]
 QUICK = {"networks": ["--ngf", "8", "--ndf", "8", "--n_blocks", "1"], "budget": ["--batch_size", "4", "--niter", "1",
          "--niter_decay", "0"], "size": ["--loadSizeH", "32", "--loadSizeW", "32", "--fineSizeH", "32", "--fineSizeW", "32"],
          "evaluate": ["--classifier_steps", "20", "--classifiers", "2"]}  # fmt: skip

@@ -67,3 +67,22 @@ def test_background_colour_follows_its_material(tmp_path):
             assert distance.min() < COLOUR_JITTER + 4, (img_path.name, mean)
             used.add(int(distance.argmin()))
     assert used == set(range(len(MATERIALS)))
+
+
+def test_instance_styles_plain_and_mono(tmp_path):
+    from datasets.make_shapes_dataset import MONO
+
+    for style in ("plain", "mono"):
+        main(["--out", str(tmp_path / style), "--size", "32", "--train", "12", "--test", "1", "--instances", style])
+    means = {}
+    for style in ("plain", "mono"):
+        colours = []
+        for img_path in sorted((tmp_path / style / "trainA").glob("*.png")):
+            img = np.asarray(Image.open(img_path)).astype(float)
+            for m in sorted((tmp_path / style / "trainA_seg").glob(f"{img_path.stem}_*.png")):
+                inside = img[np.asarray(Image.open(m)) > 127]
+                assert inside.std(axis=0).max() < 1e-6 or style == "plain"  # one flat colour per instance
+                colours.append(inside.mean(axis=0))
+        means[style] = np.array(colours)
+    assert np.abs(means["mono"] - np.array(MONO)).max() <= 8.5  # every instance the same light colour, jittered
+    assert means["plain"].std(axis=0).mean() > 30  # random colours
