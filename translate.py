@@ -21,7 +21,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from instagan.data.image_folder import index_masks, is_image_file, make_dataset, read_image, read_mask
-from instagan.options.base_options import Parser
+from instagan.options.base_options import Parser, option_values
 from instagan.reporting.results import FreshFolder, ResultsWriter
 from instagan.translator import Translator
 from instagan.util import cli, instance_set
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> Path:
             result = translator.translate(image, masks[photo], args.direction, picked, size, str(photo))
             writer.add([result])
             Image.fromarray(side_by_side(result)).save(folder.partial / f"{photo.stem}_side_by_side.png")
-        writer.save({k: (v if not isinstance(v, tuple) else list(v)) for k, v in vars(args).items()})
+        writer.save(option_values(args))
         final = folder.commit()
     print(f"{writer.count} photos translated; open {final / 'index.html'}")
     return final / "index.html"

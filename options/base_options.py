@@ -164,7 +164,8 @@ def format_options(opt: argparse.Namespace, parser_defaults: dict | None = None)
 
 def option_values(opt: argparse.Namespace) -> dict:
     """The options as JSON values."""
-    values = {k: (v if isinstance(v, (int, float, str, bool, list, type(None))) else str(v)) for k, v in vars(opt).items()}
+    values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(opt).items()}
+    values = {k: (v if isinstance(v, (int, float, str, bool, list, type(None))) else str(v)) for k, v in values.items()}
     if values.get("max_dataset_size") == float("inf"):
         values["max_dataset_size"] = "inf"
     return values

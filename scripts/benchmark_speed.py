@@ -291,9 +291,10 @@ def write_section(out: str, section: str, lines: list[str]) -> Path | None:
         text = head + NOTES + notes
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n\n" + NOTES + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    sys.path.insert(0, str(ROOT))
+    from instagan.util.files import atomic_write_text
+
+    atomic_write_text(path, text)
     return path
 
 
