@@ -1,0 +1,38 @@
+"""scripts/benchmark_speed.py: its report sections, its --short grid and its --profile, on the CPU."""
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from scripts import benchmark_speed as bench
+from tests.conftest import ROOT
+
+
+def test_a_section_is_replaced_and_the_other_section_and_the_notes_stay(tmp_path):
+    report = tmp_path / "speed.md"
+    bench.write_section(str(report), "cpu", ["CPU-ROWS-1"])
+    report.write_text(report.read_text() + "hand-written notes\n")
+    bench.write_section(str(report), "gpu", ["GPU-ROWS"])
+    bench.write_section(str(report), "cpu", ["CPU-ROWS-2"])
+    text = report.read_text()
+    assert "CPU-ROWS-1" not in text and text.count("CPU-ROWS-2") == 1 and text.count("GPU-ROWS") == 1
+    assert text.index("GPU-ROWS") < text.index("CPU-ROWS-2") < text.index(bench.NOTES) < text.index("hand-written notes")
+
+
+def test_the_short_grid_is_the_paper_size_in_order_of_importance():
+    args = argparse.Namespace(small=False, short=True, warmup=2, iters=5)
+    grid = bench.configs(args, "cuda")
+    assert all(c["size"] == 200 and c["ngf"] == 64 and c["n_blocks"] == 9 for c in grid)
+    assert (grid[0]["batch"], grid[0]["precision"]) == (1, "fp32")
+    assert {c["ins_max"] for c in grid} == {4, 8, 16} and any(c["compile"] for c in grid)
+    assert len(grid) < len(bench.configs(argparse.Namespace(small=False, short=False, warmup=2, iters=5), "cuda"))
+
+
+@pytest.mark.slow
+def test_profile_prints_where_a_training_step_spends_its_time():
+    proc = subprocess.run([sys.executable, "scripts/benchmark_speed.py", "--small", "--profile", "fp32"], cwd=ROOT,
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("batch 8, fp32") and "aten::convolution_backward" in proc.stdout
