@@ -38,6 +38,7 @@ MATERIALS = (
 )
 COLOUR_JITTER = 3  # per channel, in grey levels: the part of the colour nothing can recover
 MONO = (235, 228, 212)  # the colour of every instance with --instances mono
+SIDES = (1 / 8, 1 / 3)  # an instance's height and width, as fractions of the image side: the default --sides
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -56,9 +57,10 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return base + 16 * waves[..., None] + rng.normal(0, 2, size=(size, size, 3))
 
 
-def _shape_mask(kind: str, rng: np.random.Generator, size: int) -> np.ndarray:
-    """A boolean mask of one axis-aligned box or ellipse with random size and position."""
-    lo, hi = max(4, size // 8), max(6, size // 3)
+def _shape_mask(kind: str, rng: np.random.Generator, size: int, sides: tuple[float, float] = SIDES) -> np.ndarray:
+    """A boolean mask of one axis-aligned box or ellipse with random size and position; its height and width are
+    drawn between the fractions ``sides`` of the image side."""
+    lo, hi = max(4, int(size * sides[0] + 1e-9)), max(6, int(size * sides[1] + 1e-9))
     h, w = int(rng.integers(lo, hi + 1)), int(rng.integers(lo, hi + 1))
     if rng.uniform() < 0.4:  # squares and discs as often as rectangles and ellipses
         w = h
@@ -90,7 +92,12 @@ def _texture(rng: np.random.Generator, size: int, style: str = "patterned") -> n
 
 
 def make_sample(
-    kind: str, rng: np.random.Generator, size: int, max_instances: int, style: str = "patterned"
+    kind: str,
+    rng: np.random.Generator,
+    size: int,
+    max_instances: int,
+    style: str = "patterned",
+    sides: tuple[float, float] = SIDES,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """One image (size, size, 3) uint8 and its instance masks (each (size, size) uint8, 255 inside)."""
     img = _background(rng, size)
@@ -99,7 +106,7 @@ def make_sample(
     min_pixels = max(6, size * size // 400)
     for _ in range(count):
         for _attempt in range(20):
-            shape = _shape_mask(kind, rng, size)
+            shape = _shape_mask(kind, rng, size, sides)
             covered = [m & shape for m in visible]
             # touching and small overlaps are fine; an instance must keep most of its own area
             if all(c.sum() < 0.5 * m.sum() for c, m in zip(covered, visible)):
@@ -112,7 +119,7 @@ def make_sample(
 
 def write_split(out: Path, split: str, domain: str, count: int, rng: np.random.Generator, args: argparse.Namespace) -> None:
     for i in range(count):
-        img, masks = make_sample(DOMAINS[domain], rng, args.size, args.max_instances, args.instances)
+        img, masks = make_sample(DOMAINS[domain], rng, args.size, args.max_instances, args.instances, tuple(args.sides))
         write_sample(out, split, domain, f"{i:05d}", img, masks)  # a rerun into the same folder leaves no stale masks
 
 
@@ -133,9 +140,19 @@ def main(argv: list[str] | None = None) -> Path:
         default="patterned",
         help="instances of random colours with stripes or dots, or plain; or mono: all of one light colour",
     )
+    parser.add_argument(
+        "--sides",
+        type=float,
+        nargs=2,
+        default=SIDES,
+        metavar=("MIN", "MAX"),
+        help="an instance's height and width lie between these fractions of --size (default: 1/8 and 1/3)",
+    )
     args = parser.parse_args(argv)
     if args.size < 16:
         parser.error("--size must be at least 16")
+    if not 0 < args.sides[0] <= args.sides[1] <= 1:
+        parser.error(f"--sides must satisfy 0 < MIN <= MAX <= 1, got {args.sides[0]} {args.sides[1]}")
     out = Path(args.out)
     for split, count in (("train", args.train), ("test", args.test)):
         for d_index, domain in enumerate(DOMAINS):

@@ -86,3 +86,24 @@ def test_instance_styles_plain_and_mono(tmp_path):
         means[style] = np.array(colours)
     assert np.abs(means["mono"] - np.array(MONO)).max() <= 8.5  # every instance the same light colour, jittered
     assert means["plain"].std(axis=0).mean() > 30  # random colours
+
+
+def test_sides_set_the_instances_sizes(tmp_path):
+    # --sides MIN MAX bounds each instance's height and width (unoccluded, as the box of its mask shows)
+    main(["--out", str(tmp_path), "--size", "40", "--train", "30", "--test", "1", "--max_instances", "1",
+          "--sides", "0.4", "0.5"])  # fmt: skip
+    extents = []
+    for domain in "AB":
+        for m in sorted((tmp_path / f"train{domain}_seg").glob("*.png")):
+            ys, xs = np.nonzero(np.asarray(Image.open(m)) > 127)
+            extents += [ys.max() - ys.min() + 1, xs.max() - xs.min() + 1]
+    assert 16 <= min(extents) and max(extents) <= 20
+    assert len(set(extents)) > 2
+
+
+def test_sides_out_of_range_is_refused(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--sides", "0.5", "0.2"])
+    assert "--sides must satisfy 0 < MIN <= MAX <= 1" in capsys.readouterr().err
