@@ -113,7 +113,7 @@ def evaluate_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ens
         return None
     src = samples[0].src
     dataset_masks = index_masks(dataroot / f"{phase}{src}_seg")
-    fakes, ctx, kept, shape_right, shape_total, crops, owners = [], [], [], [], [], [], []
+    fakes, ctx, kept, shape_right, shape_total, specks, crops, owners = [], [], [], [], [], [], [], []
     for i, sample in enumerate(samples):
         source, output = _image(folder / sample.images["source"]), _image(folder / sample.images["translated"])
         size = tuple(source.shape[1:])
@@ -123,8 +123,10 @@ def evaluate_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ens
             outputs = [_mask(folder / pair["translated"], size) for pair in sample.instances]
             shape_right.append(sum(metrics.shape_of(metrics.binarize(m)) == shape for m in outputs))
             shape_total.append(len(outputs))
+            specks.append(sum(metrics.has_specks(metrics.binarize(m)) for m in outputs))
             kept.append(metrics.instances_kept(inputs, outputs))
-            regions = [metrics.binarize(a) | metrics.binarize(b) for a, b in zip(inputs, outputs)]
+            bodies = [metrics.without_specks(metrics.binarize(m)) for m in inputs + outputs]
+            regions = [a | b for a, b in zip(bodies[: len(inputs)], bodies[len(inputs) :])]
         else:  # an image-only model: the data set's masks mark where the instances were
             inputs, outputs = [_resized_mask(p, size) for p in dataset_masks.get(sample.stem, [])], []
             regions = [metrics.binarize(m) for m in inputs]
@@ -138,6 +140,7 @@ def evaluate_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ens
         "images": len(samples),
         "classification_score": judge_instances(judge, crops, owners, len(samples), tgt),
         "mask_shape_accuracy": metrics.estimate(shape_right, shape_total) if shape_total else None,
+        "masks_with_specks": metrics.estimate(specks, shape_total) if shape_total else None,
         "target_shape": shape,
         "context_error": metrics.estimate(ctx),
         "instances_kept": metrics.estimate(kept) if kept else None,
@@ -162,8 +165,8 @@ def _cell(value) -> str:
     return "-" if value is None else str(value)
 
 
-COLUMNS = ("images", "classification_score", "mask_shape_accuracy", "context_error", "instances_kept", "classifier_fd",
-           "classifier_kd", "fid", "kid")  # fmt: skip
+COLUMNS = ("images", "classification_score", "mask_shape_accuracy", "masks_with_specks", "context_error", "instances_kept",
+           "classifier_fd", "classifier_kd", "fid", "kid")  # fmt: skip
 
 
 def page_metrics(results: dict) -> dict:
@@ -178,6 +181,8 @@ def page_metrics(results: dict) -> dict:
         f"classifiers assign to the target domain; they are right on {accuracy['min']} to {accuracy['max']} of the real "
         f"{results['phase']} images. classifier_fd / classifier_kd: Frechet and kernel distances between the "
         "classifiers' features of translated and real instances (not FID/KID, which need Inception features).",
+        f"mask_shape_accuracy: the fraction of translated masks whose body (without specks, parts of fewer than "
+        f"{metrics.SPECK_PIXELS} pixels) has the target domain's shape; masks_with_specks: the fraction that have specks.",
         f"FID/KID with Inception: {results['fid_inception']}.",
     ]
     return {"table": (header, rows), "notes": notes}

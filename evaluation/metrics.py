@@ -17,6 +17,8 @@ from instagan.util import instance_set
 ROUND_BOX_THRESHOLD = (1.0 + torch.pi / 4) / 2
 ROUND_MIN = 0.60
 MIN_INSTANCE_PIXELS = 4
+# A connected part of a mask smaller than this is a speck (a stray pixel of a translated mask), not part of its shape.
+SPECK_PIXELS = 6
 
 
 def binarize(mask: torch.Tensor) -> torch.Tensor:
@@ -33,11 +35,49 @@ def fill_ratio(mask: torch.Tensor) -> float:
     return float(mask.sum()) / box
 
 
+def components(mask: torch.Tensor) -> torch.Tensor:
+    """Labels (H, W) of the connected parts of a boolean (H, W) mask (8-neighbourhood): 0 outside, and each part the
+    largest flat index + 1 of its pixels."""
+    h, w = mask.shape
+    dtype = torch.float32 if h * w < 2**24 else torch.float64  # labels stay exact integers
+    inside = mask.to(dtype)[None, None]
+    labels = torch.arange(1, h * w + 1, dtype=dtype).reshape(1, 1, h, w) * inside
+    while True:  # spread each part's largest label over the part: as many steps as its longest path
+        spread = torch.nn.functional.max_pool2d(labels, 3, stride=1, padding=1) * inside
+        if torch.equal(spread, labels):
+            return labels[0, 0].long()
+        labels = spread
+
+
+def without_specks(mask: torch.Tensor) -> torch.Tensor:
+    """A boolean (H, W) mask without its specks, the connected parts of fewer than SPECK_PIXELS pixels; a mask made of
+    specks alone is returned as it is. One stray pixel would otherwise set the mask's bounding box, and with it the
+    verdict on its shape and the judge's crop."""
+    ys, xs = torch.nonzero(mask, as_tuple=True)
+    if len(ys) == 0:
+        return mask
+    box = (slice(int(ys.min()), int(ys.max()) + 1), slice(int(xs.min()), int(xs.max()) + 1))
+    labels = components(mask[box])  # within the bounding box: the same parts, fewer pixels
+    ids, counts = torch.unique(labels[mask[box]], return_counts=True)
+    small = ids[counts < SPECK_PIXELS]
+    if len(small) == 0 or len(small) == len(ids):
+        return mask
+    body = mask.clone()
+    body[box] &= ~torch.isin(labels, small)
+    return body
+
+
+def has_specks(mask: torch.Tensor) -> bool:
+    """Whether a boolean (H, W) mask has a speck beside a larger part (see ``without_specks``)."""
+    return bool((without_specks(mask) != mask).any())
+
+
 def shape_of(mask: torch.Tensor) -> str | None:
-    """``box``, ``round`` or ``other`` for a boolean mask by its fill ratio; None when it is (nearly) empty."""
+    """``box``, ``round`` or ``other`` for a boolean mask by the fill ratio of its body (its specks left out); None
+    when it is (nearly) empty."""
     if int(mask.sum()) < MIN_INSTANCE_PIXELS:
         return None
-    ratio = fill_ratio(mask)
+    ratio = fill_ratio(without_specks(mask))
     if ratio >= ROUND_BOX_THRESHOLD:
         return "box"
     return "round" if ratio >= ROUND_MIN else "other"

@@ -26,6 +26,38 @@ def test_fill_ratio_tells_boxes_from_discs():
     assert metrics.shape_of(metrics.binarize(-torch.ones(8, 8))) is None
 
 
+def test_components_label_each_connected_part():
+    mask = torch.zeros(9, 9, dtype=torch.bool)
+    mask[0:3, 0:3] = True  # a block
+    mask[3, 3] = True  # touches the block's corner: the same part (8-neighbourhood)
+    mask[6:9, 5] = True  # a bar of its own
+    mask[8, 0] = True  # a lone pixel
+    labels = metrics.components(mask)
+    assert (labels[~mask] == 0).all() and (labels[mask] > 0).all()
+    assert len(torch.unique(labels[mask])) == 3
+    assert labels[0, 0] == labels[3, 3] != labels[6, 5] == labels[8, 5] != labels[8, 0]
+
+
+def test_specks_do_not_decide_a_masks_shape():
+    # one stray pixel far from a disc sets the bounding box of the whole mask: its fill ratio says neither box nor
+    # disc; the body without the speck is a disc, and the speck is counted on its own
+    clean = metrics.binarize(disc(size=48, cy=20, cx=20, r=9))
+    specked = clean.clone()
+    specked[45, 2] = True
+    assert metrics.fill_ratio(specked) < metrics.ROUND_MIN
+    assert metrics.shape_of(specked) == metrics.shape_of(clean) == "round"
+    assert torch.equal(metrics.without_specks(specked), clean)
+    assert metrics.has_specks(specked) and not metrics.has_specks(clean)
+    # parts of SPECK_PIXELS or more are not specks: a box split in two stays two parts
+    split = metrics.binarize(box(size=32, top=4, left=2, h=10, w=28))
+    split[:, 14:16] = False
+    assert torch.equal(metrics.without_specks(split), split) and metrics.shape_of(split) == "box"
+    # a mask made of specks alone is left as it is
+    dots = torch.zeros(16, 16, dtype=torch.bool)
+    dots[2, 2] = dots[10, 10] = True
+    assert torch.equal(metrics.without_specks(dots), dots)
+
+
 def test_shape_accuracy_perfect_and_identity():
     discs = [disc(r=r) for r in (5, 8, 11)]
     boxes = [box(h=h) for h in (5, 9, 14)]
