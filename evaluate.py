@@ -121,12 +121,13 @@ def evaluate_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ens
         if sample.instances:  # InstaGAN: the instances it translated, and their translations
             inputs = [_mask(folder / pair["source"], size) for pair in sample.instances]
             outputs = [_mask(folder / pair["translated"], size) for pair in sample.instances]
-            shape_right.append(sum(metrics.shape_of(metrics.binarize(m)) == shape for m in outputs))
+            # a translated mask's body: without its specks, which would set its bounding box (see metrics.without_specks)
+            bodies = [metrics.without_specks(metrics.binarize(m)) for m in outputs]
+            shape_right.append(sum(metrics.shape_of(b) == shape for b in bodies))
             shape_total.append(len(outputs))
-            specks.append(sum(metrics.has_specks(metrics.binarize(m)) for m in outputs))
+            specks.append(sum(not torch.equal(b, metrics.binarize(m)) for b, m in zip(bodies, outputs)))
             kept.append(metrics.instances_kept(inputs, outputs))
-            bodies = [metrics.without_specks(metrics.binarize(m)) for m in inputs + outputs]
-            regions = [a | b for a, b in zip(bodies[: len(inputs)], bodies[len(inputs) :])]
+            regions = [metrics.binarize(a) | b for a, b in zip(inputs, bodies)]
         else:  # an image-only model: the data set's masks mark where the instances were
             inputs, outputs = [_resized_mask(p, size) for p in dataset_masks.get(sample.stem, [])], []
             regions = [metrics.binarize(m) for m in inputs]

@@ -60,6 +60,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
 def _shape_mask(kind: str, rng: np.random.Generator, size: int, sides: tuple[float, float] = SIDES) -> np.ndarray:
     """A boolean mask of one axis-aligned box or ellipse with random size and position; its height and width are
     drawn between the fractions ``sides`` of the image side."""
+    # + 1e-9: a product such as 48 * 0.45 = 21.599... or 30 * (1 / 3) = 9.999... must not lose a pixel to rounding
     lo, hi = max(4, int(size * sides[0] + 1e-9)), max(6, int(size * sides[1] + 1e-9))
     h, w = int(rng.integers(lo, hi + 1)), int(rng.integers(lo, hi + 1))
     if rng.uniform() < 0.4:  # squares and discs as often as rectangles and ellipses
@@ -99,7 +100,8 @@ def make_sample(
     style: str = "patterned",
     sides: tuple[float, float] = SIDES,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """One image (size, size, 3) uint8 and its instance masks (each (size, size) uint8, 255 inside)."""
+    """One image (size, size, 3) uint8 and its instance masks (each (size, size) uint8, 255 inside); each instance's
+    height and width lie between the fractions ``sides`` of ``size``."""
     img = _background(rng, size)
     count = int(rng.integers(1, max_instances + 1))
     visible: list[np.ndarray] = []
@@ -146,7 +148,8 @@ def main(argv: list[str] | None = None) -> Path:
         nargs=2,
         default=SIDES,
         metavar=("MIN", "MAX"),
-        help="an instance's height and width lie between these fractions of --size (default: 1/8 and 1/3)",
+        help="an instance's height and width lie between these fractions of --size, and are at least 4 and 6 pixels "
+        "(default: 1/8 and 1/3)",
     )
     args = parser.parse_args(argv)
     if args.size < 16:

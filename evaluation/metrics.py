@@ -52,7 +52,8 @@ def components(mask: torch.Tensor) -> torch.Tensor:
 def without_specks(mask: torch.Tensor) -> torch.Tensor:
     """A boolean (H, W) mask without its specks, the connected parts of fewer than SPECK_PIXELS pixels; a mask made of
     specks alone is returned as it is. One stray pixel would otherwise set the mask's bounding box, and with it the
-    verdict on its shape and the judge's crop."""
+    verdict on its shape and the judge's crop. The result may be ``mask`` itself."""
+    mask = mask.bool()
     ys, xs = torch.nonzero(mask, as_tuple=True)
     if len(ys) == 0:
         return mask

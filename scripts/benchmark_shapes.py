@@ -11,7 +11,7 @@ Per seed (same data, the demo's networks and budget, the training seed changes):
 - instagan_onestep:       trained with --ins_per 4 (= --ins_max) and tested in one step (--ins_max 8 --ins_per 8)
 - instagan_tested_onestep: the instagan run, tested in one step (--ins_max 8 --ins_per 8)
 - cycle_gan:              --model cycle_gan on the images alone
-The test split has up to 8 instances per image, twice as many as any training image.
+The test split has up to 8 instances per image, more than twice as many as any training image (up to 3).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ def test_cycle_gan_baseline_trains_tests_and_evaluates(shapes_root, tmp_path):
     report = json.loads((results / "cg" / "test_latest" / "metrics.json").read_text())
     a_to_b = report["directions"]["A->B"]
     assert a_to_b["images"] == 3 and a_to_b["mask_shape_accuracy"] is None  # no masks to judge
+    assert a_to_b["masks_with_specks"] is None
     assert 0 <= a_to_b["classification_score"]["value"] <= 1 and a_to_b["context_error"]["value"] > 0
     assert len(a_to_b["classification_score"]["members"]) == 2 and "classifier_kd" in a_to_b
     lo, hi = a_to_b["context_error"]["ci95"]

@@ -55,7 +55,19 @@ def test_specks_do_not_decide_a_masks_shape():
     # a mask made of specks alone is left as it is
     dots = torch.zeros(16, 16, dtype=torch.bool)
     dots[2, 2] = dots[10, 10] = True
-    assert torch.equal(metrics.without_specks(dots), dots)
+    assert torch.equal(metrics.without_specks(dots), dots) and not metrics.has_specks(dots)
+
+
+def test_a_speck_is_a_part_under_speck_pixels_apart_from_the_body():
+    body = metrics.binarize(box(size=32, top=2, left=2, h=10, w=10))
+    five, six, touching = body.clone(), body.clone(), body.clone()
+    five[20, 20 : 20 + metrics.SPECK_PIXELS - 1] = True  # a part of 5 pixels: a speck
+    six[20, 20 : 20 + metrics.SPECK_PIXELS] = True  # a part of 6 pixels: part of the mask's body
+    touching[12, 12] = True  # touches the box's corner: one part with it (8-neighbourhood)
+    assert torch.equal(metrics.without_specks(five), body)
+    assert torch.equal(metrics.without_specks(six), six) and not metrics.has_specks(six)
+    assert torch.equal(metrics.without_specks(touching), touching)
+    assert torch.equal(metrics.without_specks(five.float()), body)  # any mask type is read as inside / outside
 
 
 def test_shape_accuracy_perfect_and_identity():

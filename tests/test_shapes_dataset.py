@@ -1,6 +1,7 @@
 import hashlib
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -102,8 +103,6 @@ def test_sides_set_the_instances_sizes(tmp_path):
 
 
 def test_sides_out_of_range_is_refused(tmp_path, capsys):
-    import pytest
-
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path), "--sides", "0.5", "0.2"])
     assert "--sides must satisfy 0 < MIN <= MAX <= 1" in capsys.readouterr().err
