@@ -1,17 +1,19 @@
-"""The shapes benchmark: InstaGAN, its ablations and CycleGAN under one budget (the demo's), for several seeds, scored
-by evaluate.py; writes docs/benchmarks.md with the mean and standard deviation over the seeds, and a page that shows
-the runs' translations of a few test images side by side.
+"""The shapes benchmark: InstaGAN, its ablations and CycleGAN under one budget, for several seeds, scored by
+evaluate.py; writes docs/benchmarks.md with the mean and standard deviation over the seeds, and a page that shows the
+runs' translations of a few test images side by side.
 
-    python scripts/benchmark_shapes.py --seeds 3      # writes docs/benchmarks.md
-    python scripts/benchmark_shapes.py --quick        # a smoke run of the whole pipeline
+    python scripts/benchmark_shapes.py --seeds 3             # writes docs/benchmarks.md
+    python scripts/benchmark_shapes.py --seeds 3 --resume    # after a stop: keeps the runs that finished training
+    python scripts/benchmark_shapes.py --quick               # a smoke run of the whole pipeline
 
-Per seed (same data, the demo's networks and budget, the training seed changes):
+Per seed (same data, the demo's networks, the budget below; the training seed changes):
 - instagan:               trained with --ins_max 4 --ins_per 2, tested sequentially (--ins_max 8 --ins_per 2)
 - instagan_noctx:         the same with --lambda_ctx 0
 - instagan_onestep:       trained with --ins_per 4 (= --ins_max) and tested in one step (--ins_max 8 --ins_per 8)
 - instagan_tested_onestep: the instagan run, tested in one step (--ins_max 8 --ins_per 8)
 - cycle_gan:              --model cycle_gan on the images alone
-The test split has up to 8 instances per image, more than twice as many as any training image (up to 3).
+The training images hold 1 to 3 instances, so that sequential training takes one or two steps of 2; the test split
+has up to 8 instances per image, more than twice as many as any training image.
 """
 
 from __future__ import annotations
@@ -33,8 +35,16 @@ sys.path.insert(0, str(ROOT))
 
 from instagan.reporting import page  # noqa: E402
 from instagan.reporting.results import read_manifest  # noqa: E402
+from instagan.util import cli  # noqa: E402
+from instagan.util.cli import UserError  # noqa: E402
+from instagan.util.files import atomic_write_text  # noqa: E402
 
 NOTES = "<!-- notes: kept when the tables above are regenerated -->"
+# The data and budget of every run: the demo's data but up to 3 instances per training image (the demo has 2, which
+# would make sequential training a single step), and the demo's networks for 7 + 6 epochs (1,170 updates).
+DATA = ["--size", "48", "--train", "360", "--test", "120", "--max_instances", "3", "--instances", "mono",
+        "--sides", "0.2", "0.45"]  # fmt: skip
+BUDGET = ["--batch_size", "4", "--niter", "7", "--niter_decay", "6", "--lr", "0.0005"]
 METRICS = ("classification_score", "mask_shape_accuracy", "context_error", "instances_kept", "classifier_kd")
 # name: (training flags or the name of the run whose weights it tests, test flags)
 RUNS = {
@@ -101,19 +111,28 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", default="docs/benchmarks.md", help="the report to write")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the pipeline, not the method")
     parser.add_argument("--report_only", action="store_true", help="re-run evaluate.py on the saved results and rewrite")
+    parser.add_argument("--resume", action="store_true", help="keep the runs in --work that finished training (same configuration)")
     args = parser.parse_args(argv)
     work = ROOT / args.work
     work.mkdir(parents=True, exist_ok=True)
     data = work / "shapes"
     quick = args.quick
     networks, budget, size = (demo.QUICK["networks"], demo.QUICK["budget"], demo.QUICK["size"]) if quick else (
-        demo.NETWORKS, demo.BUDGET, demo.SIZE)  # fmt: skip
-    data_flags = demo.QUICK_DATA if quick else demo.DATA
-    log = (work / "benchmark.log").open("a" if args.report_only else "w")
+        demo.NETWORKS, BUDGET, demo.SIZE)  # fmt: skip
+    data_flags = [*(demo.QUICK_DATA if quick else DATA), "--test_max_instances", "8"]
+    config = [*data_flags, *networks, *size, *budget]  # what every run shares: runs of another are never mixed in
+    keep = args.report_only or args.resume
+    log = (work / "benchmark.log").open("a" if keep else "w")
     timings_file = work / "timings.json"
-    timings = json.loads(timings_file.read_text()) if args.report_only else {}
+    timings = json.loads(timings_file.read_text()) if keep and timings_file.is_file() else {}
+    if keep and set(timings) - {"config"} and timings.get("config") != config:
+        recorded = " ".join(timings.get("config", [])) or "not recorded"
+        raise UserError(f"{work} holds runs of another configuration ({recorded}): pass another --work, or start again "
+                        "without --resume and --report_only")  # fmt: skip
     if not args.report_only:
-        sh(["datasets/make_shapes_dataset.py", "--out", data, *data_flags, "--test_max_instances", "8", "--seed", "0"], log)
+        timings["config"] = config
+        atomic_write_text(timings_file, json.dumps(timings))
+        sh(["datasets/make_shapes_dataset.py", "--out", data, *data_flags, "--seed", "0"], log)  # deterministic, seconds
     evaluate_flags = ["--fid", "none", *(demo.QUICK["evaluate"] if quick else [])]
     reports: dict[str, list[dict]] = {name: [] for name in RUNS}
     commands, folders = [], {}
@@ -127,10 +146,14 @@ def main(argv: list[str] | None = None) -> Path:
                         work / "results" / name, "--batch_size", "4", "--num_test", "1000", "--overwrite"]  # fmt: skip
             folder = work / "results" / name / f"{trained}_s{seed}" / "test_latest"
             if not args.report_only:
-                if not isinstance(train_flags, str):
-                    timings[f"{name}_s{seed}"] = sh(train_cmd, log)
+                key = f"{name}_s{seed}"  # in timings.json once the run has finished training
+                finished = key in timings and (work / "checkpoints" / key / "latest_net_G_A.pth").is_file()
+                if not isinstance(train_flags, str) and not (args.resume and finished):
+                    timings.pop(key, None)  # a run stopped during training is not kept by --resume
+                    atomic_write_text(timings_file, json.dumps(timings))
+                    timings[key] = sh(train_cmd, log)
+                    atomic_write_text(timings_file, json.dumps(timings))
                 sh(test_cmd, log)
-                timings_file.write_text(json.dumps(timings))
             sh(["evaluate.py", "--results", folder, *evaluate_flags], log)
             reports[name].append(json.loads((folder / "metrics.json").read_text()))
             folders.setdefault(name, folder)
@@ -160,8 +183,8 @@ def main(argv: list[str] | None = None) -> Path:
         "# Benchmarks on the built-in shapes data set",
         "",
         f"Measured by `python scripts/benchmark_shapes.py --seeds {args.seeds}{' --quick' if quick else ''}` on {machine}.",
-        f"Data: the demo's (`{' '.join(data_flags)}`), but test images with up to 8 instances. Budget, the same for "
-        f"every run: the demo's, `{' '.join(networks + budget)}`. Mean ± standard deviation over {args.seeds} training "
+        f"Data: `{' '.join(data_flags)}` (the demo's instances, more of them per image). Budget, the same for every run: "
+        f"`{' '.join(networks + budget)}` (the demo's networks). Mean ± standard deviation over {args.seeds} training "
         "seeds; each seed's numbers come with 95 % bootstrap intervals in its metrics.json.",
         f"The judge of the classification score is right on {judge['min']} to {judge['max']} of the real test images "
         "(per image, each of its 5 classifiers). The runs' translations of the first test images, side by side: "
@@ -184,4 +207,4 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.test_cli import SIZE32, TINY, run
 
@@ -75,15 +77,31 @@ def test_demo_script_quick_mode(tmp_path):
     assert "classification_score: " in proc.stdout and "test results:" in proc.stdout and "(target >= 0.9)" in proc.stdout
 
 
+@pytest.mark.slow
 def test_benchmark_script_quick_mode(tmp_path):
     script = str(ROOT / "scripts" / "benchmark_shapes.py")
-    args = ["--quick", "--seeds", "2", "--work", str(tmp_path / "w"), "--out", str(tmp_path / "bench.md")]
-    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
+    work, timings, log = tmp_path / "w", tmp_path / "w" / "timings.json", tmp_path / "w" / "benchmark.log"
+    args = ["--quick", "--work", str(work), "--out", str(tmp_path / "bench.md")]
+    proc = subprocess.run([sys.executable, script, *args, "--seeds", "1"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert log.read_text().count("$ python train.py") == 4  # instagan, noctx, onestep, cycle_gan
+    # --resume after a stop during cycle_gan_s0's training (its time not yet in timings.json) and with a second seed:
+    # the runs that finished training are kept, cycle_gan_s0 and seed 1's runs are trained
+    timings.write_text(json.dumps({k: v for k, v in json.loads(timings.read_text()).items() if k != "cycle_gan_s0"}))
+    kept = (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns
+    proc = subprocess.run([sys.executable, script, *args, "--seeds", "2", "--resume"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert log.read_text().count("$ python train.py") == 4 + 1 + 4
+    assert (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns == kept
     table = (tmp_path / "bench.md").read_text()
     for run_name in ("instagan", "instagan_noctx", "instagan_onestep", "instagan_tested_onestep", "cycle_gan"):
         assert f"| {run_name} |" in table
     assert "### A->B" in table and "### B->A" in table and " ± " in table  # mean ± std over the 2 seeds
-    assert "--lambda_ctx 0" in table and "--model cycle_gan" in table
-    compare = (tmp_path / "w" / "compare" / "index.html").read_text()
+    assert "--seeds 2" in table and "--lambda_ctx 0" in table and "--model cycle_gan" in table
+    compare = (work / "compare" / "index.html").read_text()
     assert "00000 (A-&gt;B)" in compare and "instagan_noctx masks" in compare and "cycle_gan" in compare
+    # runs of another configuration are never mixed in: --resume refuses, naming the folder and what it holds
+    timings.write_text(json.dumps({**json.loads(timings.read_text()), "config": ["--size", "64"]}))
+    proc = subprocess.run([sys.executable, script, *args, "--resume"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: {work} holds runs of another configuration (--size 64)")
