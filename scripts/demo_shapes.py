@@ -6,7 +6,8 @@ split, score it, and say whether the translation met the demo's targets.
     DEMO_QUICK=1 bash scripts/demo_shapes.sh     # a smoke run of the same pipeline in well under a minute
 
 DEMO_DATA, DEMO_NAME, DEMO_CHECKPOINTS and DEMO_RESULTS move its folders; a rerun replaces the demo's run and results.
-The recipe below is also the budget of scripts/benchmark_shapes.py; docs/benchmarks.md says why each knob is set so.
+scripts/benchmark_shapes.py uses its networks and size (its own data and budget); docs/benchmarks.md says why each knob
+is set so.
 """
 
 from __future__ import annotations
