@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", default="docs/benchmarks.md", help="the report to write")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the pipeline, not the method")
     parser.add_argument("--report_only", action="store_true", help="re-run evaluate.py on the saved results and rewrite")
-    parser.add_argument("--resume", action="store_true", help="keep the runs in --work that finished training (same configuration)")
+    parser.add_argument("--resume", action="store_true", help="keep the runs in --work that finished training (same config)")
     args = parser.parse_args(argv)
     work = ROOT / args.work
     work.mkdir(parents=True, exist_ok=True)
