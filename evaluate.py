@@ -122,10 +122,11 @@ def evaluate_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ens
             inputs = [_mask(folder / pair["source"], size) for pair in sample.instances]
             outputs = [_mask(folder / pair["translated"], size) for pair in sample.instances]
             # a translated mask's body: without its specks, which would set its bounding box (see metrics.without_specks)
-            bodies = [metrics.without_specks(metrics.binarize(m)) for m in outputs]
+            masks = [metrics.binarize(m) for m in outputs]
+            bodies = [metrics.without_specks(m) for m in masks]
             shape_right.append(sum(metrics.shape_of(b) == shape for b in bodies))
             shape_total.append(len(outputs))
-            specks.append(sum(not torch.equal(b, metrics.binarize(m)) for b, m in zip(bodies, outputs)))
+            specks.append(sum(not torch.equal(b, m) for b, m in zip(bodies, masks)))  # metrics.has_specks, done once
             kept.append(metrics.instances_kept(inputs, outputs))
             regions = [metrics.binarize(a) | b for a, b in zip(inputs, bodies)]
         else:  # an image-only model: the data set's masks mark where the instances were

@@ -125,13 +125,17 @@ def main(argv: list[str] | None = None) -> Path:
     log = (work / "benchmark.log").open("a" if keep else "w")
     timings_file = work / "timings.json"
     timings = json.loads(timings_file.read_text()) if keep and timings_file.is_file() else {}
+
+    def save_timings() -> None:
+        atomic_write_text(timings_file, json.dumps(timings))
+
     if keep and set(timings) - {"config"} and timings.get("config") != config:
         recorded = " ".join(timings.get("config", [])) or "not recorded"
         raise UserError(f"{work} holds runs of another configuration ({recorded}): pass another --work, or start again "
                         "without --resume and --report_only")  # fmt: skip
     if not args.report_only:
         timings["config"] = config
-        atomic_write_text(timings_file, json.dumps(timings))
+        save_timings()
         sh(["datasets/make_shapes_dataset.py", "--out", data, *data_flags, "--seed", "0"], log)  # deterministic, seconds
     evaluate_flags = ["--fid", "none", *(demo.QUICK["evaluate"] if quick else [])]
     reports: dict[str, list[dict]] = {name: [] for name in RUNS}
@@ -150,9 +154,9 @@ def main(argv: list[str] | None = None) -> Path:
                 finished = key in timings and (work / "checkpoints" / key / "latest_net_G_A.pth").is_file()
                 if not isinstance(train_flags, str) and not (args.resume and finished):
                     timings.pop(key, None)  # a run stopped during training is not kept by --resume
-                    atomic_write_text(timings_file, json.dumps(timings))
+                    save_timings()
                     timings[key] = sh(train_cmd, log)
-                    atomic_write_text(timings_file, json.dumps(timings))
+                    save_timings()
                 sh(test_cmd, log)
             sh(["evaluate.py", "--results", folder, *evaluate_flags], log)
             reports[name].append(json.loads((folder / "metrics.json").read_text()))
