@@ -3,9 +3,10 @@
     python datasets/make_shapes_dataset.py --out datasets/shapes --size 64 --train 400 --test 40
 
 Writes the standard layout: <out>/trainA/<stem>.png with masks <out>/trainA_seg/<stem>_<k>.png, the same
-for trainB, testA and testB. Each image has 1 to --max_instances instances with random sizes, positions,
-colours and striped or dotted textures, on a textured background of one of a few materials (see MATERIALS);
-instances may touch or overlap (a mask holds the visible part of its instance). The same --seed gives the same files.
+for trainB, testA and testB. Each image has --min_instances to --max_instances instances with random sizes,
+positions, colours and striped or dotted textures, on a textured background of one of a few materials (see
+MATERIALS); instances may touch or overlap (a mask holds the visible part of its instance), or with --apart keep a
+pixel of background between them. The same --seed gives the same files.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import math
 
 import numpy as np
 
-from datasets.builder import write_sample
+from datasets.builder import run_cli, write_sample
+from instagan.util.cli import UserError
 
 DOMAINS = {"A": "box", "B": "round"}
 
@@ -92,6 +94,13 @@ def _texture(rng: np.random.Generator, size: int, style: str = "patterned") -> n
     return np.where(pattern[..., None], colour, other)
 
 
+def _grown(mask: np.ndarray) -> np.ndarray:
+    """A boolean mask grown by one pixel in every direction (8-neighbourhood)."""
+    padded = np.pad(mask, 1)
+    h, w = mask.shape
+    return np.logical_or.reduce([padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)])
+
+
 def make_sample(
     kind: str,
     rng: np.random.Generator,
@@ -99,29 +108,46 @@ def make_sample(
     max_instances: int,
     style: str = "patterned",
     sides: tuple[float, float] = SIDES,
+    min_instances: int = 1,
+    apart: bool = False,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """One image (size, size, 3) uint8 and its instance masks (each (size, size) uint8, 255 inside); each instance's
-    height and width lie between the fractions ``sides`` of ``size``."""
-    img = _background(rng, size)
-    count = int(rng.integers(1, max_instances + 1))
-    visible: list[np.ndarray] = []
-    min_pixels = max(6, size * size // 400)
-    for _ in range(count):
-        for _attempt in range(20):
-            shape = _shape_mask(kind, rng, size, sides)
-            covered = [m & shape for m in visible]
-            # touching and small overlaps are fine; an instance must keep most of its own area
-            if all(c.sum() < 0.5 * m.sum() for c, m in zip(covered, visible)):
-                break
-        img = np.where(shape[..., None], _texture(rng, size, style), img)
-        visible = [m & ~shape for m in visible] + [shape]
-    masks = [m for m in visible if m.sum() >= min_pixels]
-    return np.clip(img, 0, 255).astype(np.uint8), [m.astype(np.uint8) * 255 for m in masks]
+    """One image (size, size, 3) uint8 and its instance masks (each (size, size) uint8, 255 inside): min_instances to
+    max_instances of them, each with height and width between the fractions ``sides`` of ``size``.
+
+    Instances may overlap a little (each keeps most of its area; a mask holds the visible part); with ``apart`` they
+    neither overlap nor touch, and an image on which the drawn number does not fit is drawn again."""
+    for _image_attempt in range(100):
+        img = _background(rng, size)
+        count = int(rng.integers(min_instances, max_instances + 1))
+        visible: list[np.ndarray] = []
+        min_pixels = max(6, size * size // 400)
+        for _ in range(count):
+            for _attempt in range(50 if apart else 20):
+                shape = _shape_mask(kind, rng, size, sides)
+                if apart:
+                    fits = not any((_grown(m) & shape).any() for m in visible)
+                else:  # touching and small overlaps are fine; an instance must keep most of its own area
+                    fits = all((m & shape).sum() < 0.5 * m.sum() for m in visible)
+                if fits:
+                    break
+            else:
+                if apart:
+                    break  # no room left: draw the image again
+            img = np.where(shape[..., None], _texture(rng, size, style), img)
+            visible = [m & ~shape for m in visible] + [shape]
+        masks = [m for m in visible if m.sum() >= min_pixels]
+        if len(masks) >= min_instances and (not apart or len(visible) == count):
+            return np.clip(img, 0, 255).astype(np.uint8), [m.astype(np.uint8) * 255 for m in masks]
+    raise UserError(
+        f"{min_instances} instances of sides {sides[0]}-{sides[1]} do not fit a {size}x{size} image"
+        f"{' apart' if apart else ''}: lower --min_instances or --sides, or raise --size"
+    )
 
 
 def write_split(out: Path, split: str, domain: str, count: int, rng: np.random.Generator, args: argparse.Namespace) -> None:
     for i in range(count):
-        img, masks = make_sample(DOMAINS[domain], rng, args.size, args.max_instances, args.instances, tuple(args.sides))
+        img, masks = make_sample(DOMAINS[domain], rng, args.size, args.max_instances, args.instances, tuple(args.sides),
+                                 args.min_instances, args.apart)  # fmt: skip
         write_sample(out, split, domain, f"{i:05d}", img, masks)  # a rerun into the same folder leaves no stale masks
 
 
@@ -131,10 +157,15 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--train", type=int, default=400, help="training images per domain")
     parser.add_argument("--test", type=int, default=40, help="test images per domain")
+    parser.add_argument("--min_instances", type=int, default=1, help="at least this many instances per image")
     parser.add_argument("--max_instances", type=int, default=6, help="at most this many instances per image")
     parser.add_argument(
-        "--test_max_instances", type=int, default=None, help="instances per test image (default: --max_instances)"
+        "--test_min_instances", type=int, default=None, help="at least this many per test image (default: --min_instances)"
     )
+    parser.add_argument(
+        "--test_max_instances", type=int, default=None, help="at most this many per test image (default: --max_instances)"
+    )
+    parser.add_argument("--apart", action="store_true", help="instances neither overlap nor touch (a pixel between them)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument(
         "--instances",
@@ -156,17 +187,23 @@ def main(argv: list[str] | None = None) -> Path:
         parser.error("--size must be at least 16")
     if not 0 < args.sides[0] <= args.sides[1] <= 1:
         parser.error(f"--sides must satisfy 0 < MIN <= MAX <= 1, got {args.sides[0]} {args.sides[1]}")
+    for low, high in (("min_instances", "max_instances"), ("test_min_instances", "test_max_instances")):
+        lo = getattr(args, low) if getattr(args, low) is not None else args.min_instances
+        hi = getattr(args, high) if getattr(args, high) is not None else args.max_instances
+        if not 1 <= lo <= hi:
+            parser.error(f"--{low} ({lo}) and --{high} ({hi}) must satisfy 1 <= min <= max")
     out = Path(args.out)
     for split, count in (("train", args.train), ("test", args.test)):
         for d_index, domain in enumerate(DOMAINS):
             rng = np.random.default_rng([args.seed, split == "test", d_index])
             split_args = argparse.Namespace(**vars(args))
-            if split == "test" and args.test_max_instances:
-                split_args.max_instances = args.test_max_instances
+            if split == "test":
+                split_args.min_instances = args.test_min_instances or args.min_instances
+                split_args.max_instances = args.test_max_instances or args.max_instances
             write_split(out, split, domain, count, rng, split_args)
     print(f"wrote {args.train} train and {args.test} test images per domain to {out}")
     return out
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

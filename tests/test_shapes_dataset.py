@@ -7,6 +7,7 @@ from PIL import Image
 
 from datasets.make_shapes_dataset import main
 from instagan.evaluation import metrics
+from instagan.util.cli import UserError
 
 
 def digest(folder):
@@ -106,3 +107,37 @@ def test_sides_out_of_range_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path), "--sides", "0.5", "0.2"])
     assert "--sides must satisfy 0 < MIN <= MAX <= 1" in capsys.readouterr().err
+
+
+def test_instance_counts_and_instances_apart(tmp_path):
+    # --min_instances / --max_instances (and their test_ versions) bound the count; --apart leaves a pixel of
+    # background between any two instances, so every mask is its whole shape
+    main(["--out", str(tmp_path), "--size", "48", "--train", "12", "--test", "6", "--min_instances", "4",
+          "--max_instances", "6", "--test_min_instances", "3", "--test_max_instances", "3", "--apart"])  # fmt: skip
+    for split, (low, high) in (("train", (4, 6)), ("test", (3, 3))):
+        seen = set()
+        for domain in "AB":
+            for img_path in sorted((tmp_path / f"{split}{domain}").glob("*.png")):
+                masks = [
+                    np.asarray(Image.open(m)) > 127 for m in (tmp_path / f"{split}{domain}_seg").glob(f"{img_path.stem}_*.png")
+                ]
+                seen.add(len(masks))
+                grown = [np.pad(m, 1) for m in masks]
+                grown = [
+                    np.logical_or.reduce([g[dy : dy + 48, dx : dx + 48] for dy in range(3) for dx in range(3)]) for g in grown
+                ]
+                for i, a in enumerate(grown):
+                    for j, b in enumerate(masks):
+                        assert i == j or not (a & b).any()  # neither overlapping nor touching
+                if domain == "A":  # whole boxes fill their bounding box
+                    assert all(metrics.fill_ratio(torch.from_numpy(m)) == 1.0 for m in masks)
+        assert seen <= set(range(low, high + 1)) and (split == "test" or len(seen) > 1)
+
+
+def test_counts_that_cannot_fit_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--min_instances", "5", "--max_instances", "3"])
+    assert "--min_instances (5) and --max_instances (3) must satisfy 1 <= min <= max" in capsys.readouterr().err
+    with pytest.raises(UserError, match="do not fit a 16x16 image apart: lower --min_instances"):
+        main(["--out", str(tmp_path), "--size", "16", "--train", "1", "--test", "1", "--min_instances", "9", "--max_instances",
+              "9", "--sides", "0.5", "0.5", "--apart"])  # fmt: skip
