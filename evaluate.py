@@ -92,61 +92,99 @@ def _per_image(values: torch.Tensor, owners: torch.Tensor, images: int) -> torch
     return sums / counts
 
 
-def judge_instances(judge: Ensemble, crops: list[torch.Tensor], owners: list[int], images: int, tgt: str) -> dict:
+def judge_instances(
+    judge: Ensemble, crops: list[torch.Tensor], owners: list[int], images: int, tgt: str
+) -> tuple[dict, torch.Tensor]:
     """The classification score: for each image, the fraction of (member, instance) verdicts that put its instances in
-    the target domain; averaged over the images, with a bootstrap interval and each member's score."""
+    the target domain; averaged over the images, with a bootstrap interval and each member's score. Also returns each
+    instance's share of members that put it in the target domain, (instances,)."""
     probs = judge.member_probs_B(torch.stack(crops) if crops else torch.empty(0))
     votes = (probs > 0.5) if tgt == "B" else (probs <= 0.5)  # (members, instances)
     per_image = _per_image(votes, torch.tensor(owners, dtype=torch.long), images)  # (members, images)
     members = per_image.nanmean(dim=1)
-    return {
+    score = {
         **metrics.estimate(per_image.mean(dim=0).tolist()),
         "members": [round(float(m), 4) for m in members],
         "members_std": round(float(members.std()), 4) if len(members) > 1 else 0.0,
     }
+    return score, votes.double().mean(dim=0)
+
+
+NOT_TRANSLATED = "not translated"
+
+
+def by_step(steps: list, right_domain: torch.Tensor, right_shape: list[bool | None]) -> dict:
+    """Scores of the instances grouped by the sequential step that translated them ("1", "2", ...; "not translated"
+    for those beyond --ins_max): how many, their classification score (share of the judge's verdicts for the target
+    domain) and mask shape accuracy, each over the instances with a bootstrap interval."""
+    out = {}
+    keys = sorted({s for s in steps if isinstance(s, int)}) + ([NOT_TRANSLATED] if NOT_TRANSLATED in steps else [])
+    for key in keys:
+        chosen = [i for i, s in enumerate(steps) if s == key]
+        shapes = [float(right_shape[i]) for i in chosen if right_shape[i] is not None]
+        out[str(key)] = {"instances": len(chosen), "classification_score": metrics.estimate(right_domain[chosen].tolist()),
+                         "mask_shape_accuracy": metrics.estimate(shapes) if shapes else None}  # fmt: skip
+    return out
 
 
 def evaluate_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemble, shape: str, dataroot: Path,
                        phase: str, weights: Path | None) -> dict | None:  # fmt: skip
-    """The metrics of one direction's samples (read from the results folder's manifest)."""
+    """The metrics of one direction's samples (read from the results folder's manifest).
+
+    With instances, every instance of a source image counts: one that was not translated (beyond ``--ins_max``) is
+    judged as it stands in the output, and its mask shape counts as wrong."""
     if not samples:
         return None
     src = samples[0].src
     dataset_masks = index_masks(dataroot / f"{phase}{src}_seg")
     fakes, ctx, kept, shape_right, shape_total, specks, crops, owners = [], [], [], [], [], [], [], []
+    translated_share, steps, shapes = [], [], []  # per image; per judged instance (its step, its shape verdict)
     for i, sample in enumerate(samples):
         source, output = _image(folder / sample.images["source"]), _image(folder / sample.images["translated"])
         size = tuple(source.shape[1:])
         fakes.append(output)
         if sample.instances:  # InstaGAN: the instances it translated, and their translations
-            inputs = [_mask(folder / pair["source"], size) for pair in sample.instances]
-            outputs = [_mask(folder / pair["translated"], size) for pair in sample.instances]
+            done = [pair for pair in sample.instances if pair.get("translated")]
+            left = [_mask(folder / pair["source"], size) for pair in sample.instances if not pair.get("translated")]
+            inputs = [_mask(folder / pair["source"], size) for pair in done]
+            outputs = [_mask(folder / pair["translated"], size) for pair in done]
             # a translated mask's body: without its specks, which would set its bounding box (see metrics.without_specks)
             masks = [metrics.binarize(m) for m in outputs]
             bodies = [metrics.without_specks(m) for m in masks]
-            shape_right.append(sum(metrics.shape_of(b) == shape for b in bodies))
-            shape_total.append(len(outputs))
+            right = [metrics.shape_of(b) == shape for b in bodies]
+            shape_right.append(sum(right))
+            shape_total.append(len(outputs) + len(left))
             specks.append(sum(not torch.equal(b, m) for b, m in zip(bodies, masks)))  # metrics.has_specks, done once
             kept.append(metrics.instances_kept(inputs, outputs))
-            regions = [metrics.binarize(a) | b for a, b in zip(inputs, bodies)]
+            translated_share.append(len(done) / len(sample.instances))
+            regions = [metrics.binarize(a) | b for a, b in zip(inputs, bodies)] + [metrics.binarize(m) for m in left]
+            judged = [(pair.get("step"), r) for pair, r in zip(done, right)] + [(NOT_TRANSLATED, False)] * len(left)
+            inputs = inputs + left
         else:  # an image-only model: the data set's masks mark where the instances were
             inputs, outputs = [_resized_mask(p, size) for p in dataset_masks.get(sample.stem, [])], []
             regions = [metrics.binarize(m) for m in inputs]
+            judged = [(None, None)] * len(regions)
         ctx.append(metrics.context_error(source, output, inputs + outputs))
-        for region in regions:  # the judge looks at each instance, where it was and where it went
+        for region, (step, right_shape) in zip(regions, judged):  # the judge sees each instance where it was and went
             piece = crop(output, region)
             if piece is not None:
                 crops.append(piece)
                 owners.append(i)
+                steps.append(step)
+                shapes.append(right_shape)
+    classification, right_domain = judge_instances(judge, crops, owners, len(samples), tgt)
     report = {
         "images": len(samples),
-        "classification_score": judge_instances(judge, crops, owners, len(samples), tgt),
+        "classification_score": classification,
         "mask_shape_accuracy": metrics.estimate(shape_right, shape_total) if shape_total else None,
         "masks_with_specks": metrics.estimate(specks, shape_total) if shape_total else None,
         "target_shape": shape,
         "context_error": metrics.estimate(ctx),
         "instances_kept": metrics.estimate(kept) if kept else None,
+        "instances_translated": metrics.estimate(translated_share) if translated_share else None,
     }
+    if any(isinstance(s, int) for s in steps):
+        report["by_step"] = by_step(steps, right_domain, shapes)
     real_folder = dataroot / f"{phase}{tgt}"
     if real_folder.is_dir():
         real_crops, _ = folder_crops(real_folder, 500)
@@ -168,7 +206,7 @@ def _cell(value) -> str:
 
 
 COLUMNS = ("images", "classification_score", "mask_shape_accuracy", "masks_with_specks", "context_error", "instances_kept",
-           "classifier_fd", "classifier_kd", "fid", "kid")  # fmt: skip
+           "instances_translated", "classifier_fd", "classifier_kd", "fid", "kid")  # fmt: skip
 
 
 def page_metrics(results: dict) -> dict:
@@ -187,7 +225,17 @@ def page_metrics(results: dict) -> dict:
         f"{metrics.SPECK_PIXELS} pixels) has the target domain's shape; masks_with_specks: the fraction that have specks.",
         f"FID/KID with Inception: {results['fid_inception']}.",
     ]
-    return {"table": (header, rows), "notes": notes}
+    tables = [(header, rows)]
+    steps = [(direction, step, values) for direction, scores in results["directions"].items()
+             for step, values in scores.get("by_step", {}).items()]  # fmt: skip
+    if steps:
+        tables.append((["direction", "step", "instances", "classification_score", "mask_shape_accuracy"],
+                       [[d, step, str(v["instances"]), _cell(v["classification_score"]), _cell(v["mask_shape_accuracy"])]
+                        for d, step, v in steps]))  # fmt: skip
+        notes.append("By step: the instances translated in each sequential step of --ins_per instances (1 = the first, "
+                     "on the source image; later steps start from the image translated so far), and those beyond "
+                     "--ins_max that were not translated; scores over instances.")  # fmt: skip
+    return {"tables": tables, "notes": notes}
 
 
 def classifier_accuracy(judge: Ensemble, dataroot: Path, phase: str, limit: int = 500) -> dict | None:
@@ -272,6 +320,11 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"classifiers right on {accuracy['min']}-{accuracy['max']} of the real {phase} images")
     for direction, scores in report["directions"].items():
         print(direction, " ".join(f"{k}={_cell(v)}" for k, v in scores.items() if k in COLUMNS))
+        for step, values in scores.get("by_step", {}).items():
+            print(
+                f"  step {step}: {values['instances']} instances, classification_score="
+                f"{_cell(values['classification_score'])} mask_shape_accuracy={_cell(values['mask_shape_accuracy'])}"
+            )
     print(f"metrics written to {results_dir / 'metrics.json'}")
     return report
 

@@ -52,8 +52,8 @@ class InstaGANModel(TwoDomainModel):
         """The mask slots of each sequential step: ``--ins_per`` of the ``--ins_max`` instances each."""
         return instance_set.step_slices(self.opt.ins_max, self.opt.ins_per)
 
-    def select_instances(self, masks: torch.Tensor) -> torch.Tensor:
-        return instance_set.select(masks, self.opt.ins_max, self.opt.set_order)
+    def select_instances(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return instance_set.select_and_rest(masks, self.opt.ins_max, self.opt.set_order)
 
     def active_samples(self, segs: torch.Tensor) -> torch.Tensor:
         """The samples with an instance among the step's masks ``segs`` (B, n, H, W)."""

@@ -31,7 +31,9 @@ from instagan.util import instance_set
 class Translation:
     """A test pass of one direction, src -> tgt, over a batch. Images are (B, 3, H, W) and masks (B, N, H, W), all in
     [-1, 1]; the N mask slots are the instances translated, in processing order (N = 0 for a model without instances,
-    and a slot of a sample with fewer instances is empty)."""
+    and a slot of a sample with fewer instances is empty). ``slot_steps[k]`` is the sequential step (from 0) that
+    translated slot k; ``untranslated_masks`` (B, R, H, W) are the sample's instances beyond ``--ins_max``, which
+    were not translated (R = 0 when there are none)."""
 
     src: str
     tgt: str
@@ -42,6 +44,8 @@ class Translation:
     translated_masks: torch.Tensor
     reconstructed: torch.Tensor
     reconstructed_masks: torch.Tensor
+    slot_steps: list[int] = field(default_factory=list)
+    untranslated_masks: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -60,6 +64,7 @@ class Direction:
     G_back: nn.Module  # tgt -> src
     real_img: torch.Tensor
     real_segs: torch.Tensor  # (B, slots, H, W): the selected instances, in processing order
+    left_segs: torch.Tensor  # (B, R, H, W): the instances beyond the selected ones, not translated
     D: nn.Module | None = None  # judges domain tgt
     pool: ImagePool | None = None
     lambda_cyc: float = 10.0
@@ -69,10 +74,12 @@ class Direction:
     rec_segs: list[torch.Tensor] = field(default_factory=list)
     rec_img: torch.Tensor | None = None  # reconstruction at each sample's first translated step
     paths: list[str] = field(default_factory=list)  # source image files
+    slot_steps: list[int] = field(default_factory=list)  # the step that translates each slot of real_segs
 
     def translation(self) -> Translation:
         return Translation(self.src, self.tgt, self.paths, self.real_img, self.real_segs, self.current_img,
-                           torch.cat(self.fake_segs, dim=1), self.rec_img, torch.cat(self.rec_segs, dim=1))  # fmt: skip
+                           torch.cat(self.fake_segs, dim=1), self.rec_img, torch.cat(self.rec_segs, dim=1),
+                           self.slot_steps, self.left_segs)  # fmt: skip
 
 
 @dataclass
@@ -152,9 +159,10 @@ class TwoDomainModel(BaseModel):
         """The mask slots of each sequential step: one step over whole images, without instances."""
         return [slice(0, 0)]
 
-    def select_instances(self, masks: torch.Tensor) -> torch.Tensor:
-        """(B, N, H, W) masks of a batch -> (B, slots, H, W): the instances translated, in processing order."""
-        return masks[:, :0]
+    def select_instances(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N, H, W) masks of a batch -> (B, slots, H, W): the instances translated, in processing order, and
+        (B, R, H, W): the ones left out. Without instances: none, and none left out (the image is translated whole)."""
+        return masks[:, :0], masks[:, :0]
 
     def active_samples(self, segs: torch.Tensor) -> torch.Tensor:
         """(B,) bool: the samples translated in a step with masks ``segs`` (B, n, H, W): without instances, all."""
@@ -178,9 +186,11 @@ class TwoDomainModel(BaseModel):
                 continue
             real_img = batch[key].to(self.device)
             masks = batch.get(f"{key}_segs", torch.empty(real_img.shape[0], 0, *real_img.shape[2:]))
-            real_segs = self.select_instances(masks).to(self.device)
+            real_segs, left_segs = (m.to(self.device) for m in self.select_instances(masks))
             paths = list(batch[f"{key}_paths"])
-            d = Direction(src, tgt, getattr(self, f"netG_{src}"), getattr(self, f"netG_{tgt}"), real_img, real_segs, paths=paths)
+            steps = [k for k, chunk in enumerate(self.steps) for _ in range(chunk.start, chunk.stop)]
+            d = Direction(src, tgt, getattr(self, f"netG_{src}"), getattr(self, f"netG_{tgt}"), real_img, real_segs,
+                          left_segs, paths=paths, slot_steps=steps)  # fmt: skip
             if self.isTrain:
                 d.D = getattr(self, f"netD_{src}")
                 d.pool = getattr(self, f"fake_{tgt}_pool")

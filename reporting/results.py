@@ -13,6 +13,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from instagan.models.two_domain_model import Translation
@@ -20,7 +21,7 @@ from instagan.reporting import page
 from instagan.util import instance_set
 from instagan.util.cli import UserError
 from instagan.util.files import atomic_write_text
-from instagan.util.images import save_image, tensor2im
+from instagan.util.images import outlines, save_image, tensor2im
 
 MANIFEST = "results.json"
 # file names by role, as CycleGAN named its visuals (and as earlier versions of this project wrote them)
@@ -31,9 +32,24 @@ NAMES = {
     "translated_masks": "{stem}_fake_{t}_seg.png",
     "reconstructed": "{stem}_rec_{s}_img.png",
     "reconstructed_masks": "{stem}_rec_{s}_seg.png",
+    "steps": "{stem}_fake_{t}_steps.png",
 }
 INSTANCE_NAMES = {"source": "{stem}_real_{s}_ins{k}.png", "translated": "{stem}_fake_{t}_ins{k}.png"}
-COLUMNS = ("source", "source_masks", "translated", "translated_masks", "reconstructed", "reconstructed_masks")
+UNTRANSLATED_NAME = "{stem}_real_{s}_left{k}.png"
+COLUMNS = ("source", "source_masks", "translated", "translated_masks", "steps", "reconstructed", "reconstructed_masks")
+# the outline colours of the "steps" image: the instances of the first sequential step, the second, ...; and the
+# instances beyond --ins_max, which were not translated
+STEP_COLOURS = ((230, 25, 75), (0, 110, 255), (20, 170, 60), (255, 140, 0), (150, 50, 200), (0, 190, 190))
+STEP_NAMES = ("red", "blue", "green", "orange", "purple", "cyan")
+UNTRANSLATED_COLOUR, UNTRANSLATED_COLOUR_NAME = (0, 0, 0), "black"
+
+
+def steps_legend(steps: int) -> str:
+    """What the outline colours of the "steps" images mean."""
+    named = [f"step {k + 1} {STEP_NAMES[k % len(STEP_NAMES)]}" for k in range(steps)]
+    return ("steps: the translated image with each translated instance outlined in the colour of the sequential step "
+            f"that translated it ({', '.join(named)}); instances not translated (beyond --ins_max) in "
+            f"{UNTRANSLATED_COLOUR_NAME}.")  # fmt: skip
 
 
 @dataclass
@@ -44,7 +60,10 @@ class Sample:
     source_file: str
     stem: str
     images: dict[str, str]  # role (see NAMES) -> path
-    instances: list[dict[str, str]] = field(default_factory=list)  # per instance: {"source": path, "translated": path}
+    # per instance of the source image: {"source": path, "translated": path, "step": the sequential step that translated
+    # it, from 1}; an instance beyond --ins_max has no "translated" and its step is None (folders written before steps
+    # were recorded have no "step")
+    instances: list[dict] = field(default_factory=list)
 
     @property
     def src(self) -> str:
@@ -67,8 +86,9 @@ class ResultsWriter:
     def count(self) -> int:
         return len(self.samples)
 
-    def _save(self, name: str, image: torch.Tensor) -> str:
-        save_image(self.folder / "images" / name, tensor2im(image), self.aspect_ratio)
+    def _save(self, name: str, image: torch.Tensor | np.ndarray) -> str:
+        array = image if isinstance(image, np.ndarray) else tensor2im(image)
+        save_image(self.folder / "images" / name, array, self.aspect_ratio)
         return f"images/{name}"
 
     def add(self, translations: list[Translation]) -> int:
@@ -76,6 +96,7 @@ class ResultsWriter:
         written = 0
         for t in translations:
             with_masks = t.source_masks.shape[1] > 0
+            left = t.untranslated_masks if t.untranslated_masks is not None else t.source_masks[:, :0]
             for b, path in enumerate(t.paths):
                 stem, names = Path(path).stem, {"s": t.src, "t": t.tgt}
                 tensors = {"source": t.source, "translated": t.translated, "reconstructed": t.reconstructed}
@@ -84,11 +105,22 @@ class ResultsWriter:
                         t.reconstructed_masks), translated_masks=instance_set.merge(t.translated_masks))  # fmt: skip
                 images = {role: self._save(NAMES[role].format(stem=stem, **names), tensors[role][b]) for role in COLUMNS
                           if role in tensors}  # fmt: skip
-                instances = []
+                instances, drawn = [], []
                 for k in instance_set.nonempty(t.source_masks[b : b + 1])[0].nonzero(as_tuple=True)[0].tolist():
                     pair = {"source": t.source_masks[b, k : k + 1], "translated": t.translated_masks[b, k : k + 1]}
-                    instances.append({role: self._save(INSTANCE_NAMES[role].format(stem=stem, k=k, **names), mask)
-                                      for role, mask in pair.items()})  # fmt: skip
+                    entry = {role: self._save(INSTANCE_NAMES[role].format(stem=stem, k=k, **names), mask)
+                             for role, mask in pair.items()}  # fmt: skip
+                    step = t.slot_steps[k] if k < len(t.slot_steps) else None
+                    instances.append({**entry, "step": None if step is None else step + 1})
+                    colour = UNTRANSLATED_COLOUR if step is None else STEP_COLOURS[step % len(STEP_COLOURS)]
+                    drawn.append((t.translated_masks[b, k], colour))
+                for k in instance_set.nonempty(left[b : b + 1])[0].nonzero(as_tuple=True)[0].tolist():
+                    name = UNTRANSLATED_NAME.format(stem=stem, k=k, **names)
+                    instances.append({"source": self._save(name, left[b, k : k + 1]), "step": None})
+                    drawn.append((left[b, k], UNTRANSLATED_COLOUR))
+                if with_masks:
+                    steps = outlines(t.translated[b], [m for m, _ in drawn], [c for _, c in drawn])
+                    images["steps"] = self._save(NAMES["steps"].format(stem=stem, **names), steps)
                 self.samples.append(Sample(f"{t.src}->{t.tgt}", str(path), stem, images, instances))
                 written += 1
         return written
@@ -136,9 +168,13 @@ def write_page(folder: Path, samples: list[Sample], title: str, metrics: dict | 
     doc = page.HTML(folder, title)
     if metrics:
         doc.add_header("Metrics")
-        doc.add_table(*metrics["table"])
+        for table in metrics["tables"]:
+            doc.add_table(*table)
         for note in metrics.get("notes", []):
             doc.add_text(note)
+    steps = max((i.get("step") or 0 for s in samples for i in s.instances), default=0)
+    if any("steps" in s.images for s in samples):
+        doc.add_text(steps_legend(steps))
     for s in samples:
         doc.add_header(f"{s.stem} ({s.src} -> {s.tgt})")
         files = [(s.images[role], role) for role in COLUMNS if role in s.images]

@@ -52,3 +52,17 @@ def test_merge_and_context_weight():
     assert ((merged + 1) / 2).sum() == 4  # union, clamped: overlapping pixels count once
     w = S.context_weight(a, b)
     assert w.min() == 0 and w.max() == 1 and w.sum() == 12
+
+
+def test_select_and_rest_split_every_instance_once():
+    m = masks_with_areas([3, 0, 9, 5, 7, 1])
+    chosen, rest = S.select_and_rest(m, 3)
+    assert torch.equal(chosen, S.select(m, 3))
+    areas = lambda x: ((x + 1) / 2).sum(dim=(2, 3))[0].tolist()  # noqa: E731
+    assert areas(chosen) == [9, 7, 5] and areas(rest) == [3, 1, 0]
+    # random order shuffles the chosen ones; the rest stays the same smaller instances
+    chosen, rest = S.select_and_rest(m, 3, "random", torch.Generator().manual_seed(1))
+    assert sorted(areas(chosen)) == [5, 7, 9] and areas(rest) == [3, 1, 0]
+    # ins_max above the number of slots: nothing is left out
+    chosen, rest = S.select_and_rest(m, 8)
+    assert chosen.shape[1] == 8 and rest.shape[1] == 0

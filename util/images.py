@@ -46,3 +46,15 @@ def save_image(path: str | Path, array: np.ndarray, aspect_ratio: float = 1.0) -
     buffer = BytesIO()
     img.save(buffer, format=Path(path).suffix.lstrip(".").upper().replace("JPG", "JPEG") or "PNG")
     atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def outlines(image: torch.Tensor, masks: list[torch.Tensor], colours: list[tuple[int, int, int]]) -> np.ndarray:
+    """An image (3, H, W) in [-1, 1] with the outline of each mask (H, W, > 0 inside) drawn in its colour, as uint8
+    (H, W, 3). The outline is the mask's inner border, one pixel wide; later masks are drawn over earlier ones."""
+    out = tensor2im(image).copy()
+    for mask, colour in zip(masks, colours):
+        inside = (mask > 0).float()[None, None]
+        eroded = -torch.nn.functional.max_pool2d(-inside, 3, stride=1, padding=1)  # (the image border counts as outside)
+        border = (inside - eroded)[0, 0].bool().numpy()
+        out[border] = colour
+    return out

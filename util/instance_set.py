@@ -60,17 +60,32 @@ def select(
     ``decreasing`` keeps them largest first; ``random`` shuffles the non-empty ones among themselves,
     as the original did (it shuffles the largest ins_max, it does not sample from all instances).
     """
+    return select_and_rest(masks, ins_max, order, generator)[0]
+
+
+def select_and_rest(
+    masks: torch.Tensor, ins_max: int, order: str = "decreasing", generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``select``'s instances and the ones it leaves out: (B, ins_max, H, W) and (B, max(0, N - ins_max), H, W), the
+    latter the smaller instances beyond the ins_max largest, largest first (empty slots where a sample has fewer)."""
     if order not in ("decreasing", "random"):
         raise ValueError(f"unknown set order {order!r}: use 'decreasing' or 'random'")
     masks = pad_slots(masks, ins_max)
     area = masks.mean(dim=(2, 3))
     order_idx = area.topk(ins_max, dim=1).indices  # (B, ins_max), largest first
+    left = area.scatter(1, order_idx, float("-inf"))  # the others, ranked after them
+    rest_idx = left.argsort(dim=1, descending=True, stable=True)[:, : masks.shape[1] - ins_max]
     if order == "random":
-        counts = nonempty(masks).sum(dim=1).clamp(max=ins_max)
+        counts = nonempty(masks).gather(1, order_idx).sum(dim=1)
         for row, count in zip(order_idx, counts.tolist()):
             perm = torch.randperm(count, generator=generator).to(row.device)
             row[:count] = row[:count][perm]
-    return torch.stack([m[i] for m, i in zip(masks, order_idx)])
+    return masks.gather(1, _expand(order_idx, masks)), masks.gather(1, _expand(rest_idx, masks))
+
+
+def _expand(index: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """(B, K) slot indices -> (B, K, H, W), for gathering whole slots of (B, N, H, W) masks."""
+    return index[:, :, None, None].expand(-1, -1, *masks.shape[2:])
 
 
 def step_slices(ins_max: int, ins_per: int) -> list[slice]:
