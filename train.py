@@ -101,6 +101,7 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
             for i, batch in enumerate(loader):
                 t_data, t_start = time.time() - t_data_start, time.time()
                 trainer.train_step(batch)
+                counters.updates += len(trainer.step_losses)
                 skipped.update(path for paths in batch.get("skipped", []) for path in paths.split("|") if path)
                 batch_size = next(iter(batch.values())).shape[0]
                 counters.advance(batch_size * context.world_size)
@@ -145,7 +146,8 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
         say(f"{trainer.skipped_updates} updates were skipped (non-finite losses or gradients, or fp16 overflow)")
     if skipped:
         say(f"{len(skipped)} images could not be read and were skipped: {', '.join(sorted(skipped)[:5])}")
-    say(f"done: checkpoints in {model.save_dir}" + (f", HTML page {log.web_dir / 'index.html'}" if log else ""))
+    say(f"done: {counters.updates} updates of the generators and of the discriminators ({counters.total_iters} images); "
+        f"checkpoints in {model.save_dir}" + (f", HTML page {log.web_dir / 'index.html'}" if log else ""))  # fmt: skip
 
 
 def entry() -> None:

@@ -1,30 +1,40 @@
-"""The shapes benchmark: InstaGAN, its ablations and CycleGAN under one budget, for several seeds, scored by
-evaluate.py; writes docs/benchmarks.md with the mean and standard deviation over the seeds, and a page that shows the
-runs' translations of a few test images side by side.
+"""The shapes benchmarks: InstaGAN, its ablations and CycleGAN on the built-in shapes data, several seeds each, scored
+by evaluate.py; each suite writes its tables (mean ± standard deviation over the seeds) into its own section of
+docs/benchmarks.md and a page that shows the runs' translations of a few test images side by side.
 
-    python scripts/benchmark_shapes.py --seeds 3             # writes docs/benchmarks.md
-    python scripts/benchmark_shapes.py --seeds 3 --resume    # after a stop: keeps the runs that finished training
-    python scripts/benchmark_shapes.py --quick               # a smoke run of the whole pipeline
+    python scripts/benchmark_shapes.py --seeds 3                        # the ablation suite
+    python scripts/benchmark_shapes.py --suite sequential --seeds 3     # the sequential mini-batch suite
+    python scripts/benchmark_shapes.py --seeds 3 --resume               # after a stop: keeps the runs that finished
+    python scripts/benchmark_shapes.py --quick                          # a smoke run of the whole pipeline
 
-Per seed (same data, the demo's networks, the budget below; the training seed changes):
+ablation (1 to 3 instances per training image, up to 8 per test image, 48x48; the training seed changes per seed):
 - instagan:               trained with --ins_max 4 --ins_per 2, tested sequentially (--ins_max 8 --ins_per 2)
 - instagan_noctx:         the same with --lambda_ctx 0
 - instagan_onestep:       trained with --ins_per 4 (= --ins_max) and tested in one step (--ins_max 8 --ins_per 8)
 - instagan_tested_onestep: the instagan run, tested in one step (--ins_max 8 --ins_per 8)
 - cycle_gan:              --model cycle_gan on the images alone
-The training images hold 1 to 3 instances, so that sequential training takes one or two steps of 2; the test split
-has up to 8 instances per image, more than twice as many as any training image.
+
+sequential (the paper's ablation of sequential mini-batches at equal memory per pass: 4 to 8 instances per image,
+apart from each other, 64x64; every training run gets the same number of updates):
+- one_one:  trained One (--ins_max 2 --ins_per 2: a pass holds 2 instances, the largest), tested One (the 2 largest;
+            the others stay as they are)
+- one_seq:  the one_one run tested Seq (--ins_max 8 --ins_per 2: every instance, 2 per step)
+- seq_one:  the seq_seq run tested One
+- seq_seq:  trained Seq (--ins_max 8 --ins_per 2: every instance, 2 per pass, each pass one update), tested Seq
+- one_pass: every instance in one pass (--ins_max 8 --ins_per 8) in training and test: 4 times the memory per pass
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import benchmark_speed
@@ -39,20 +49,125 @@ from instagan.util import cli  # noqa: E402
 from instagan.util.cli import UserError  # noqa: E402
 from instagan.util.files import atomic_write_text  # noqa: E402
 
-NOTES = "<!-- notes: kept when the tables above are regenerated -->"
-# The data and budget of every run: the demo's data but up to 3 instances per training image (the demo has 2, which
-# would make sequential training a single step), and the demo's networks for 7 + 6 epochs (1,170 updates).
-DATA = ["--size", "48", "--train", "360", "--test", "120", "--max_instances", "3", "--instances", "mono",
-        "--sides", "0.2", "0.45"]  # fmt: skip
-BUDGET = ["--batch_size", "4", "--niter", "7", "--niter_decay", "6", "--lr", "0.0005"]
-METRICS = ("classification_score", "mask_shape_accuracy", "context_error", "instances_kept", "classifier_kd")
-# name: (training flags or the name of the run whose weights it tests, test flags)
-RUNS = {
-    "instagan": (["--ins_max", "4", "--ins_per", "2"], ["--ins_max", "8", "--ins_per", "2"]),
-    "instagan_noctx": (["--ins_max", "4", "--ins_per", "2", "--lambda_ctx", "0"], ["--ins_max", "8", "--ins_per", "2"]),
-    "instagan_onestep": (["--ins_max", "4", "--ins_per", "4"], ["--ins_max", "8", "--ins_per", "8"]),
-    "instagan_tested_onestep": ("instagan", ["--ins_max", "8", "--ins_per", "8"]),
-    "cycle_gan": (["--model", "cycle_gan"], ["--model", "cycle_gan"]),
+
+@dataclass
+class Run:
+    """A row of a suite: the training flags (or the name of the run whose weights it tests) and the test flags."""
+
+    train: list[str] | str
+    test: list[str]
+    label: str = ""
+    epochs: list[str] = field(default_factory=list)  # --niter and --niter_decay, when the suite's budget's do not fit
+
+    def trained(self, name: str) -> str:
+        return self.train if isinstance(self.train, str) else name
+
+
+@dataclass
+class Suite:
+    data: list[str]  # make_shapes_dataset.py's flags
+    size: list[str]
+    budget: list[str]  # train.py's flags of every run (a run's own flags come after, and win)
+    runs: dict[str, Run]
+    metrics: tuple[str, ...]
+    title: str
+    work: str  # the default --work folder
+    quick_data: list[str] = field(default_factory=lambda: list(demo.QUICK_DATA))
+    memory: bool = False  # measure each training run's activation memory per pass
+    steps: bool = False  # scores per sequential step
+
+
+SEQ4, SEQ8 = ["--ins_max", "4", "--ins_per", "2"], ["--ins_max", "8", "--ins_per", "2"]
+ONE_STEP8 = ["--ins_max", "8", "--ins_per", "8"]
+ONE, SEQ, ONE_PASS = ["--ins_max", "2", "--ins_per", "2"], SEQ8, ONE_STEP8
+SIZE64 = ["--loadSizeH", "64", "--loadSizeW", "64", "--fineSizeH", "64", "--fineSizeW", "64"]
+SUITES = {
+    "ablation": Suite(
+        # the demo's instances, but 1 to 3 per training image (so that sequential training takes two steps on most
+        # batches) and up to 8 per test image; the demo's networks for 7 + 6 epochs (1,170 batches)
+        data=[
+            "--size",
+            "48",
+            "--train",
+            "360",
+            "--test",
+            "120",
+            "--max_instances",
+            "3",
+            "--instances",
+            "mono",
+            "--sides",
+            "0.2",
+            "0.45",
+            "--test_max_instances",
+            "8",
+        ],  # fmt: skip
+        size=demo.SIZE,
+        budget=["--batch_size", "4", "--niter", "7", "--niter_decay", "6", "--lr", "0.0005"],
+        runs={
+            "instagan": Run(SEQ4, SEQ8),
+            "instagan_noctx": Run([*SEQ4, "--lambda_ctx", "0"], SEQ8),
+            "instagan_onestep": Run(["--ins_max", "4", "--ins_per", "4"], ONE_STEP8),
+            "instagan_tested_onestep": Run("instagan", ONE_STEP8),
+            "cycle_gan": Run(["--model", "cycle_gan"], ["--model", "cycle_gan"]),
+        },
+        metrics=("classification_score", "mask_shape_accuracy", "context_error", "instances_kept", "classifier_kd"),
+        title="InstaGAN, its ablations and CycleGAN",
+        work="benchmark_runs",
+        quick_data=[*demo.QUICK_DATA, "--test_max_instances", "8"],
+    ),
+    "sequential": Suite(
+        # 4 to 8 instances of 9 to 17 pixels per 64x64 image, a pixel apart: none hides another. Every training run
+        # gets about 1,440 updates: One and one_pass one per batch (8 + 8 epochs of 90 batches), Seq one per step of
+        # 2 instances, about 3.9 per batch (2 + 2 epochs)
+        data=[
+            "--size",
+            "64",
+            "--train",
+            "360",
+            "--test",
+            "120",
+            "--min_instances",
+            "4",
+            "--max_instances",
+            "8",
+            "--apart",
+            "--instances",
+            "mono",
+            "--sides",
+            "0.14",
+            "0.28",
+        ],  # fmt: skip
+        size=SIZE64,
+        budget=["--batch_size", "4", "--niter", "8", "--niter_decay", "8", "--lr", "0.0005"],
+        runs={
+            "one_one": Run(ONE, ONE, "trained One, tested One"),
+            "one_seq": Run("one_one", SEQ, "trained One, tested Seq"),
+            "seq_one": Run("seq_seq", ONE, "trained Seq, tested One"),
+            "seq_seq": Run(SEQ, SEQ, "trained Seq, tested Seq", epochs=["--niter", "2", "--niter_decay", "2"]),
+            "one_pass": Run(ONE_PASS, ONE_PASS, "every instance in one pass: 4x the memory"),
+        },
+        metrics=("classification_score", "mask_shape_accuracy", "context_error", "instances_translated"),
+        title="Sequential mini-batches at equal memory per pass",
+        work="benchmark_runs_sequential",
+        quick_data=[
+            "--size",
+            "32",
+            "--train",
+            "8",
+            "--test",
+            "4",
+            "--min_instances",
+            "3",
+            "--max_instances",
+            "5",
+            "--apart",
+            "--instances",
+            "mono",
+        ],  # fmt: skip
+        memory=True,
+        steps=True,
+    ),
 }
 
 
@@ -60,17 +175,28 @@ def sh(args: list, log) -> float:
     log.write("$ python " + " ".join(shlex.quote(str(a)) for a in args) + "\n")
     log.flush()
     start = time.time()
-    subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, check=True, stdout=log, stderr=subprocess.STDOUT)
+    done = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise UserError(f"{args[0]} failed (exit status {done.returncode}): its output is at the end of {log.name}")
     return time.time() - start
 
 
-def mean_std(values: list[float]) -> str:
+def mean_std(values: list[float | None], digits: int = 3) -> str:
     values = [v for v in values if v is not None]
     if not values:
         return "-"
     if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def activation_megabytes(train_cmd: list) -> float:
+    """The peak memory that autograd holds for backward during a training step of ``train_cmd``'s configuration, on
+    a batch of the data set's images with the most instances, in MiB (see scripts/pass_memory.py)."""
+    flags = [str(a) for a in train_cmd[1:] if str(a) != "--overwrite"]
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "pass_memory.py"), *flags], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return float(out.strip().splitlines()[-1].split()[0])
 
 
 def comparison_page(folder: Path, results: dict[str, Path], stems: list[str]) -> Path:
@@ -90,10 +216,10 @@ def comparison_page(folder: Path, results: dict[str, Path], stems: list[str]) ->
                     if "source_masks" in sample.images:
                         images.append(run_folder / sample.images["source_masks"])
                         labels.append("input masks")
-                for role in ("translated", "translated_masks"):
+                for role in ("translated", "steps", "translated_masks"):
                     if role in sample.images:
                         images.append(run_folder / sample.images[role])
-                        labels.append(f"{name}" + (" masks" if role.endswith("masks") else ""))
+                        labels.append(name + {"translated": "", "steps": " steps", "translated_masks": " masks"}[role])
             names = []
             for image, label in zip(images, labels):
                 target = f"{stem}_{direction[0]}{direction[-1]}_{label.replace(' ', '_')}.png"
@@ -104,22 +230,47 @@ def comparison_page(folder: Path, results: dict[str, Path], stems: list[str]) ->
     return doc.save()
 
 
+def write_section(out: Path, suite: str, lines: list[str]) -> None:
+    """Replace the suite's section of the report (between its markers), or add it at the end; the rest of the report
+    (the readings written by hand) stays as it is."""
+    begin, end = f"<!-- {suite} table -->", f"<!-- end of {suite} table -->"
+    block = "\n".join([begin, *lines, end])
+    text = out.read_text() if out.is_file() else "# Benchmarks on the built-in shapes data set\n"
+    if begin in text and end in text:
+        text = text.split(begin, 1)[0] + block + text.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    atomic_write_text(out, text)
+
+
+def _value(report: dict, direction: str, metric: str) -> float | None:
+    return ((report["directions"].get(direction) or {}).get(metric) or {}).get("value")
+
+
+def _step_value(report: dict, direction: str, step: str) -> float | None:
+    by_step = (report["directions"].get(direction) or {}).get("by_step", {})
+    return ((by_step.get(step) or {}).get("classification_score") or {}).get("value")
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", choices=sorted(SUITES), default="ablation", help="which benchmark (see above)")
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per run (0, 1, ...)")
-    parser.add_argument("--work", default="benchmark_runs", help="folder for data, checkpoints and results")
-    parser.add_argument("--out", default="docs/benchmarks.md", help="the report to write")
+    parser.add_argument("--work", help="folder for data, checkpoints and results (default: benchmark_runs[_<suite>])")
+    parser.add_argument("--out", default="docs/benchmarks.md", help="the report whose section of the suite is written")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the pipeline, not the method")
     parser.add_argument("--report_only", action="store_true", help="re-run evaluate.py on the saved results and rewrite")
     parser.add_argument("--resume", action="store_true", help="keep the runs in --work that finished training (same config)")
     args = parser.parse_args(argv)
-    work = ROOT / args.work
+    suite = SUITES[args.suite]
+    work = ROOT / (args.work or suite.work)
     work.mkdir(parents=True, exist_ok=True)
     data = work / "shapes"
     quick = args.quick
-    networks, budget, size = (demo.QUICK["networks"], demo.QUICK["budget"], demo.QUICK["size"]) if quick else (
-        demo.NETWORKS, BUDGET, demo.SIZE)  # fmt: skip
-    data_flags = [*(demo.QUICK_DATA if quick else DATA), "--test_max_instances", "8"]
+    networks = demo.QUICK["networks"] if quick else demo.NETWORKS
+    budget = demo.QUICK["budget"] if quick else suite.budget
+    size = demo.QUICK["size"] if quick else suite.size
+    data_flags = suite.quick_data if quick else suite.data
     config = [*data_flags, *networks, *size, *budget]  # what every run shares: runs of another are never mixed in
     keep = args.report_only or args.resume
     log = (work / "benchmark.log").open("a" if keep else "w")
@@ -138,24 +289,32 @@ def main(argv: list[str] | None = None) -> Path:
         save_timings()
         sh(["datasets/make_shapes_dataset.py", "--out", data, *data_flags, "--seed", "0"], log)  # deterministic, seconds
     evaluate_flags = ["--fid", "none", *(demo.QUICK["evaluate"] if quick else [])]
-    reports: dict[str, list[dict]] = {name: [] for name in RUNS}
+    reports: dict[str, list[dict]] = {name: [] for name in suite.runs}
     commands, folders = [], {}
+    in_order = sorted(suite.runs.items(), key=lambda item: isinstance(item[1].train, str))  # the trained runs first
     for seed in range(args.seeds):
-        for name, (train_flags, test_flags) in RUNS.items():
-            trained = train_flags if isinstance(train_flags, str) else name
+        for name, run in in_order:
+            trained = run.trained(name)
             common = ["--dataroot", data, "--checkpoints_dir", work / "checkpoints", "--gpu_ids", "-1", *networks]
+            train_flags = [] if isinstance(run.train, str) else [*run.train, *([] if quick else run.epochs)]
             train_cmd = ["train.py", *common, "--name", f"{trained}_s{seed}", *size, *budget, *train_flags, "--display_id",
                          "0", "--num_threads", "1", "--print_freq", "100000", "--seed", seed, "--overwrite"]  # fmt: skip
-            test_cmd = ["test.py", *common, "--name", f"{trained}_s{seed}", *size, *test_flags, "--results_dir",
+            test_cmd = ["test.py", *common, "--name", f"{trained}_s{seed}", *size, *run.test, "--results_dir",
                         work / "results" / name, "--batch_size", "4", "--num_test", "1000", "--overwrite"]  # fmt: skip
             folder = work / "results" / name / f"{trained}_s{seed}" / "test_latest"
             if not args.report_only:
                 key = f"{name}_s{seed}"  # in timings.json once the run has finished training
                 finished = key in timings and (work / "checkpoints" / key / "latest_net_G_A.pth").is_file()
-                if not isinstance(train_flags, str) and not (args.resume and finished):
+                if not isinstance(run.train, str) and not (args.resume and finished):
                     timings.pop(key, None)  # a run stopped during training is not kept by --resume
                     save_timings()
-                    timings[key] = sh(train_cmd, log)
+                    seconds = sh(train_cmd, log)
+                    log.flush()
+                    updates = re.findall(r"done: (\d+) updates", (work / "benchmark.log").read_text())
+                    timings[f"{key}_updates"] = int(updates[-1]) if updates else None
+                    if suite.memory:
+                        timings[f"{key}_memory"] = activation_megabytes(train_cmd)
+                    timings[key] = seconds
                     save_timings()
                 sh(test_cmd, log)
             sh(["evaluate.py", "--results", folder, *evaluate_flags], log)
@@ -163,33 +322,19 @@ def main(argv: list[str] | None = None) -> Path:
             folders.setdefault(name, folder)
             if seed == 0:
                 commands += ["python " + " ".join(map(str, c)).replace(f"{ROOT}/", "") for c in
-                             ([train_cmd] if not isinstance(train_flags, str) else []) + [test_cmd]]  # fmt: skip
-    # the tables: mean ± std over the seeds, per direction
-    lines = []
-    for direction in ("A->B", "B->A"):
-        lines += [f"### {direction}", "", "| run | " + " | ".join(METRICS) + " | training time (s) |",
-                  "|---|" + "---|" * (len(METRICS) + 1)]  # fmt: skip
-        for name, runs in reports.items():
-            cells = []
-            for metric in METRICS:
-                values = [((r["directions"].get(direction) or {}).get(metric) or {}).get("value") for r in runs]
-                cells.append(mean_std(values))
-            trained = RUNS[name][0] if isinstance(RUNS[name][0], str) else name
-            seconds = [timings.get(f"{trained}_s{s}") for s in range(args.seeds)]
-            cells.append(mean_std(seconds).replace(".000", "") if all(seconds) else "-")
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines.append("")
-    judge = reports["instagan"][0]["classifier"]["accuracy_real"]
-    stems = [f"{i:05d}" for i in range(4)]
-    compare = comparison_page(work / "compare", folders, stems)
+                             ([train_cmd] if not isinstance(run.train, str) else []) + [test_cmd]]  # fmt: skip
+    lines = tables(suite, reports, timings, args.seeds)
+    judge = next(iter(reports.values()))[0]["classifier"]["accuracy_real"]
+    compare = comparison_page(work / "compare", folders, [f"{i:05d}" for i in range(4)])
     machine = benchmark_speed.machine("cpu")
+    suite_flag = f" --suite {args.suite}" if args.suite != "ablation" else ""
     text = [
-        "# Benchmarks on the built-in shapes data set",
+        f"## {suite.title}",
         "",
-        f"Measured by `python scripts/benchmark_shapes.py --seeds {args.seeds}{' --quick' if quick else ''}` on {machine}.",
-        f"Data: `{' '.join(data_flags)}` (the demo's instances, more of them per image). Budget, the same for every run: "
-        f"`{' '.join(networks + budget)}` (the demo's networks). Mean ± standard deviation over {args.seeds} training "
-        "seeds; each seed's numbers come with 95 % bootstrap intervals in its metrics.json.",
+        f"Measured by `python scripts/benchmark_shapes.py{suite_flag} --seeds {args.seeds}{' --quick' if quick else ''}` "
+        f"on {machine}. Data: `{' '.join(data_flags)}`. Budget, the same for every run unless its flags say otherwise: "
+        f"`{' '.join(networks + budget)}`. Mean ± standard deviation over {args.seeds} training seeds; each seed's "
+        "numbers come with 95 % bootstrap intervals in its metrics.json.",
         f"The judge of the classification score is right on {judge['min']} to {judge['max']} of the real test images "
         "(per image, each of its 5 classifiers). The runs' translations of the first test images, side by side: "
         f"`{compare.relative_to(ROOT) if compare.is_relative_to(ROOT) else compare}`.",
@@ -200,14 +345,38 @@ def main(argv: list[str] | None = None) -> Path:
         "```",
         *commands,
         "```",
-        "",
-        NOTES,
     ]
     out = ROOT / args.out
-    notes = out.read_text().split(NOTES, 1)[1] if out.is_file() and NOTES in out.read_text() else "\n"
-    out.write_text("\n".join(text) + notes)
+    write_section(out, args.suite, text)
     print("\n".join(text))
     return out
+
+
+def tables(suite: Suite, reports: dict[str, list[dict]], timings: dict, seeds: int) -> list[str]:
+    """The suite's tables, per direction: its metrics, per step if it has steps, and each training run's budget."""
+    lines = []
+    steps = sorted({s for runs in reports.values() for r in runs for d in r["directions"].values()
+                    for s in d.get("by_step", {})}, key=lambda s: (not s.isdigit(), s))  # fmt: skip
+    for direction in ("A->B", "B->A"):
+        extra = ["updates", "training time (s)"] + (["activation memory per pass (MiB)"] if suite.memory else [])
+        step_columns = [f"step {s}" if s.isdigit() else s for s in steps] if suite.steps else []
+        header = ["run", *suite.metrics, *step_columns, *extra]
+        lines += [f"### {direction}", "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+        for name, runs in reports.items():
+            cells = [name if not suite.runs[name].label else f"{name} ({suite.runs[name].label})"]
+            cells += [mean_std([_value(r, direction, m) for r in runs]) for m in suite.metrics]
+            cells += [mean_std([_step_value(r, direction, s) for r in runs]) for s in steps] if suite.steps else []
+            trained = suite.runs[name].trained(name)
+            for suffix, digits in (("_updates", 0), ("", 0), ("_memory", 1))[: 3 if suite.memory else 2]:
+                values = [timings.get(f"{trained}_s{s}{suffix}") for s in range(seeds)]
+                cells.append(mean_std(values, digits) if all(v is not None for v in values) else "-")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    if suite.steps:
+        lines += ["Step columns: the classification score of the instances translated in that sequential step (1: the "
+                  "first pass, on the source image); not translated: the instances beyond --ins_max, judged as they "
+                  "stand in the output.", ""]  # fmt: skip
+    return lines
 
 
 if __name__ == "__main__":

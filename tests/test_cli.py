@@ -31,6 +31,8 @@ def test_train_resume_and_test(shapes_root, tmp_path):
         assert (run_dir / f"1_net_{name}.pth").is_file() and (run_dir / f"latest_net_{name}.pth").is_file()
     state = torch.load(run_dir / "latest_training_state.pth", weights_only=False)
     assert (state["counters"]["epoch"], state["counters"]["total_iters"]) == (3, 12)
+    updates = state["counters"]["updates"]  # 6 batches of 2 images with 1 to 4 instances: 1 or 2 steps of 2 each
+    assert 6 <= updates <= 12 and f"done: {updates} updates" in first.stdout
     assert json.loads((run_dir / "train_opt.json").read_text())["ins_max"] == 4
     log = (run_dir / "loss_log.txt").read_text()
     assert "D_A:" in log and "ctx_B:" in log

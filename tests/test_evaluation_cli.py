@@ -105,3 +105,28 @@ def test_benchmark_script_quick_mode(tmp_path):
     proc = subprocess.run([sys.executable, script, *args, "--resume"], capture_output=True, text=True)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"error: {work} holds runs of another configuration (--size 64)")
+
+
+@pytest.mark.slow
+def test_sequential_suite_quick_mode(tmp_path):
+    script = str(ROOT / "scripts" / "benchmark_shapes.py")
+    out = tmp_path / "bench.md"
+    out.write_text("# Benchmarks\n\n<!-- ablation table -->\nkept\n<!-- end of ablation table -->\n\nA reading.\n")
+    args = ["--suite", "sequential", "--quick", "--seeds", "1", "--work", str(tmp_path / "w"), "--out", str(out)]
+    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = out.read_text()
+    assert "kept" in text and "A reading." in text  # the other suite's section and the text around it stay
+    assert "<!-- sequential table -->" in text and "--suite sequential --seeds 1 --quick" in text
+    a_to_b = text.split("### A->B")[1].split("### B->A")[0]
+    table = [[cell.strip() for cell in line.strip("|").split("|")] for line in a_to_b.splitlines() if line.startswith("| ")]
+    header, rows = table[0], {row[0].split(" ")[0]: dict(zip(table[0], row)) for row in table[1:]}
+    assert {"step 1", "step 2", "not translated", "updates", "activation memory per pass (MiB)"} <= set(header)
+    # One translates only the 2 largest of 3 to 5 instances; Seq and one pass translate all of them
+    assert float(rows["one_one"]["instances_translated"]) < 1 and rows["one_one"]["not translated"] != "-"
+    assert float(rows["seq_seq"]["instances_translated"]) == 1.0 and rows["seq_seq"]["not translated"] == "-"
+    assert rows["seq_seq"]["step 2"] != "-" and rows["one_pass"]["step 2"] == "-"
+    # a pass of Seq holds 2 instances, as One's does; one pass holds them all
+    mib = {name: float(row["activation memory per pass (MiB)"]) for name, row in rows.items()}
+    assert mib["one_pass"] > 1.3 * mib["seq_seq"] and abs(mib["seq_seq"] - mib["one_one"]) < 0.1 * mib["one_one"]
+    assert int(rows["seq_seq"]["updates"]) > int(rows["one_one"]["updates"])  # one update per step, the same epochs

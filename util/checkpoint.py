@@ -31,13 +31,15 @@ MANIFEST_SUFFIX = "_checkpoint.json"
 @dataclass
 class Counters:
     """Where training stands: ``epoch`` is the epoch to run next (or the one under way, when ``epoch_samples`` > 0
-    samples of it are done); ``total_iters`` counts images seen by all processes together; ``data_seed`` fixes the
-    order of every epoch's samples. ``due(every)`` says whether the last ``advance`` passed a multiple of ``every``."""
+    samples of it are done); ``total_iters`` counts images seen by all processes together; ``updates`` the sequential
+    steps trained (each one generator and one discriminator update); ``data_seed`` fixes the order of every epoch's
+    samples. ``due(every)`` says whether the last ``advance`` passed a multiple of ``every``."""
 
     epoch: int = 1
     total_iters: int = 0
     epoch_samples: int = 0
     data_seed: int = 0
+    updates: int = 0
     _before: int = field(default=0, repr=False)
 
     def advance(self, images: int) -> None:
@@ -52,7 +54,7 @@ class Counters:
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "total_iters": self.total_iters, "epoch_samples": self.epoch_samples,
-                "data_seed": self.data_seed}  # fmt: skip
+                "data_seed": self.data_seed, "updates": self.updates}  # fmt: skip
 
 
 def state_path(save_dir: Path, tag: str | int) -> Path:
