@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> Path:
             progress.update(min(len(translations[0]), total - progress.n))
         writer.save(option_values(opt))
         final = folder.commit()
-    print(f"{writer.count} translations written; open {final / 'index.html'}")
+    everything = len(dataset)
+    limited = f" (--num_test {opt.num_test} stops there; --num_test {everything} translates all)" if total < everything else ""
+    print(f"translated {total} of the {everything} samples of '{opt.phase}'{limited}: {writer.count} translations "
+          f"written; open {final / 'index.html'}")  # fmt: skip
     return final / "index.html"
 
 

@@ -11,7 +11,6 @@ translation, the translated instances), the images of test.py, results.json and 
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from instagan.data.image_folder import index_masks, is_image_file, make_dataset,
 from instagan.options.base_options import Parser, option_values
 from instagan.reporting.results import FreshFolder, ResultsWriter
 from instagan.translator import Translator
-from instagan.util import cli, instance_set
+from instagan.util import checkpoint, cli, instance_set
 from instagan.util.cli import UserError
 from instagan.util.images import tensor2im
 
@@ -103,10 +102,14 @@ def main(argv: list[str] | None = None) -> Path:
     photos = [source] if source.is_file() and is_image_file(source) else make_dataset(source)
     run = Path(args.checkpoints_dir) / args.name
     size = args.size
-    if size is None and (run / "train_opt.json").is_file():
-        trained = json.loads((run / "train_opt.json").read_text())
-        size = (trained.get("fineSizeH"), trained.get("fineSizeW")) if "fineSizeH" in trained else None
-    folder = FreshFolder(Path(args.results_dir) / args.name / f"translate_{args.epoch}", args.overwrite)
+    trained = checkpoint.run_options(run / "train_opt.json")
+    if size is None and "fineSizeH" in trained:  # the run's training crop
+        size = (trained["fineSizeH"], trained["fineSizeW"])
+    if size is None:
+        warnings.warn(f"{run / 'train_opt.json'} not found: photos are translated at their own size (sides rounded to "
+                      "multiples of 4); pass --size H,W for the size the run was trained at", stacklevel=1)  # fmt: skip
+    folder = FreshFolder(Path(args.results_dir) / args.name / f"translate_{args.epoch}", args.overwrite,
+                         "--results_dir, --name or --epoch")  # fmt: skip
     masks = masks_for(photos, args)
     device = "cpu" if args.gpu_ids.strip() == "-1" else f"cuda:{args.gpu_ids.split(',')[0]}"
     flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> Path:
             Image.fromarray(side_by_side(result)).save(folder.partial / f"{photo.stem}_side_by_side.png")
         writer.save(option_values(args))
         final = folder.commit()
-    print(f"{writer.count} photos translated; open {final / 'index.html'}")
+    print(f"{writer.count} photo{'s' if writer.count != 1 else ''} translated; open {final / 'index.html'}")
     return final / "index.html"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from instagan.data.base_dataset import BaseDataset, build_transform, load_image_and_masks, load_skipping_unreadable
 from instagan.data.image_folder import image_size, index_masks, make_dataset, masks_not_png
 from instagan.util.cli import UserError
+from instagan.util.flags import at_least
 
 
 def add_mask_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -22,9 +23,9 @@ def add_mask_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         "--mask_slots",
         "--max_instances",
         dest="mask_slots",
-        type=int,
         default=20,
         help="mask slots per loaded image (more masks are dropped, fewer padded with empty ones); the model uses --ins_max",
+        **at_least(1),
     )
     return parser
 

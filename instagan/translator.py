@@ -12,7 +12,6 @@ pass ``ngf=...`` and the like, or rely on the paper's defaults).
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -80,20 +79,20 @@ class Translator:
         **flags,
     ) -> Translator:
         """The generators saved in ``run_dir`` (``<epoch>_net_G_A.pth`` and ``_G_B``), with the architecture of the run's
-        train_opt.json; ``flags`` (``ngf=64``, ``model="cycle_gan"``, ...) add or override options."""
+        train_opt.json; ``flags`` (``ngf=64``, ``model="cycle_gan"``, ...) give what a run without one needs (the
+        authors' files), or other test options. A flag that contradicts the run's train_opt.json is a ValueError."""
         from instagan.options.test_options import TestOptions
 
         run_dir = Path(run_dir)
-        saved = run_dir / "train_opt.json"
-        options = {}
-        if saved.is_file():
-            trained = json.loads(saved.read_text())
-            options = {k: trained[k] for k in checkpoint.ARCHITECTURE_FLAGS if k in trained}
-        options.update(flags)
+        saved = checkpoint.saved_architecture(run_dir / "train_opt.json")
+        differ = [f"{k}={v!r} (the run: {saved[k]!r})" for k, v in flags.items() if k in saved and saved[k] != v]
+        if differ:
+            raise ValueError(f"{', '.join(differ)} differs from {run_dir / 'train_opt.json'}: drop it to use the run's value")
+        options = {k: v for k, v in flags.items() if k not in saved}  # the run's own values come from its train_opt.json
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         argv = ["--dataroot", "unused", "--checkpoints_dir", str(run_dir.parent), "--name", run_dir.name, "--epoch", str(epoch),
                 "--gpu_ids", str(device.index or 0) if device.type == "cuda" else "-1", "--precision", precision]  # fmt: skip
-        if options.get("model", "insta_gan") == "insta_gan":
+        if {**saved, **flags}.get("model", "insta_gan") == "insta_gan":
             argv += ["--ins_max", str(ins_max), "--ins_per", str(ins_per)]
         if paste_background:
             argv.append("--paste_background")
@@ -127,9 +126,12 @@ class Translator:
     ) -> Translation:
         """Translate one image with its instance masks (each a PIL image, an (H, W) array or tensor, >0 inside).
 
-        ``direction`` AtoB uses G_A, BtoA G_B. ``instances`` picks the masks to translate (by index; the others stay
-        as they are); ``size`` (H, W) resizes first, else the sides are rounded to multiples of 4. The result's masks
-        are the chosen instances, largest first (at most the model's ``--ins_max``).
+        ``direction`` AtoB uses G_A, BtoA G_B. ``instances`` picks the masks to translate (by index); the others keep
+        their pixels: the generator sees them as background, and they are pasted back from the input where no
+        translated instance covers them. ``size`` (H, W) resizes first, else the sides are rounded to multiples of 4.
+        The result's masks are the chosen instances, largest first, (1, chosen, H, W) in [-1, 1] (at most the model's
+        ``--ins_max``; the rest, and the instances not chosen, are its ``untranslated_masks``). Images are (1, 3, H, W)
+        in [-1, 1]: ``instagan.util.images.tensor2im`` turns one into a uint8 (H, W, 3) array for PIL.
         """
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction {direction!r}: use AtoB or BtoA")
@@ -137,20 +139,28 @@ class Translator:
         if any(not 0 <= k < len(masks) for k in picked):
             raise ValueError(f"instances {picked}: there are {len(masks)} masks, numbered from 0")
         pixels = _uint8(image, 3)
-        chosen = [(_uint8(masks[k], 1)[0] > 0).to(torch.uint8) * 255 for k in picked]
-        for k, mask in zip(picked, chosen):
+        order = picked + [k for k in range(len(masks)) if k not in picked]  # the chosen ones, then the others
+        binary = [(_uint8(masks[k], 1)[0] > 0).to(torch.uint8) * 255 for k in order]
+        for k, mask in zip(order, binary):
             if mask.shape != pixels.shape[1:]:
                 raise ValueError(f"mask {k} is {tuple(mask.shape)} but the image is {tuple(pixels.shape[1:])} (H, W)")
-        stacked = torch.stack(chosen) if chosen else torch.zeros(0, *pixels.shape[1:], dtype=torch.uint8)
-        slots = max(1, len(chosen))
+        stacked = torch.stack(binary) if binary else torch.zeros(0, *pixels.shape[1:], dtype=torch.uint8)
         h, w = size or pixels.shape[1:]
         mode = "none" if size is None else "resize_and_crop"  # none: sides rounded to multiples of 4
         sizes = {"loadSizeH": h, "loadSizeW": w, "fineSizeH": h, "fineSizeW": w}
         transform = build_transform(argparse.Namespace(resize_or_crop=mode, no_flip=True, **sizes), train=False)
-        img, segs = transform_image_and_masks(pixels, stacked, transform, slots)
+        img, segs = transform_image_and_masks(pixels, stacked, transform, max(1, len(order)))  # one transform for all
+        n = len(picked)
+        chosen, others = segs[: max(1, n)] if n else segs[:1].clone().fill_(instance_set.EMPTY), segs[n : len(order)]
         key = direction[0]
-        result = self.translate_batch({key: img[None], f"{key}_segs": segs[None], f"{key}_paths": [path]})[0]
-        n = len(chosen)  # the chosen instances, largest first; the remaining slots are empty
+        result = self.translate_batch({key: img[None], f"{key}_segs": chosen[None], f"{key}_paths": [path]})[0]
+        # the chosen instances, largest first; the remaining slots are empty
         result.source_masks, result.translated_masks = result.source_masks[:, :n], result.translated_masks[:, :n]
         result.reconstructed_masks = result.reconstructed_masks[:, :n]
+        result.slot_steps = result.slot_steps[:n]
+        if len(others):
+            keep = (instance_set.merge(others[None]) > 0) & (instance_set.merge(result.translated_masks) <= 0)
+            result.translated = torch.where(keep, result.source, result.translated)
+            left = result.untranslated_masks if result.untranslated_masks is not None else others[None, :0]
+            result.untranslated_masks = torch.cat([left, others[None].to(left)], dim=1)
         return result

@@ -21,6 +21,7 @@ from torch import nn
 from instagan.models import networks
 from instagan.models.two_domain_model import Direction, Step, TwoDomainModel, split
 from instagan.util import instance_set
+from instagan.util.flags import at_least, non_negative
 
 
 class InstaGANModel(TwoDomainModel):
@@ -31,9 +32,9 @@ class InstaGANModel(TwoDomainModel):
         parser = TwoDomainModel.modify_commandline_options(parser, is_train)
         parser.add_argument("--set_order", default="decreasing", choices=("decreasing", "random"), help="order of the instances")
         parser.add_argument(
-            "--ins_max", type=int, default=4 if is_train else 20, help="instances translated per image (largest first)"
+            "--ins_max", default=4 if is_train else 20, help="instances translated per image (largest first)", **at_least(1)
         )
-        parser.add_argument("--ins_per", type=int, default=2, help="instances per sequential step")
+        parser.add_argument("--ins_per", default=2, help="instances per sequential step", **at_least(1))
         parser.add_argument(
             "--sn_update",
             default="per_instance",
@@ -41,7 +42,9 @@ class InstaGANModel(TwoDomainModel):
             help="spectral-norm power iterations of D's instance extractor: per instance (original) or per call",
         )
         if is_train:
-            parser.add_argument("--lambda_ctx", type=float, default=1.0, help="context-preserving loss weight, times lambda_A/B")
+            parser.add_argument(
+                "--lambda_ctx", default=1.0, help="context-preserving loss weight, times lambda_A/B", **non_negative()
+            )
         return parser
 
     def make_discriminator(self, input_nc: int) -> nn.Module:

@@ -16,6 +16,7 @@ from torch import nn
 
 from instagan.models import networks
 from instagan.models.two_domain_model import Direction, Step, TwoDomainModel, split
+from instagan.util.flags import non_negative
 
 
 class TemplateModel(TwoDomainModel):
@@ -27,7 +28,7 @@ class TemplateModel(TwoDomainModel):
         parser = TwoDomainModel.modify_commandline_options(parser, is_train)
         parser.set_defaults(netG="resnet_6blocks", netD="basic", dataset_mode="unaligned")  # TODO: your defaults
         if is_train:
-            parser.add_argument("--lambda_template", type=float, default=0.5, help="TODO: the weight of your loss")
+            parser.add_argument("--lambda_template", default=0.5, help="TODO: the weight of your loss", **non_negative())
         return parser
 
     def make_generator(self, input_nc: int, output_nc: int) -> nn.Module:

@@ -25,6 +25,7 @@ from instagan.models import networks
 from instagan.models.base_model import BaseModel
 from instagan.models.image_pool import ImagePool
 from instagan.util import instance_set
+from instagan.util.flags import non_negative
 
 
 @dataclass
@@ -120,9 +121,9 @@ class TwoDomainModel(BaseModel):
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         if is_train:
-            parser.add_argument("--lambda_A", type=float, default=10.0, help="weight of the cycle loss A -> B -> A")
-            parser.add_argument("--lambda_B", type=float, default=10.0, help="weight of the cycle loss B -> A -> B")
-            parser.add_argument("--lambda_idt", type=float, default=1.0, help="identity loss weight, times lambda_A/B")
+            parser.add_argument("--lambda_A", default=10.0, help="weight of the cycle loss A -> B -> A", **non_negative())
+            parser.add_argument("--lambda_B", default=10.0, help="weight of the cycle loss B -> A -> B", **non_negative())
+            parser.add_argument("--lambda_idt", default=1.0, help="identity loss weight, times lambda_A/B", **non_negative())
         return parser
 
     def __init__(self, opt: argparse.Namespace, device: torch.device) -> None:

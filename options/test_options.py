@@ -5,26 +5,38 @@ from __future__ import annotations
 import argparse
 
 from instagan.options.base_options import BaseOptions
+from instagan.util import checkpoint
+from instagan.util.flags import at_least, positive
 
 
 class TestOptions(BaseOptions):
     is_train = False
+    description = (
+        "Translate a data split with a run's generators: <results_dir>/<name>/<phase>_<epoch>/ gets the images, "
+        "results.json and index.html. The architecture comes from the run's train_opt.json; at most --num_test images "
+        "are translated."
+    )
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p = super().initialize(parser)
-        p.add_argument("--phase", default="test", help="data split: reads <dataroot>/<phase>A and <phase>B")
-        p.add_argument("--results_dir", default="./results/", help="results go to <results_dir>/<name>/<phase>_<epoch>")
-        p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier test.py in the same folder")
-        p.add_argument("--aspect_ratio", type=float, default=1.0, help="aspect ratio of the saved images")
-        p.add_argument(
-            "--num_test", "--how_many", dest="num_test", type=int, default=50, help="translate at most this many samples"
-        )
-        p.add_argument("--eval", action="store_true", help="put the networks in eval mode (matters for batch norm and dropout)")
-        p.add_argument(
+        self.groups["data"].add_argument("--phase", default="test", help="data split: reads <dataroot>/<phase>A and <phase>B")
+        t = self.groups["testing"]
+        t.add_argument("--results_dir", default="./results/", help="results go to <results_dir>/<name>/<phase>_<epoch>")
+        t.add_argument("--overwrite", action="store_true", help="replace the results of an earlier test.py in the same folder")
+        t.add_argument("--num_test", "--how_many", dest="num_test", default=50, help="translate at most this many samples",
+                       **at_least(1))  # fmt: skip
+        t.add_argument("--aspect_ratio", default=1.0, help="aspect ratio of the saved images", **positive())
+        t.add_argument("--eval", action="store_true", help="put the networks in eval mode (matters for batch norm and dropout)")
+        t.add_argument(
             "--paste_background",
             action="store_true",
             help="keep the input's pixels outside the (dilated) input and translated instances: an exact background",
         )
-        p.add_argument("--paste_dilation", type=int, default=3, help="grow the pasted instance region by this many pixels")
+        t.add_argument("--paste_dilation", default=3, help="grow the pasted instance region by this many pixels", **at_least(0))
         p.set_defaults(serial_batches=True, no_flip=True, num_threads=1)
         return p
+
+    def saved_defaults(self, opt: argparse.Namespace) -> dict:
+        """The architecture the run was trained with, from its train_opt.json (none for weight files without one, such
+        as the authors': then the flags, or the paper's defaults, give it)."""
+        return checkpoint.saved_architecture(self.saved_from(opt))

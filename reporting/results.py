@@ -191,12 +191,11 @@ class FreshFolder:
     Use as a context manager: leaving it without ``commit`` (an error, Ctrl-C) deletes the partial folder.
     """
 
-    def __init__(self, final: Path, overwrite: bool) -> None:
+    def __init__(self, final: Path, overwrite: bool, elsewhere: str = "--results_dir, --name or --phase") -> None:
         self.final = Path(final)
         if self.final.is_dir() and any(self.final.iterdir()) and not overwrite:
             raise UserError(
-                f"{self.final} already holds results: pass --overwrite to replace them, or choose another "
-                "--results_dir, --name or --phase"
+                f"{self.final} already holds results: pass --overwrite to replace them, or choose another {elsewhere}"
             )
         self.partial = self.final.parent / f".{self.final.name}.partial"
 

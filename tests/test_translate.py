@@ -70,7 +70,10 @@ def test_translate_py_with_mask_files_and_with_mask_r_cnn(tiny_run, shapes_root,
                                                                   "00002_side_by_side.png"}  # fmt: skip
     assert Image.open(folder / "00000_side_by_side.png").size == (4 * 32, 32)
     samples = json.loads((folder / "results.json").read_text())["samples"]
-    assert all(len(s["instances"]) == 1 for s in samples) and "3 photos translated" in out.stdout
+    counts = {stem: len(paths) for stem, paths in index_masks(shapes_root / "testA_seg").items()}
+    for s in samples:  # the chosen instance is translated; the others are listed as not translated
+        assert [i["step"] for i in s["instances"]] == [1] + [None] * (counts[s["stem"]] - 1)
+    assert "3 photos translated" in out.stdout
     # Mask R-CNN with untrained weights, every detection kept: the whole pipeline without downloads
     out = run("translate.py", *common, "--category", "sheep", "--weights", "none", "--score", "0", "--min_size", "64",
               "--max_instances", "2", "--results_dir", tmp_path / "b")  # fmt: skip
@@ -79,3 +82,50 @@ def test_translate_py_with_mask_files_and_with_mask_r_cnn(tiny_run, shapes_root,
     assert bad.returncode == 1 and "did you mean sheep" in bad.stderr and "Traceback" not in bad.stderr
     neither = run("translate.py", *common, "--results_dir", tmp_path / "d", check=False)
     assert neither.returncode == 2 and "--category" in neither.stderr
+
+
+def test_test_py_takes_the_architecture_from_the_run(tiny_run, shapes_root, tmp_path):
+    # the run was trained with --ngf 4 --ndf 4 --n_blocks 1: test.py reads them from its train_opt.json
+    common = ["--dataroot", shapes_root, "--name", "tiny", "--checkpoints_dir", tiny_run.parent, "--gpu_ids", "-1", *SIZE]
+    out = run("test.py", *common, "--results_dir", tmp_path / "all")
+    assert "translated 3 of the 3 samples of 'test':" in out.stdout and "--num_test" not in out.stdout
+    some = run("test.py", *common, "--results_dir", tmp_path / "some", "--num_test", "2")
+    assert "translated 2 of the 3 samples of 'test' (--num_test 2 stops there; --num_test 3 translates all)" in some.stdout
+    bad = run("test.py", *common, "--results_dir", tmp_path / "bad", "--ngf", "8", check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert f"--ngf 8 differs from the run's {tiny_run / 'train_opt.json'} (--ngf 4): drop the flag" in bad.stderr
+    with pytest.raises(ValueError, match=r"ngf=8 \(the run: 4\) differs from"):
+        Translator.from_checkpoint(tiny_run, device="cpu", ngf=8)
+    (tmp_path / "damaged").mkdir()
+    for name in ("latest_net_G_A.pth", "latest_net_G_B.pth"):
+        (tmp_path / "damaged" / name).write_bytes((tiny_run / name).read_bytes())
+    (tmp_path / "damaged" / "train_opt.json").write_text("[1, 2]")
+    damaged = run("test.py", *common[:3], "damaged", "--checkpoints_dir", tmp_path, "--gpu_ids", "-1", "--results_dir",
+                  tmp_path / "d", check=False)  # fmt: skip
+    assert damaged.returncode == 1 and "train_opt.json holds a JSON list, not the run's options" in damaged.stderr
+
+
+def test_instances_not_chosen_keep_their_pixels(tiny_run, shapes_root):
+    translator = Translator.from_checkpoint(tiny_run, device="cpu")
+    image, masks = photo_and_masks(shapes_root)
+    result = translator.translate(image, masks, instances=[0])
+    other = torch.from_numpy(np.asarray(masks[1].convert("L")) > 127)
+    covered = (result.translated_masks[0] > 0).any(dim=0)
+    kept = other & ~covered
+    assert kept.any()
+    torch.testing.assert_close(result.translated[0][:, kept], result.source[0][:, kept], atol=0, rtol=0)
+    assert result.untranslated_masks.shape[1] == len(masks) - 1  # reported as not translated
+    everything = translator.translate(image, masks)  # without the choice, the generator repaints them
+    assert not torch.equal(everything.translated[0][:, kept], everything.source[0][:, kept])
+
+
+def test_translate_py_without_train_opt_json_says_at_what_size(tiny_run, shapes_root, tmp_path):
+    authors = tmp_path / "checkpoints" / "authors"  # weight files alone, as the authors published theirs
+    authors.mkdir(parents=True)
+    for name in ("latest_net_G_A.pth", "latest_net_G_B.pth"):
+        (authors / name).write_bytes((tiny_run / name).read_bytes())
+    photo, flags = shapes_root / "testA" / "00001.png", ["--ngf", "4", "--n_blocks", "1", "--results_dir", tmp_path]
+    out = run("translate.py", "--input", photo, "--name", "authors", "--checkpoints_dir", authors.parent, "--masks",
+              shapes_root / "testA_seg", *flags)  # fmt: skip
+    assert "train_opt.json not found: photos are translated at their own size" in out.stderr
+    assert "1 photo translated" in out.stdout

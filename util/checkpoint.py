@@ -213,6 +213,27 @@ def architecture(opt) -> dict[str, Any]:
     return {name: getattr(opt, name) for name in ARCHITECTURE_FLAGS if hasattr(opt, name)}
 
 
+def run_options(path: Path) -> dict[str, Any]:
+    """The options recorded in a run's ``train_opt.json`` (empty when there is none); a file that is not such a record
+    is an error naming it."""
+    if not Path(path).is_file():
+        return {}
+    fix = "restore it, or delete it and give the run's flags (--ngf, --n_blocks, ...) yourself"
+    try:
+        saved = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path} cannot be read ({' '.join(str(err).split())}): {fix}") from err
+    if not isinstance(saved, dict):
+        raise UserError(f"{path} holds a JSON {type(saved).__name__}, not the run's options: {fix}")
+    return saved
+
+
+def saved_architecture(path: Path) -> dict[str, Any]:
+    """The architecture flags recorded in a run's ``train_opt.json`` (empty when there is none)."""
+    saved = run_options(path)
+    return {k: saved[k] for k in ARCHITECTURE_FLAGS if k in saved}
+
+
 def differing_flags(opt, saved: dict[str, Any] | Path) -> str:
     """``--ngf 8 --n_blocks 2``: the architecture flags whose saved values differ from ``opt``'s ("" when none or
     unknown). ``saved`` is a dict of values or a run's ``train_opt.json``."""

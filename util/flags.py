@@ -1,0 +1,107 @@
+"""Checks that a flag carries where it is declared, and the help formatter of every command line.
+
+    group.add_argument("--ngf", default=64, help="...", **at_least(1))
+    group.add_argument("--lr", default=0.0002, help="...", **positive())
+
+A bad value ends the parse at once with one line, ``error: --ngf 0 must be at least 1 (see --help)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+class _Checked(argparse.Action):
+    """Stores a converted value after checking it; the subclass says what is allowed."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.bound = kwargs.pop("bound", None)
+        super().__init__(*args, **kwargs)
+
+    def allowed(self, value) -> bool:
+        raise NotImplementedError
+
+    def rule(self) -> str:
+        raise NotImplementedError
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if not self.allowed(values):
+            parser.error(f"--{self.dest} {values} {self.rule()}")
+        setattr(namespace, self.dest, values)
+
+
+class _AtLeast(_Checked):
+    def allowed(self, value) -> bool:
+        return value >= self.bound
+
+    def rule(self) -> str:
+        return f"must be at least {self.bound}"
+
+
+class _Positive(_Checked):
+    def allowed(self, value) -> bool:
+        return value > 0 and not math.isnan(value) and (not math.isinf(value) or self.bound == "inf")
+
+    def rule(self) -> str:
+        return "must be a positive number"
+
+
+class _NonNegative(_Checked):
+    def allowed(self, value) -> bool:
+        return value >= 0 and math.isfinite(value)
+
+    def rule(self) -> str:
+        return "must be zero or a positive number"
+
+
+class _Below(_Checked):
+    def allowed(self, value) -> bool:
+        return 0 <= value < self.bound
+
+    def rule(self) -> str:
+        return f"must be in [0, {self.bound})"
+
+
+def at_least(least: int) -> dict:
+    """An integer flag of at least ``least``."""
+    return {"type": int, "action": _AtLeast, "bound": least}
+
+
+def positive(infinite: bool = False) -> dict:
+    """A positive float flag (``inf`` allowed when ``infinite``)."""
+    return {"type": float, "action": _Positive, "bound": "inf" if infinite else None}
+
+
+def non_negative() -> dict:
+    """A float flag of zero or more (a loss weight)."""
+    return {"type": float, "action": _NonNegative}
+
+
+def fraction_below(bound: float) -> dict:
+    """A float flag in [0, bound)."""
+    return {"type": float, "action": _Below, "bound": bound}
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` as people read it: each flag's default once (not for flags that are off
+    by default or have none, nor where the help already says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if default in (None, False, argparse.SUPPRESS) or "default" in text or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse without abbreviations (``--lambda_c 0`` must not silently set ``--lambda_ctx``) and with a one-line
+    error instead of the whole usage text."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(allow_abbrev=False, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
