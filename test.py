@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm import tqdm
-
 from instagan.data import create_dataloader, create_dataset
 from instagan.options.base_options import option_values, save_options
 from instagan.options.test_options import TestOptions
 from instagan.reporting.results import FreshFolder, ResultsWriter
 from instagan.translator import Translator
 from instagan.util import cli
+from instagan.util.progress import progress_bar
 from instagan.util.randomness import seed_everything
 
 
@@ -31,7 +30,7 @@ def main(argv: list[str] | None = None) -> Path:
     loader = create_dataloader(opt, dataset)
     translator = Translator.from_options(opt)
     total = min(opt.num_test, len(dataset))
-    with folder, tqdm(total=total, unit="sample", dynamic_ncols=True, desc="translating") as progress:
+    with folder, progress_bar(total=total, unit="sample", desc="translating") as progress:
         writer = ResultsWriter(folder.partial, f"{opt.name}: {opt.phase}, epoch {opt.epoch}", opt.aspect_ratio,
                                opt.display_winsize)  # fmt: skip
         save_options(opt, folder.partial, "test")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -26,19 +27,32 @@ from instagan.options.train_options import TrainOptions
 from instagan.reporting.training_log import TrainingLog
 from instagan.util import checkpoint, cli, distributed
 from instagan.util.checkpoint import Counters
+from instagan.util.progress import progress_bar
 from instagan.util.randomness import seed_everything
 
 
 def main(argv: list[str] | None = None) -> None:
     opt = TrainOptions().parse(argv)
     if len(opt.gpu_ids) > 1 and not distributed.launched() and torch.cuda.is_available():
-        distributed.spawn(main, argv, len(opt.gpu_ids), expected=(TrainingDiverged,))  # one DDP process per GPU
+        processes = len(opt.gpu_ids)  # one DDP process per GPU, sharing --batch_size as the original's DataParallel did
+        distributed.spawn(main, per_process_argv(argv, opt.batch_size, processes), processes, expected=(TrainingDiverged,))
         return
     context = distributed.setup(opt.gpu_ids)
     try:
         train(opt, context)
     finally:
         distributed.cleanup()
+
+
+def per_process_argv(argv: list[str] | None, batch_size: int, processes: int) -> list[str]:
+    """The flags of each process that ``--gpu_ids 0,1,...`` starts: ``--batch_size`` is the batch of all of them together,
+    as with the original's ``--gpu_ids`` (under torchrun, as in every DDP script, it is per process)."""
+    if batch_size % processes:
+        raise cli.UserError(
+            f"--batch_size {batch_size} is shared by the {processes} GPUs of --gpu_ids: give a multiple of {processes} "
+            f"(or start one process per GPU with torchrun, where --batch_size is per process)"
+        )
+    return [*(sys.argv[1:] if argv is None else argv), "--batch_size", str(batch_size // processes)]
 
 
 def prepare_run_folder(opt: argparse.Namespace, context: distributed.Context) -> None:
@@ -83,8 +97,10 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
         save_options(opt, model.save_dir, "train")
     last_epoch = opt.niter + opt.niter_decay
     processes = f", {context.world_size} processes" if context.distributed else ""
+    per_process = f" ({opt.batch_size} per process x {context.world_size})" if context.distributed else ""
+    images = opt.batch_size * context.world_size
     say(f"{len(dataset)} training samples, epochs {counters.epoch}..{last_epoch}, device {context.device}{processes}; "
-        f"run folder {model.save_dir}")  # fmt: skip
+        f"batches of {images} images per domain{per_process}; run folder {model.save_dir}")  # fmt: skip
     if opt.continue_train:
         into = f", {counters.epoch_samples} samples into it" if counters.epoch_samples else ""
         say(f"resumed from '{opt.epoch}': epoch {counters.epoch}{into}, learning rate {trainer.learning_rate():.7f}")
@@ -92,7 +108,7 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
         say(f"nothing to do: the run has finished its {last_epoch} epochs (raise --niter or --niter_decay to go on)")
 
     skipped: set[str] = set()
-    progress = tqdm(total=max(0, last_epoch - counters.epoch + 1) * len(loader), unit="batch", dynamic_ncols=True,
+    progress = progress_bar(total=max(0, last_epoch - counters.epoch + 1) * len(loader), unit="batch",
                     disable=not context.is_main)  # fmt: skip
     with cli.StopRequests() as stop:
         for epoch in range(counters.epoch, last_epoch + 1):
@@ -106,7 +122,7 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
                 batch_size = next(iter(batch.values())).shape[0]
                 counters.advance(batch_size * context.world_size)
                 epoch_iter += batch_size * context.world_size
-                progress.set_description(f"epoch {epoch}/{last_epoch}")
+                progress.set_description(f"epoch {epoch}/{last_epoch}", refresh=False)
                 progress.update(1)
                 if log and (i == 0 or counters.due(opt.display_freq)):
                     save_html = i == 0 or counters.due(opt.update_html_freq)

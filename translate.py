@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
 
 from instagan.data.image_folder import index_masks, is_image_file, make_dataset, read_image, read_mask
 from instagan.options.base_options import Parser, option_values
@@ -26,6 +25,7 @@ from instagan.translator import Translator
 from instagan.util import checkpoint, cli, instance_set
 from instagan.util.cli import UserError
 from instagan.util.images import tensor2im
+from instagan.util.progress import progress_bar
 
 
 def parse(argv: list[str] | None):
@@ -82,7 +82,7 @@ def masks_for(photos: list[Path], args) -> dict[Path, list[torch.Tensor]]:
     category = category_index(args.category)
     device = resolve_device([int(i) for i in args.gpu_ids.split(",") if i.strip() and int(i) >= 0])
     detector = build_detector(args.weights, args.score, args.min_size).to(device).eval()
-    for photo in tqdm(photos, desc=f"finding {args.category}"):
+    for photo in progress_bar(photos, desc=f"finding {args.category}"):
         found[photo] = [
             torch.from_numpy(m) for m in detect(detector, read_image(photo), category, args.score, args.max_instances)
         ]
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> Path:
                       stacklevel=1)  # fmt: skip
     with folder:
         writer = ResultsWriter(folder.partial, f"{args.name}: your photos, epoch {args.epoch}")
-        for photo in tqdm(photos, desc="translating"):
+        for photo in progress_bar(photos, desc="translating"):
             picked = args.instances
             if picked is not None and any(k >= len(masks[photo]) for k in picked):
                 raise UserError(f"{photo} has {len(masks[photo])} instances: --instances {args.instances} asks for more")

@@ -31,7 +31,8 @@ def create_dataset(opt) -> BaseDataset:
 def create_dataloader(opt, dataset: BaseDataset, rank: int = 0, world_size: int = 1, seed: int = 0) -> DataLoader:
     """Batches of ``--batch_size``, in order for testing; for training in the order of an ``EpochSampler``
     (shuffled unless ``--serial_batches``; call ``loader.sampler.set_epoch(epoch, start)`` before each epoch),
-    each process loading its own share of the data set."""
+    each process loading its own share of the data set. Workers live as long as the loader, so that each epoch starts
+    at full speed."""
     sampler = EpochSampler(len(dataset), not opt.serial_batches, seed, rank, world_size) if opt.isTrain else None
     return DataLoader(
         dataset,
@@ -40,5 +41,5 @@ def create_dataloader(opt, dataset: BaseDataset, rank: int = 0, world_size: int 
         sampler=sampler,
         num_workers=int(opt.num_threads),
         drop_last=False,
-        persistent_workers=False,
+        persistent_workers=int(opt.num_threads) > 0,
     )

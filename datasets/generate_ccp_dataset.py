@@ -20,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from datasets.builder import (
     SourceError,
@@ -32,6 +31,7 @@ from datasets.builder import (
     unknown_name,
     write_sample,
 )
+from instagan.util.progress import progress_bar
 
 SIZE = (450, 300)
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
             raise unknown_name("CCP label", name, [n for n in names if n != "null"])
         labels.append(names.index(name))
     counts: dict[str, int] = {}
-    for i, mat in enumerate(tqdm(sorted(pixel_dir.glob("*.mat")), desc="CCP photos")):
+    for i, mat in enumerate(progress_bar(sorted(pixel_dir.glob("*.mat")), desc="CCP photos")):
         groundtruth = np.asarray(loadmat(mat)["groundtruth"])
         split = "test" if (i + 1) % args.test_every == 0 else "train"
         present = [(label, domain) for label, domain in zip(labels, "AB") if (groundtruth == label).any()]

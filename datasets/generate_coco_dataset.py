@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from datasets.builder import (
     SourceError,
@@ -32,6 +31,7 @@ from datasets.builder import (
     unknown_name,
     write_sample,
 )
+from instagan.util.progress import progress_bar
 
 SPLITS = {"train": "train", "val": "test"}
 
@@ -52,7 +52,7 @@ def build_split(coco_root: Path, save_root: Path, coco_split: str, category: str
     cat_id = coco.getCatIds(catNms=[category])
     size = (args.image_size, args.image_size)
     written = 0
-    for img_id in tqdm(
+    for img_id in progress_bar(
         sorted(coco.getImgIds(catIds=cat_id)), desc=f"{coco_split}2017 {category} -> {SPLITS[coco_split]}{domain}"
     ):
         info = coco.loadImgs(img_id)[0]

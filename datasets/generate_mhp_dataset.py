@@ -19,7 +19,6 @@ import re
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from datasets.builder import (
     SourceError,
@@ -31,6 +30,7 @@ from datasets.builder import (
     unknown_name,
     write_sample,
 )
+from instagan.util.progress import progress_bar
 
 LABELS = [
     "background", "hat", "hair", "sunglasses", "upper-clothes", "skirt", "pants", "dress", "belt", "left-shoe",
@@ -59,7 +59,7 @@ def build_split(root: Path, save_root: Path, split: str, label: int, domain: str
     list_file = require(root / f"{split}_list.txt", "the split list", "LV-MHP v1 ships train_list.txt and test_list.txt")
     ids = [Path(line.strip()).stem for line in list_file.read_text().splitlines() if line.strip()]
     written = 0
-    for image_id in tqdm(ids, desc=f"{split} {LABELS[label]} -> {split}{domain}"):
+    for image_id in progress_bar(ids, desc=f"{split} {LABELS[label]} -> {split}{domain}"):
         masks = [read_labels(p) == label for p in people.get(image_id, [])]
         masks = [m for m in masks if m.any()]
         if not masks:

@@ -20,12 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import argparse
 import warnings
 
-from tqdm import tqdm
-
 from datasets.builder import run_cli, write_sample
 from instagan.data.detection import build_detector, category_index, detect
 from instagan.data.image_folder import make_dataset, read_image
 from instagan.util.devices import resolve_device
+from instagan.util.progress import progress_bar
 
 
 def main(argv: list[str] | None = None) -> dict[str, int]:
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
     device = resolve_device([int(i) for i in args.gpu_ids.split(",") if int(i) >= 0])
     detector = build_detector(args.weights, args.score, args.min_size).to(device).eval()
     counts = {"written": 0, "instances": 0, "skipped": 0}
-    for path in tqdm(photos, desc=f"segmenting {args.category}"):
+    for path in progress_bar(photos, desc=f"segmenting {args.category}"):
         image = read_image(path)
         masks = detect(detector, image, category, args.score, args.max_instances)
         if not masks and not args.keep_empty:

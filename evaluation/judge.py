@@ -29,6 +29,7 @@ from instagan.data.image_folder import index_masks, make_dataset, read_image
 from instagan.util.checkpoint import load_file
 from instagan.util.files import atomic_torch_save
 from instagan.util.images import from_uint8
+from instagan.util.progress import progress_bar
 
 VERSION = 5  # part of the cache fingerprint: a changed judge is retrained
 CROP = 32
@@ -192,7 +193,7 @@ def train_or_load(
         raise ValueError(f"the judge needs instance masks in {folders[0]}_seg and {folders[1]}_seg")
     x = torch.cat([a, b])
     y = torch.cat([torch.zeros(len(a)), torch.ones(len(b))])
-    with _one_thread(), tqdm(total=steps * members, desc="training the domain classifiers", unit="step") as progress:
+    with _one_thread(), progress_bar(total=steps * members, desc="training the domain classifiers", unit="step") as progress:
         trained = [train_member(x, y, seed, steps, progress) for seed in range(members)]
     atomic_torch_save(cache, {"fingerprint": fingerprint, "members": [m.state_dict() for m in trained]})
     return Ensemble(trained)

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from instagan.models import networks as N
+from instagan.util.cli import UserError
 from tests.conftest import ROOT
 from tests.test_networks import make_input
 
@@ -64,6 +65,7 @@ def test_two_processes_with_batch_2_train_as_one_process_with_batch_4(two_instan
     train(*common, "--name", "one", "--batch_size", 4)
     out = train(*common, "--name", "two", "--batch_size", 2, processes=2)
     assert "2 processes" in out.stdout and out.stdout.count("done:") == 1  # only rank 0 speaks
+    assert "batches of 4 images per domain (2 per process x 2)" in out.stdout
     states = {name: torch.load(tmp_path / name / "latest_training_state.pth", weights_only=False) for name in ("one", "two")}
     losses = [state["visualizer"]["history"]["losses"] for state in states.values()]
     assert len(losses[0]) == len(losses[1]) == 2  # both batches of the epoch, losses averaged over the processes
@@ -114,3 +116,13 @@ def test_spawn_starts_one_process_per_device_itself(two_instance_data, tmp_path)
     assert "2 processes" in proc.stdout
     state = torch.load(tmp_path / "s" / "latest_training_state.pth", weights_only=False)
     assert state["counters"]["total_iters"] == 8 and len(state["rng_per_rank"]) == 2
+
+
+def test_gpu_ids_share_the_batch_size_as_the_original():
+    # --batch_size 4 --gpu_ids 0,1,2,3 trained 4 images per update in all (DataParallel); train.py keeps that meaning
+    from train import per_process_argv
+
+    assert per_process_argv(["--gpu_ids", "0,1,2,3", "--batch_size", "4"], 4, 4)[-2:] == ["--batch_size", "1"]
+    assert per_process_argv(["--batch_size", "16"], 16, 2)[-2:] == ["--batch_size", "8"]
+    with pytest.raises(UserError, match="--batch_size 1 is shared by the 2 GPUs of --gpu_ids: give a multiple of 2"):
+        per_process_argv([], 1, 2)

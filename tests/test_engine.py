@@ -173,3 +173,15 @@ def test_test_pass_in_bf16_keeps_fp32_outputs_close_to_fp32():
         results[precision] = model.translate()[0].translated
     assert results["bf16"].dtype == torch.float32
     assert 0 < (results["bf16"] - results["fp32"]).abs().max() < 0.1
+
+
+def test_progress_to_a_file_is_a_few_whole_lines():
+    import io
+
+    from instagan.util.progress import progress_bar
+
+    out = io.StringIO()  # not a terminal, as a log file or a pipe
+    for _ in progress_bar(range(1000), file=out, desc="work"):
+        pass
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue() and 1 <= len(lines) <= 3 and "1000/1000" in lines[-1]
