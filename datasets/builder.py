@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from instagan.util.cli import UserError
-from instagan.util.files import atomic_write_bytes
+from instagan.util.files import StagedFolder, atomic_write_bytes
 
 
 class SourceError(UserError):
@@ -53,11 +53,54 @@ def _png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+MARK = ".instagan_dataset"  # in every folder a builder wrote: a rerun may replace it
+
+
+class BuildFolder:
+    """The output of a builder, which owns it: everything is written into a hidden sibling (``partial``), and ``commit``
+    replaces the output with it whole, so a rerun never mixes two runs and an interrupted one changes nothing.
+
+    ``parts`` (e.g. ``["testA", "testA_seg"]``) limits what is owned to those subfolders of the output; without it the
+    whole folder is, and a non-empty folder that no builder of this project wrote is refused, not deleted.
+    """
+
+    def __init__(self, root: str | Path, parts: list[str] | None = None, flag: str = "--save_root") -> None:
+        self.root, self.parts = Path(root), parts
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"{self.root} is a file: give a folder to {flag}")
+        foreign = self.root.is_dir() and any(self.root.iterdir()) and not (self.root / MARK).is_file()
+        if parts is None and foreign:
+            raise UserError(f"{self.root} holds files that no data set builder of this project wrote: give another {flag}, "
+                            "or empty it first (nothing is deleted)")  # fmt: skip
+        self.staged = StagedFolder(self.root)
+
+    @property
+    def partial(self) -> Path:
+        return self.staged.partial
+
+    def __enter__(self) -> BuildFolder:
+        self.staged.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.staged.__exit__(*exc)
+
+    def commit(self) -> Path:
+        if self.parts is None:
+            (self.partial / MARK).write_text("written by a data set builder of this project; a rerun replaces this folder\n")
+            return self.staged.commit()
+        self.root.mkdir(parents=True, exist_ok=True)
+        for part in self.parts:
+            (self.partial / part).mkdir(exist_ok=True)
+            StagedFolder(self.root / part).commit_from(self.partial / part)
+        return self.root
+
+
 def write_sample(save_root: Path, split: str, domain: str, stem: str, image: np.ndarray, masks: list[np.ndarray]) -> None:
     """Write ``<split><domain>/<stem>.png`` and its masks ``<split><domain>_seg/<stem>_<k>.png``.
 
     image: uint8 (H, W, 3); masks: bool or uint8 (H, W). Every file is written atomically and masks left by an
-    earlier run of the same stem are removed first, so a rerun into an existing folder never mixes two runs.
+    earlier run of the same stem are removed first (builders write into a fresh ``BuildFolder``).
     """
     img_dir, seg_dir = save_root / f"{split}{domain}", save_root / f"{split}{domain}_seg"
     seg_dir.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from datasets.builder import (
+    BuildFolder,
     SourceError,
     builder_parser,
     cover_and_crop,
@@ -64,7 +65,16 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
             raise unknown_name("CCP label", name, [n for n in names if n != "null"])
         labels.append(names.index(name))
     counts: dict[str, int] = {}
-    for i, mat in enumerate(progress_bar(sorted(pixel_dir.glob("*.mat")), desc="CCP photos")):
+    with BuildFolder(save_root) as out:
+        write_photos(sorted(pixel_dir.glob("*.mat")), photos, labels, out.partial, args, counts)
+        out.commit()
+    print(f"wrote {counts} to {save_root}")
+    return counts
+
+
+def write_photos(mats: list[Path], photos: Path, labels: list[int], save_root: Path, args, counts: dict[str, int]) -> None:
+    """Each annotated photo that shows exactly one of the two categories, as a sample of that domain."""
+    for i, mat in enumerate(progress_bar(mats, desc="CCP photos")):
         groundtruth = np.asarray(loadmat(mat)["groundtruth"])
         split = "test" if (i + 1) % args.test_every == 0 else "train"
         present = [(label, domain) for label, domain in zip(labels, "AB") if (groundtruth == label).any()]
@@ -81,8 +91,6 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
         if masks:
             write_sample(save_root, split, domain, mat.stem, image, masks)
             counts[f"{split}{domain}"] = counts.get(f"{split}{domain}", 0) + 1
-    print(f"wrote {counts} to {save_root}")
-    return counts
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from datasets.builder import (
+    BuildFolder,
     SourceError,
     builder_parser,
     keep_instances,
@@ -85,9 +86,11 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
     coco_root, save_root = Path(args.data_root), Path(args.save_root)
     require(coco_root, "the COCO folder", "pass --data_root")
     counts = {}
-    for coco_split in args.splits.split(","):
-        for category, domain in ((args.cat1, "A"), (args.cat2, "B")):
-            counts[f"{SPLITS[coco_split]}{domain}"] = build_split(coco_root, save_root, coco_split, category, domain, args)
+    with BuildFolder(save_root) as out:
+        for coco_split in args.splits.split(","):
+            for category, domain in ((args.cat1, "A"), (args.cat2, "B")):
+                counts[f"{SPLITS[coco_split]}{domain}"] = build_split(coco_root, out.partial, coco_split, category, domain, args)
+        out.commit()
     print(f"wrote {counts} to {save_root}")
     return counts
 

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from datasets.builder import (
+    BuildFolder,
     SourceError,
     builder_parser,
     cover_and_crop,
@@ -92,9 +93,11 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
             raise unknown_name("MHP part label", name, LABELS[1:])
         labels.append(LABELS.index(name))
     counts = {}
-    for split in ("train", "test"):
-        for label, domain in zip(labels, "AB"):
-            counts[f"{split}{domain}"] = build_split(root, save_root, split, label, domain, args, people)
+    with BuildFolder(save_root) as out:
+        for split in ("train", "test"):
+            for label, domain in zip(labels, "AB"):
+                counts[f"{split}{domain}"] = build_split(root, out.partial, split, label, domain, args, people)
+        out.commit()
     print(f"wrote {counts} to {save_root}")
     return counts
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import argparse
 import warnings
 
-from datasets.builder import run_cli, write_sample
+from datasets.builder import BuildFolder, run_cli, write_sample
 from instagan.data.detection import build_detector, category_index, detect
 from instagan.data.image_folder import make_dataset, read_image
 from instagan.util.devices import resolve_device
@@ -46,15 +46,18 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
     device = resolve_device([int(i) for i in args.gpu_ids.split(",") if int(i) >= 0])
     detector = build_detector(args.weights, args.score, args.min_size).to(device).eval()
     counts = {"written": 0, "instances": 0, "skipped": 0}
-    for path in progress_bar(photos, desc=f"segmenting {args.category}"):
-        image = read_image(path)
-        masks = detect(detector, image, category, args.score, args.max_instances)
-        if not masks and not args.keep_empty:
-            counts["skipped"] += 1
-            continue
-        write_sample(Path(args.out), args.split, args.domain, path.stem, image.permute(1, 2, 0).numpy(), masks)
-        counts["written"] += 1
-        counts["instances"] += len(masks)
+    folder = f"{args.split}{args.domain}"  # this domain's images and masks: a rerun replaces them, not the rest of --out
+    with BuildFolder(args.out, parts=[folder, f"{folder}_seg"], flag="--out") as out:
+        for path in progress_bar(photos, desc=f"segmenting {args.category}"):
+            image = read_image(path)
+            masks = detect(detector, image, category, args.score, args.max_instances)
+            if not masks and not args.keep_empty:
+                counts["skipped"] += 1
+                continue
+            write_sample(out.partial, args.split, args.domain, path.stem, image.permute(1, 2, 0).numpy(), masks)
+            counts["written"] += 1
+            counts["instances"] += len(masks)
+        out.commit()
     if counts["skipped"]:
         warnings.warn(
             f"{counts['skipped']} of {len(photos)} photos had no {args.category} scoring >= {args.score}: skipped "

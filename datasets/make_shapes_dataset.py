@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from datasets.builder import run_cli, write_sample
+from datasets.builder import BuildFolder, run_cli, write_sample
 from instagan.util.cli import UserError
 
 DOMAINS = {"A": "box", "B": "round"}
@@ -148,7 +148,7 @@ def write_split(out: Path, split: str, domain: str, count: int, rng: np.random.G
     for i in range(count):
         img, masks = make_sample(DOMAINS[domain], rng, args.size, args.max_instances, args.instances, tuple(args.sides),
                                  args.min_instances, args.apart)  # fmt: skip
-        write_sample(out, split, domain, f"{i:05d}", img, masks)  # a rerun into the same folder leaves no stale masks
+        write_sample(out, split, domain, f"{i:05d}", img, masks)
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -193,14 +193,16 @@ def main(argv: list[str] | None = None) -> Path:
         if not 1 <= lo <= hi:
             parser.error(f"--{low} ({lo}) and --{high} ({hi}) must satisfy 1 <= min <= max")
     out = Path(args.out)
-    for split, count in (("train", args.train), ("test", args.test)):
-        for d_index, domain in enumerate(DOMAINS):
-            rng = np.random.default_rng([args.seed, split == "test", d_index])
-            split_args = argparse.Namespace(**vars(args))
-            if split == "test":
-                split_args.min_instances = args.test_min_instances or args.min_instances
-                split_args.max_instances = args.test_max_instances or args.max_instances
-            write_split(out, split, domain, count, rng, split_args)
+    with BuildFolder(out, flag="--out") as staged:
+        for split, count in (("train", args.train), ("test", args.test)):
+            for d_index, domain in enumerate(DOMAINS):
+                rng = np.random.default_rng([args.seed, split == "test", d_index])
+                split_args = argparse.Namespace(**vars(args))
+                if split == "test":
+                    split_args.min_instances = args.test_min_instances or args.min_instances
+                    split_args.max_instances = args.test_max_instances or args.max_instances
+                write_split(staged.partial, split, domain, count, rng, split_args)
+        staged.commit()
     print(f"wrote {args.train} train and {args.test} test images per domain to {out}")
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dominate
-from dominate.tags import a, br, h3, img, p, table, td, th, tr
+from dominate.tags import a, div, figcaption, figure, h1, h3, img, p, table, td, th, tr
 from dominate.util import raw
 
 from instagan.util.files import atomic_write_text
@@ -21,9 +21,13 @@ class HTML:
         self.doc = dominate.document(title=title)
         with self.doc.head:
             dominate.tags.style(
-                "body{font-family:sans-serif;margin:1em} td{vertical-align:top;text-align:center;font-size:13px}"
+                "body{font-family:sans-serif;margin:1em;max-width:100%} td{vertical-align:top;font-size:13px}"
                 " table.values td,table.values th{padding:2px 10px;text-align:left}"
+                " .row{display:flex;flex-wrap:wrap;gap:6px} .row figure{margin:0;text-align:center;font-size:12px}"
+                " .row img{max-width:100%;image-rendering:pixelated} .row figcaption{overflow-wrap:anywhere}"
             )
+        with self.doc:
+            h1(title, style="font-size:1.4em")
 
     def add_header(self, text: str) -> None:
         with self.doc:
@@ -50,17 +54,15 @@ class HTML:
                             td(cell)
 
     def add_images(self, ims: list[str], txts: list[str], links: list[str], width: int = 256) -> None:
-        """One row of images; ``ims`` and ``links`` are paths relative to the images folder."""
+        """A row of titled images, ``width`` pixels wide at most, that wraps on a narrow screen; ``ims`` and ``links``
+        are paths relative to the images folder."""
         with self.doc:
-            with table(border=1, style="table-layout:fixed;border-collapse:collapse"):
-                with tr():
-                    for im, txt, link in zip(ims, txts, links):
-                        with td(style="word-wrap:break-word;"):
-                            with p():
-                                with a(href=f"images/{link}"):
-                                    img(style=f"width:{width}px", src=f"images/{im}")
-                                br()
-                                p(txt)
+            with div(cls="row"):
+                for im, txt, link in zip(ims, txts, links):
+                    with figure(style=f"width:min({width}px,45vw)"):
+                        with a(href=f"images/{link}"):
+                            img(src=f"images/{im}", alt=txt, style="width:100%")
+                        figcaption(txt)
 
     def save(self) -> Path:
         path = self.web_dir / "index.html"

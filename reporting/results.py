@@ -9,7 +9,6 @@ manifests existed by their file names, in this one place (``_from_names``).
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from instagan.models.two_domain_model import Translation
 from instagan.reporting import page
 from instagan.util import instance_set
 from instagan.util.cli import UserError
-from instagan.util.files import atomic_write_text
+from instagan.util.files import StagedFolder, atomic_write_text
 from instagan.util.images import outlines, save_image, tensor2im
 
 MANIFEST = "results.json"
@@ -164,7 +163,8 @@ def _from_names(folder: Path) -> list[Sample]:
 
 
 def write_page(folder: Path, samples: list[Sample], title: str, metrics: dict | None = None, width: int = 256) -> Path:
-    """``index.html`` of a results folder: the metrics (if any), then a row of images per translated sample."""
+    """``index.html`` of a results folder: the metrics (if any), then a row of images per translated sample, A -> B
+    first, each direction by file name."""
     doc = page.HTML(folder, title)
     if metrics:
         doc.add_header("Metrics")
@@ -175,7 +175,7 @@ def write_page(folder: Path, samples: list[Sample], title: str, metrics: dict | 
     steps = max((i.get("step") or 0 for s in samples for i in s.instances), default=0)
     if any("steps" in s.images for s in samples):
         doc.add_text(steps_legend(steps))
-    for s in samples:
+    for s in sorted(samples, key=lambda s: (s.direction, s.stem)):  # each direction's images in order
         doc.add_header(f"{s.stem} ({s.src} -> {s.tgt})")
         files = [(s.images[role], role) for role in COLUMNS if role in s.images]
         names = [Path(f).name for f, _ in files]
@@ -183,35 +183,15 @@ def write_page(folder: Path, samples: list[Sample], title: str, metrics: dict | 
     return doc.save()
 
 
-class FreshFolder:
-    """A results folder that appears whole: written into a hidden sibling, moved into place by ``commit``.
-
-    An existing folder with results is refused unless ``overwrite``; then it is replaced only once the new results
-    are complete, so an interrupted run leaves the old results as they were and never a mix of two runs.
-    Use as a context manager: leaving it without ``commit`` (an error, Ctrl-C) deletes the partial folder.
+class FreshFolder(StagedFolder):
+    """A results folder that appears whole (``StagedFolder``): written into a hidden sibling, moved into place by
+    ``commit``. An existing folder with results is refused unless ``overwrite``; then it is replaced only once the new
+    results are complete, so an interrupted run leaves the old results as they were and never a mix of two runs.
     """
 
     def __init__(self, final: Path, overwrite: bool, elsewhere: str = "--results_dir, --name or --phase") -> None:
-        self.final = Path(final)
+        super().__init__(final)
         if self.final.is_dir() and any(self.final.iterdir()) and not overwrite:
             raise UserError(
                 f"{self.final} already holds results: pass --overwrite to replace them, or choose another {elsewhere}"
             )
-        self.partial = self.final.parent / f".{self.final.name}.partial"
-
-    def __enter__(self) -> FreshFolder:
-        shutil.rmtree(self.partial, ignore_errors=True)  # left by an interrupted run
-        self.partial.mkdir(parents=True)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        shutil.rmtree(self.partial, ignore_errors=True)
-
-    def commit(self) -> Path:
-        old = self.final.parent / f".{self.final.name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if self.final.exists():
-            self.final.rename(old)
-        self.partial.rename(self.final)
-        shutil.rmtree(old, ignore_errors=True)
-        return self.final

@@ -1,6 +1,7 @@
 """The real train.py and test.py, run as a user would, on tiny data."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -59,7 +60,11 @@ def test_train_resume_and_test(shapes_root, tmp_path):
         for name in ("real_A_img", "fake_B_img", "fake_B_seg", "rec_A_img", "real_B_img", "fake_A_img"):
             assert f"{stem}_{name}.png" in images
         assert f"{stem}_fake_B_ins0.png" in images
-    assert "00000_fake_B_img.png" in (web / "index.html").read_text()
+    page = (web / "index.html").read_text()
+    assert "00000_fake_B_img.png" in page
+    # one direction after the other, each in file order (not in chunks of the batch size)
+    headers = re.findall(r"<h3>(\d+) \((\w) -&gt; (\w)\)</h3>", page)
+    assert headers == sorted(headers, key=lambda h: (h[1], h[0])) and len(headers) == 6
     assert "translations written" in out.stdout
 
 

@@ -42,6 +42,13 @@ def test_make_masks_mechanics_with_an_untrained_model(tmp_path):
     assert sorted(p.name for p in (tmp_path / "all" / "testA").iterdir()) == ["p0.png", "p1.png"]
     for mask in (tmp_path / "all" / "testA_seg").glob("*.png"):
         assert np.asarray(Image.open(mask)).shape == (64, 64)
+    # it owns only the domain it writes: a rerun into the same --out replaces testA(_seg), and keeps trainA beside it
+    (tmp_path / "all" / "trainA").mkdir()
+    (tmp_path / "all" / "trainA" / "mine.png").write_bytes(b"")
+    (tmp_path / "all" / "testA" / "stale.png").write_bytes(b"")
+    make_masks.main([*common, "--out", str(tmp_path / "all"), "--score", "0", "--max_instances", "1", "--keep_empty"])
+    assert sorted(p.name for p in (tmp_path / "all" / "testA").iterdir()) == ["p0.png", "p1.png"]
+    assert (tmp_path / "all" / "trainA" / "mine.png").is_file()
 
 
 def test_make_masks_errors(tmp_path, monkeypatch):

@@ -141,3 +141,21 @@ def test_counts_that_cannot_fit_are_refused(tmp_path, capsys):
     with pytest.raises(UserError, match="do not fit a 16x16 image apart: lower --min_instances"):
         main(["--out", str(tmp_path), "--size", "16", "--train", "1", "--test", "1", "--min_instances", "9", "--max_instances",
               "9", "--sides", "0.5", "0.5", "--apart"])  # fmt: skip
+
+
+def test_a_rerun_replaces_the_data_set_whole(tmp_path):
+    # a smaller rerun into the folder of a larger one leaves exactly the new files (no stale images or masks)
+    main(["--out", str(tmp_path / "d"), "--size", "32", "--train", "10", "--test", "4"])
+    main(["--out", str(tmp_path / "d"), "--size", "32", "--train", "3", "--test", "2", "--seed", "7"])
+    main(["--out", str(tmp_path / "fresh"), "--size", "32", "--train", "3", "--test", "2", "--seed", "7"])
+    assert digest(tmp_path / "d") == digest(tmp_path / "fresh")
+    assert len(list((tmp_path / "d" / "trainA").iterdir())) == 3
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
+
+
+def test_a_folder_that_no_builder_wrote_is_refused_not_deleted(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="holds files that no data set builder of this project wrote: give another --out"):
+        main(["--out", str(tmp_path / "mine"), "--size", "32", "--train", "2", "--test", "1"])
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

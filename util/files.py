@@ -7,7 +7,9 @@ disk, say) raises an OSError that names the file and leaves the previous version
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -71,3 +73,35 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class StagedFolder:
+    """A folder that appears whole: filled in a hidden sibling of its own (unique to this process), then moved into
+    place by ``commit``, replacing what was there. Leaving the context without ``commit`` (an error, Ctrl-C) deletes
+    the sibling and leaves the folder as it was. ``partial`` is where to write.
+    """
+
+    def __init__(self, final: str | Path) -> None:
+        self.final = Path(final)
+        self.tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.partial = self.final.parent / f".{self.final.name}.partial-{self.tag}"
+
+    def __enter__(self) -> StagedFolder:
+        self.partial.mkdir(parents=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.partial, ignore_errors=True)  # gone already after a commit
+
+    def commit(self) -> Path:
+        return self.commit_from(self.partial)
+
+    def commit_from(self, folder: Path) -> Path:
+        """Move ``folder`` (this one's ``partial``, or another on the same file system) into place."""
+        old = self.final.parent / f".{self.final.name}.old-{self.tag}"
+        if self.final.exists():
+            self.final.rename(old)
+        Path(folder).rename(self.final)
+        shutil.rmtree(old, ignore_errors=True)
+        fsync_dir(self.final.parent)
+        return self.final
