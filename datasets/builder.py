@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
 from collections.abc import Callable
 from io import BytesIO
@@ -68,7 +69,7 @@ class BuildFolder:
         self.root, self.parts = Path(root), parts
         if self.root.exists() and not self.root.is_dir():
             raise UserError(f"{self.root} is a file: give a folder to {flag}")
-        foreign = self.root.is_dir() and any(self.root.iterdir()) and not (self.root / MARK).is_file()
+        foreign = self.root.is_dir() and not _built(self.root)
         if parts is None and foreign:
             raise UserError(f"{self.root} holds files that no data set builder of this project wrote: give another {flag}, "
                             "or empty it first (nothing is deleted)")  # fmt: skip
@@ -94,6 +95,13 @@ class BuildFolder:
             (self.partial / part).mkdir(exist_ok=True)
             StagedFolder(self.root / part).commit_from(self.partial / part)
         return self.root
+
+
+def _built(folder: Path) -> bool:
+    """Whether a folder is empty or holds a data set a builder wrote: its mark, or (written before marks) nothing but
+    <split>A, <split>B, their _seg folders and evaluate.py's cached judge."""
+    names = [p.name for p in folder.iterdir()]
+    return MARK in names or all(re.fullmatch(r"\w+[AB](_seg)?", n) or n == "domain_classifier.pth" for n in names)
 
 
 def write_sample(save_root: Path, split: str, domain: str, stem: str, image: np.ndarray, masks: list[np.ndarray]) -> None:
