@@ -1,6 +1,8 @@
 """Installs one package, ``instagan`` (the repository's folders inside it), and the commands instagan-train,
 instagan-test, instagan-evaluate and instagan-translate."""
 
+from pathlib import Path
+
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
@@ -22,6 +24,14 @@ setup(
     name="instagan",
     version="0.2.0",
     description="InstaGAN: instance-aware image-to-image translation (Mo, Cho and Shin, ICLR 2019), on PyTorch 2.x",
+    long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    license_files=["LICENSE"],
+    project_urls={
+        "Paper": "https://arxiv.org/abs/1812.10889",
+        "Original implementation": "https://github.com/sangwoomo/instagan",
+    },
     python_requires=">=3.10",
     packages=["instagan", *(f"instagan.{folder}" for folder in FOLDERS)],
     package_dir={"instagan": "instagan", **{f"instagan.{folder}": folder.replace(".", "/") for folder in FOLDERS}},
@@ -38,7 +48,7 @@ setup(
         "torchmetrics>=1.0",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff", "scipy", "tensorboard", "wandb"],
+        "test": ["pytest>=7", "ruff", "scipy"],  # with [logging] too, the TensorBoard and W&B test runs instead of skipping
         "logging": ["tensorboard", "wandb"],  # train.py --tensorboard, --wandb
         "ccp": ["scipy"],  # datasets/generate_ccp_dataset.py reads .mat files
         # visdom 0.2.4's sdist needs pkg_resources; README: Display shows how to install it
