@@ -10,6 +10,7 @@ results give the same numbers. metrics.json is written into the results folder a
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -57,7 +58,12 @@ def target_shape(dataroot: Path, domain: str, limit: int = 200) -> str:
 
 
 def inception_weights(path: str | None, required: bool) -> Path | None:
-    """The Inception weights for FID: ``--fid_weights``, else torch hub's cache; None (or an error, if ``required``)."""
+    """The Inception weights for FID: ``--fid_weights``, else torch hub's cache; None (or an error, if ``required``) when
+    they are not on disk or torch-fidelity, which reads them, is not installed."""
+    if importlib.util.find_spec("torch_fidelity") is None:
+        if required or path:
+            raise UserError("FID with Inception features needs torch-fidelity: pip install torch-fidelity (the [fid] extra)")
+        return None
     candidate = Path(path) if path else Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS
     if candidate.is_file():
         return candidate
@@ -71,10 +77,8 @@ def inception_weights(path: str | None, required: bool) -> Path | None:
 
 def inception_distances(real: torch.Tensor, fake: torch.Tensor, weights: Path) -> dict[str, dict]:
     """FID and KID with the standard Inception features (torchmetrics and torch-fidelity), with bootstrap intervals."""
-    try:
-        from torchmetrics.image.fid import NoTrainInceptionV3
-    except ImportError as err:
-        raise UserError("FID with Inception features needs torch-fidelity: pip install torch-fidelity") from err
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
     net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(weights))
 
     def features(images: torch.Tensor) -> torch.Tensor:
@@ -302,9 +306,14 @@ def main(argv: list[str] | None = None) -> dict:
     report = {"results": str(results_dir), "dataroot": str(dataroot), "phase": phase, "directions": {}}
     report["classifier"] = {"members": len(judge.members), "steps": args.classifier_steps,
                             "accuracy_real": classifier_accuracy(judge, dataroot, phase)}  # fmt: skip
-    report["fid_inception"] = str(weights) if weights else "not computed: " + (
-        "--fid none" if args.fid == "none" else f"{INCEPTION_WEIGHTS} is not in torch hub's checkpoints folder (--fid_weights)"
-    )  # fmt: skip
+    if weights is not None:
+        report["fid_inception"] = str(weights)
+    elif args.fid == "none":
+        report["fid_inception"] = "not computed: --fid none"
+    elif importlib.util.find_spec("torch_fidelity") is None:
+        report["fid_inception"] = "not computed: torch-fidelity is not installed (pip install torch-fidelity)"
+    else:
+        report["fid_inception"] = f"not computed: {INCEPTION_WEIGHTS} is not in torch hub's checkpoints folder (--fid_weights)"
     title, samples = read_manifest(results_dir)
     for src, tgt in (("A", "B"), ("B", "A")):
         chosen = [s for s in samples if s.direction == f"{src}->{tgt}"]
