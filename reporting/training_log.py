@@ -165,10 +165,13 @@ class TrainingLog:
         doc = page.HTML(self.web_dir, f"Experiment name = {self.opt.name}")
         doc.add_header(f"{self.opt.name}: {self.opt.model}, epoch {epoch}")
         losses = self.history["losses"]
+        doc.add_header("Losses")
         if losses:
             names = list(losses[-1])
-            doc.add_header("Losses")
             doc.add_raw(loss_curves_svg(self.history["x"], {n: [h.get(n, 0.0) for h in losses] for n in names}))
+        else:
+            doc.add_text(f"No losses logged yet: they are logged every --print_freq {self.opt.print_freq} images (per "
+                         "domain), and the curves appear here from the first.")  # fmt: skip
         saved = sorted({int(p.name[5:8]) for p in (self.web_dir / "images").glob("epoch*_*.png")}, reverse=True)
         for n in saved:
             files = sorted((self.web_dir / "images").glob(f"epoch{n:03d}_*.png"), key=self._order)
