@@ -10,6 +10,7 @@ results give the same numbers. metrics.json is written into the results folder a
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 from pathlib import Path
@@ -18,7 +19,8 @@ import torch
 
 from instagan.data.image_folder import index_masks, make_dataset, read_image, read_mask
 from instagan.evaluation import metrics
-from instagan.evaluation.judge import Ensemble, crop, folder_crops, train_or_load
+from instagan.evaluation.judge import Ensemble, crop, train_or_load
+from instagan.evaluation.judge import folder_crops as _folder_crops
 from instagan.options.base_options import Parser
 from instagan.reporting.results import Sample, read_manifest, write_page
 from instagan.util import cli
@@ -27,6 +29,10 @@ from instagan.util.files import atomic_write_text
 from instagan.util.images import from_uint8, to_uint8
 
 INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # what torch-fidelity loads for torchmetrics' FID
+
+
+# the real images' instance crops, cut once per folder however often they are needed
+folder_crops = functools.lru_cache(maxsize=None)(_folder_crops)
 
 
 def _image(path: Path) -> torch.Tensor:

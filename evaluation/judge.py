@@ -18,6 +18,8 @@ import contextlib
 import hashlib
 import itertools
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -71,8 +73,9 @@ def crop(image: torch.Tensor, region: torch.Tensor) -> torch.Tensor | None:
     top, bottom, left, right = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
     side = int(max(bottom - top, right - left) * MARGIN) + 2
     y0, x0 = round((top + bottom - side) / 2), round((left + right - side) / 2)
-    padded = F.pad(image[None], (side, side, side, side), mode="replicate")[0]
-    square = padded[:, y0 + side : y0 + 2 * side, x0 + side : x0 + 2 * side]
+    rows = torch.arange(y0, y0 + side).clamp(0, image.shape[1] - 1)  # outside the image: its border, repeated
+    cols = torch.arange(x0, x0 + side).clamp(0, image.shape[2] - 1)
+    square = image[:, rows][:, :, cols]
     return F.interpolate(square[None], size=(CROP, CROP), mode="bilinear", antialias=True, align_corners=False)[0]
 
 
@@ -144,10 +147,11 @@ def _one_thread():
         torch.set_num_threads(threads)
 
 
-def train_member(x: torch.Tensor, y: torch.Tensor, seed: int, steps: int, progress: tqdm | None = None) -> DomainClassifier:
-    """One member: batches of 32 with flips, rotations by 90 degrees and degradations, Adam with a cosine schedule."""
-    torch.manual_seed(seed)
-    model = DomainClassifier()
+def train_member(
+    model: DomainClassifier, x: torch.Tensor, y: torch.Tensor, seed: int, steps: int, progress: tqdm | None = None
+) -> DomainClassifier:
+    """One member from its initial weights: batches of 32 with flips, rotations by 90 degrees and degradations, Adam
+    with a cosine schedule; every random draw from its own generator (members may train at the same time)."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
@@ -175,7 +179,7 @@ def train_or_load(
     """The ensemble for ``<dataroot>/<phase>A`` vs ``<phase>B`` instances, trained once and cached at ``cache``.
 
     Each member trains for a fixed number of steps (batches of 32) with a cosine-decayed learning rate, whatever the
-    data set's size, on one thread: about 9 s per member on this project's 2-core CPU.
+    data set's size, on one thread, as many members at a time as there are cores.
     """
     folders = [Path(dataroot) / f"{phase}A", Path(dataroot) / f"{phase}B"]
     fingerprint = _fingerprint(folders, limit, steps, members)
@@ -193,7 +197,14 @@ def train_or_load(
         raise ValueError(f"the judge needs instance masks in {folders[0]}_seg and {folders[1]}_seg")
     x = torch.cat([a, b])
     y = torch.cat([torch.zeros(len(a)), torch.ones(len(b))])
+    initial = []
+    for seed in range(members):  # each member's initial weights from its own seed, before any trains
+        torch.manual_seed(seed)
+        initial.append(DomainClassifier())
+    # the members train side by side, one per core; each on one thread, so each is the same as trained alone
+    workers = max(1, min(members, os.cpu_count() or 1))
     with _one_thread(), progress_bar(total=steps * members, desc="training the domain classifiers", unit="step") as progress:
-        trained = [train_member(x, y, seed, steps, progress) for seed in range(members)]
+        with ThreadPoolExecutor(workers) as pool:
+            trained = list(pool.map(lambda seed: train_member(initial[seed], x, y, seed, steps, progress), range(members)))
     atomic_torch_save(cache, {"fingerprint": fingerprint, "members": [m.state_dict() for m in trained]})
     return Ensemble(trained)
