@@ -35,7 +35,7 @@ from instagan.models.base_model import BaseModel
 from instagan.util import checkpoint, distributed
 from instagan.util.checkpoint import Counters, state_path
 from instagan.util.cli import UserError
-from instagan.util.randomness import rng_state, set_rng_state
+from instagan.util.randomness import rng_state, seed_everything, set_rng_state, stream_seed
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -240,7 +240,7 @@ class Trainer:
                 "(check --name, --checkpoints_dir and --epoch)"
             )
         checkpoint.verify(self.model.save_dir, tag)
-        state = checkpoint.load_file(path, self.device, weights_only=False)
+        state = checkpoint.load_file(path, self.device)  # weights_only: a shared run folder can never run code
         saved = state.get("architecture") or self.model.save_dir / "train_opt.json"
         differ = checkpoint.differing_flags(self.opt, saved)
         if differ:
@@ -260,7 +260,10 @@ class Trainer:
             for group, lr in zip(scheduler.optimizer.param_groups, closed_form()):
                 group["lr"] = lr
         rngs = state.get("rng_per_rank", [state["rng"]])
-        set_rng_state(rngs[self.context.rank] if self.context.rank < len(rngs) else rngs[0])
+        if self.context.rank < len(rngs):
+            set_rng_state(rngs[self.context.rank])
+        else:  # more processes than the run had: a new one gets a stream of its own, not a copy of another's
+            seed_everything(stream_seed(counters.data_seed + counters.total_iters, self.context.rank))
         return counters, state.get("visualizer", {})
 
 

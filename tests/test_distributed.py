@@ -106,6 +106,19 @@ def test_a_two_process_run_resumes(two_instance_data, tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
+def test_a_run_resumed_by_more_processes_gives_each_its_own_random_stream(two_instance_data, tmp_path):
+    # a 1-process run resumed by 2: rank 1 has no saved state of its own and must not start from a copy of rank 0's
+    # (both would draw the same partners, crops, flips and pool choices for the rest of the run)
+    common = ["--dataroot", two_instance_data, "--checkpoints_dir", tmp_path, "--name", "r", *TINY, "--batch_size", 2,
+              "--seed", 0]  # fmt: skip
+    train(*common, "--niter", "1", "--niter_decay", "0")
+    train(*common, "--niter", "2", "--niter_decay", "0", "--continue_train", processes=2)
+    rngs = torch.load(tmp_path / "r" / "latest_training_state.pth", weights_only=True)["rng_per_rank"]
+    assert len(rngs) == 2
+    assert not torch.equal(rngs[0]["torch"], rngs[1]["torch"]) and rngs[0]["python"] != rngs[1]["python"]
+    assert not torch.equal(rngs[0]["numpy"]["keys"], rngs[1]["numpy"]["keys"])
+
+
 def test_spawn_starts_one_process_per_device_itself(two_instance_data, tmp_path):
     # `train.py --gpu_ids 0,1` calls distributed.spawn when CUDA is there; the mechanism is the same on the CPU
     argv = ["--dataroot", str(two_instance_data), "--checkpoints_dir", str(tmp_path), "--name", "s", *TINY, "--niter", "1",

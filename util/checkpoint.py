@@ -14,12 +14,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from instagan.util.cli import UserError
@@ -159,16 +162,39 @@ def verify(folder: Path, tag: str | int, names: list[str] | None = None) -> None
             raise UserError(f"{file} does not match checkpoint {tag!r} (changed or damaged since it was saved): {fix}")
 
 
-def load_file(path: Path, map_location: torch.device | str = "cpu", weights_only: bool = True) -> dict:
-    """``torch.load`` a checkpoint file that must hold a dict; a damaged or foreign file is an error naming it."""
+# What training states written before RNG states were plain values hold besides tensors and numbers: NumPy's RNG
+# state. Only these exact types are allowed, so that loading still never runs code.
+_reconstruct = (getattr(np, "_core", None) or np.core).multiarray._reconstruct  # numpy 2 renamed numpy.core
+_LEGACY_TYPES = [(_reconstruct, "numpy.core.multiarray._reconstruct"), (_reconstruct, "numpy._core.multiarray._reconstruct"),
+                 np.ndarray, np.dtype, type(np.dtype(np.uint32))]  # fmt: skip
+
+
+def _reason(err: Exception) -> str:
+    return " ".join(str(err).split())[:160] or type(err).__name__
+
+
+def load_file(path: Path, map_location: torch.device | str = "cpu") -> dict:
+    """``torch.load`` a checkpoint file that must hold a dict, with ``weights_only`` (tensors, numbers, strings and
+    containers only: a file can never run code); a damaged or foreign file is an error naming it."""
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=weights_only)
+        with torch.serialization.safe_globals(_LEGACY_TYPES):
+            obj = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
-    except Exception as err:  # torch.load raises many kinds for a truncated or foreign file
-        reason = " ".join(str(err).split())[:160] or type(err).__name__
+    except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+        if not found:  # not a pickle, or a damaged one
+            raise UserError(
+                f"{path} cannot be loaded (not a readable torch.save file): it is damaged or was not written by "
+                "torch.save; restore it, or use another --epoch"
+            ) from err
         raise UserError(
-            f"{path} cannot be loaded ({reason}): it is damaged or was not written by torch.save; "
+            f"{path} holds objects other than tensors and numbers ({found.group(1)}), which loading could run as "
+            "code: it was not written by this project, so it is refused; use a checkpoint this project wrote"
+        ) from err
+    except Exception as err:  # torch.load raises many kinds for a truncated or foreign file
+        raise UserError(
+            f"{path} cannot be loaded ({_reason(err)}): it is damaged or was not written by torch.save; "
             "restore it, or use another --epoch"
         ) from err
     if not isinstance(obj, dict):
@@ -181,11 +207,12 @@ RUN_FILES = ("loss_log.txt", "train_opt.txt", "train_opt.json")
 
 
 def holds_run(folder: Path) -> list[str]:
-    """The checkpoint files in ``folder`` (empty when it holds no run)."""
+    """The files of a run in ``folder``: checkpoints, and the options and log a run writes before its first checkpoint
+    (empty when it holds no run)."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    patterns = ("*_net_*.pth", "*_training_state.pth", f"*{MANIFEST_SUFFIX}")
+    patterns = ("*_net_*.pth", "*_training_state.pth", f"*{MANIFEST_SUFFIX}", *RUN_FILES)
     return sorted({p.name for pattern in patterns for p in folder.glob(pattern)})
 
 
