@@ -322,7 +322,12 @@ def main(argv: list[str] | None = None) -> dict:
         report["fid_inception"] = f"not computed: {INCEPTION_WEIGHTS} is not in torch hub's checkpoints folder (--fid_weights)"
     title, samples = read_manifest(results_dir)
     for src, tgt in (("A", "B"), ("B", "A")):
-        chosen = [s for s in samples if s.direction == f"{src}->{tgt}"]
+        # each source image once (results written before test.py skipped repeats list a shorter domain's images again)
+        chosen, seen = [], set()
+        for sample in samples:
+            if sample.direction == f"{src}->{tgt}" and sample.stem not in seen:
+                seen.add(sample.stem)
+                chosen.append(sample)
         scores = evaluate_direction(results_dir, chosen, tgt, judge, target_shape(dataroot, tgt), dataroot, phase, weights)
         if scores:
             report["directions"][f"{src}->{tgt}"] = scores

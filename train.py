@@ -27,6 +27,7 @@ from instagan.options.train_options import TrainOptions
 from instagan.reporting.training_log import TrainingLog
 from instagan.util import checkpoint, cli, distributed
 from instagan.util.checkpoint import Counters
+from instagan.util.files import FolderLock
 from instagan.util.progress import progress_bar
 from instagan.util.randomness import seed_everything
 
@@ -55,19 +56,25 @@ def per_process_argv(argv: list[str] | None, batch_size: int, processes: int) ->
     return [*(sys.argv[1:] if argv is None else argv), "--batch_size", str(batch_size // processes)]
 
 
-def prepare_run_folder(opt: argparse.Namespace, context: distributed.Context) -> None:
-    """Finish or clean up an interrupted save; refuse to start over a run unless --continue_train or --overwrite."""
+def prepare_run_folder(opt: argparse.Namespace, context: distributed.Context) -> FolderLock | None:
+    """Take the run folder for this run (rank 0 holds its lock until the run ends; a second run with the same --name
+    refuses); finish or clean up an interrupted save; refuse to start over a run unless --continue_train or
+    --overwrite. Returns the lock to release."""
     run_dir = Path(opt.checkpoints_dir) / opt.name
-    problem = None
+    problem, lock = None, None
     if context.is_main:
-        checkpoint.recover(run_dir)
         try:
+            lock = FolderLock(run_dir / ".lock", str(run_dir), "wait for it to finish, or choose another --name").acquire()
+            checkpoint.recover(run_dir)
             if not opt.continue_train:
                 checkpoint.guard_new_run(run_dir, opt.overwrite)
         except cli.UserError as err:
             problem = err
+            if lock is not None:
+                lock.release()
     if not distributed.all_true(problem is None, context.device):
         raise problem or cli.UserError("rank 0 refused to start the run (see its error)")
+    return lock
 
 
 def train(opt: argparse.Namespace, context: distributed.Context) -> None:
@@ -75,7 +82,16 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
         if context.is_main:
             tqdm.write(message)
 
-    prepare_run_folder(opt, context)
+    lock = prepare_run_folder(opt, context)
+    try:
+        run(opt, context, say)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def run(opt: argparse.Namespace, context: distributed.Context, say) -> None:
+    """The run itself, once its folder is taken."""
     if opt.seed is not None:
         seed_everything(opt.seed)
     dataset = create_dataset(opt)

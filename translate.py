@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> Path:
             picked = args.instances
             if picked is not None and any(k >= len(masks[photo]) for k in picked):
                 raise UserError(f"{photo} has {len(masks[photo])} instances: --instances {args.instances} asks for more")
-            image = Image.open(photo).convert("RGB")
+            image = read_image(photo)  # as the data sets read images: upright, every mode and bit depth
             result = translator.translate(image, masks[photo], args.direction, picked, size, str(photo))
             writer.add([result])
             Image.fromarray(side_by_side(result)).save(folder.partial / f"{photo.stem}_side_by_side.png")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from instagan.util.checkpoint import load_file
 from instagan.util.cli import UserError
 
 
@@ -51,7 +52,13 @@ def build_detector(weights: str, score: float, min_size: int) -> torch.nn.Module
     if not path.is_file():
         raise UserError(f"{path} not found: --weights takes DEFAULT, none or a Mask R-CNN state-dict file")
     model = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91, **kwargs)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    state = load_file(path)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        reason = " ".join(str(err).split())[:120]
+        raise UserError(f"{path} does not hold torchvision's Mask R-CNN (ResNet-50 FPN, 91 COCO classes) weights "
+                        f"({reason}): pass such a state dict, or --weights DEFAULT") from err  # fmt: skip
     return model
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from instagan.util.cli import UserError
 
@@ -67,12 +67,25 @@ def masks_not_png(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if _OTHER_MASK_NAME.match(p.name) and not _MASK_NAME.match(p.name))
 
 
+EXIF_ORIENTATION = 0x0112  # values 5 to 8 turn the image by 90 degrees: width and height swap
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation read from what opening the file parsed: a PNG's eXIf chunk after its pixels is not looked
+    for, as finding it would decode the whole image."""
+    if img.format == "PNG" and "exif" not in img.info:
+        return 1
+    return img.getexif().get(EXIF_ORIENTATION, 1)
+
+
 def image_size(path: Path) -> tuple[int, int] | None:
-    """(H, W) from the file's header, without decoding it; None when it is not a readable image."""
+    """(H, W) of the image as read (upright, after its EXIF orientation), from the file's header without decoding it;
+    None when it is not a readable image or is larger than PIL's limit."""
     try:
         with Image.open(path) as img:
-            return img.size[1], img.size[0]
-    except (OSError, SyntaxError, ValueError):
+            h, w = img.size[1], img.size[0]
+            return (w, h) if _orientation(img) in (5, 6, 7, 8) else (h, w)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None
 
 
@@ -98,17 +111,58 @@ class UnreadableImage(OSError):
         self.path = Path(path)
 
 
-def read_image(path: Path) -> torch.Tensor:
-    """An RGB image as a uint8 tensor (3, H, W); grey, palette, 16-bit and float images are converted."""
+def upright(img: Image.Image, source: str | Path = "image") -> Image.Image:
+    """The image turned as its EXIF orientation says (phone photos), with a warning; itself when it has none."""
+    orientation = _orientation(img)
+    if orientation == 1:
+        return img
+    warnings.warn(f"{source}: turned upright by its EXIF orientation ({orientation}); draw its masks on the upright "
+                  "image", stacklevel=3)  # fmt: skip
+    return ImageOps.exif_transpose(img)
+
+
+def _open(path: Path, what: str) -> Image.Image:
+    """The file's first frame, upright (its EXIF orientation applied, with a warning), decoded."""
     try:
-        with Image.open(path) as img:
-            if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-                grey = _to_uint8(img, path)
-                array = np.repeat(grey[..., None], 3, axis=2)
-            else:
-                array = np.asarray(img.convert("RGB"))
-    except (OSError, SyntaxError) as err:
-        raise UnreadableImage(path, err) from err
+        img = Image.open(path)
+        if getattr(img, "n_frames", 1) > 1:
+            warnings.warn(f"{path}: {img.n_frames} frames; the first one is read", stacklevel=3)
+            img.seek(0)
+        img = upright(img, path)
+        img.load()
+        return img
+    except Image.DecompressionBombError as err:
+        raise UnreadableImage(path, f"{' '.join(str(err).split())}: larger than PIL allows, possibly a decompression "
+                              "bomb", what) from err  # fmt: skip
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UnreadableImage(path, err, what) from err
+
+
+def pil_to_uint8(img: Image.Image, source: str | Path = "image") -> np.ndarray:
+    """A PIL image as uint8 RGB (H, W, 3): grey, palette and alpha modes converted, 16-bit and float pixels scaled to
+    0..255 (converting them would clip them to white). The one conversion of every reader: data sets, translate.py,
+    the Python interface, evaluate.py."""
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        grey = _to_uint8(img, Path(source))
+        return np.repeat(grey[..., None], 3, axis=2)
+    return np.asarray(img.convert("RGB"))
+
+
+def pil_to_mask(img: Image.Image) -> np.ndarray:
+    """A PIL mask as uint8 (H, W): any mode read as one channel (16-bit and float scaled to their maximum), 0/1 masks
+    scaled to 0/255."""
+    if img.mode in ("I", "I;16", "I;16B", "F"):
+        array = np.asarray(img, dtype=np.float64)
+        array = np.clip(array * (255.0 / max(array.max(), 1.0)), 0, 255).astype(np.uint8)
+    else:
+        array = np.asarray(img.convert("L"))
+    return array * 255 if array.max(initial=0) == 1 else array
+
+
+def read_image(path: Path) -> torch.Tensor:
+    """An RGB image as a uint8 tensor (3, H, W), upright; grey, palette, 16-bit and float images are converted."""
+    with _open(path, "image") as img:
+        array = pil_to_uint8(img, path)
     return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
@@ -118,22 +172,13 @@ def read_mask(path: Path, size: tuple[int, int]) -> torch.Tensor:
     Any PNG mode is read as one channel (grey, RGB, palette, 16-bit); masks stored as 0/1 are scaled
     to 0/255. ``size`` is the (H, W) of the mask's image, which the mask must have.
     """
-    try:
-        with Image.open(path) as img:
-            if img.mode in ("I", "I;16", "I;16B", "F"):
-                array = np.asarray(img, dtype=np.float64)
-                array = np.clip(array * (255.0 / max(array.max(), 1.0)), 0, 255).astype(np.uint8)
-            else:
-                array = np.asarray(img.convert("L"))
-    except (OSError, SyntaxError) as err:
-        raise UnreadableImage(path, err, "mask") from err
+    with _open(path, "mask") as img:
+        array = pil_to_mask(img)
     if array.shape != tuple(size):
         raise ValueError(
             f"{path}: mask is {array.shape[1]}x{array.shape[0]} but its image is {size[1]}x{size[0]} (WxH); "
             "write the masks at the image's size"
         )
-    if array.max() == 1:
-        array = array * 255
     return torch.from_numpy(array.copy())
 
 

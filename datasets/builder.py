@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
-import sys
 from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from instagan.util import cli
 from instagan.util.cli import UserError
 from instagan.util.files import StagedFolder, atomic_write_bytes
 
@@ -148,8 +148,6 @@ def keep_instances(masks: list[np.ndarray], min_pixels: int) -> list[np.ndarray]
 
 
 def run_cli(main: Callable[[], object]) -> None:
-    """Run a builder's main; a wrong source folder ends with a one-line error instead of a traceback."""
-    try:
-        main()
-    except (UserError, FileNotFoundError) as err:
-        sys.exit(f"error: {err}")
+    """Run a builder's main: a wrong source folder, an unreadable file or a full disk ends with one line (the
+    project's command-line standard, ``util.cli.run``) instead of a traceback."""
+    cli.run(main)

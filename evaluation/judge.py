@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import math
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 from instagan.data.image_folder import index_masks, make_dataset, read_image
 from instagan.util.checkpoint import load_file
+from instagan.util.cli import UserError
 from instagan.util.files import atomic_torch_save
 from instagan.util.images import from_uint8
 from instagan.util.progress import progress_bar
@@ -183,8 +185,12 @@ def train_or_load(
     """
     folders = [Path(dataroot) / f"{phase}A", Path(dataroot) / f"{phase}B"]
     fingerprint = _fingerprint(folders, limit, steps, members)
+    saved = {}
     if cache.is_file():
-        saved = load_file(cache)
+        try:
+            saved = load_file(cache)
+        except UserError as err:
+            warnings.warn(f"{err}: the judge is trained again and the cache rewritten", stacklevel=2)
         if saved.get("fingerprint") == fingerprint:
             ensemble = []
             for state in saved["members"]:
@@ -206,5 +212,9 @@ def train_or_load(
     with _one_thread(), progress_bar(total=steps * members, desc="training the domain classifiers", unit="step") as progress:
         with ThreadPoolExecutor(workers) as pool:
             trained = list(pool.map(lambda seed: train_member(initial[seed], x, y, seed, steps, progress), range(members)))
-    atomic_torch_save(cache, {"fingerprint": fingerprint, "members": [m.state_dict() for m in trained]})
+    try:
+        atomic_torch_save(cache, {"fingerprint": fingerprint, "members": [m.state_dict() for m in trained]})
+    except OSError as err:
+        warnings.warn(f"the judge could not be cached at {cache} ({err.strerror}): pass --cache with a writable file "
+                      "to train it once", stacklevel=2)  # fmt: skip
     return Ensemble(trained)

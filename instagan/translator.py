@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from instagan.data.base_dataset import build_transform, transform_image_and_masks
+from instagan.data.image_folder import pil_to_mask, pil_to_uint8, upright
 from instagan.models import create_model
 from instagan.models.two_domain_model import Translation, TwoDomainModel
 from instagan.util import checkpoint, instance_set
@@ -31,8 +32,9 @@ ImageLike = Image.Image | np.ndarray | torch.Tensor
 
 def _uint8(image: ImageLike, channels: int) -> torch.Tensor:
     """A PIL image, an (H, W[, C]) array or an ([C,] H, W) tensor (uint8, bool, or float in [-1, 1]) -> uint8 (C, H, W)."""
-    if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGB" if channels == 3 else "L"))
+    if isinstance(image, Image.Image):  # read as the data sets read files: upright, every mode and bit depth
+        image = upright(image)
+        image = pil_to_uint8(image) if channels == 3 else pil_to_mask(image)
     if isinstance(image, np.ndarray):
         image = torch.from_numpy(np.array(image))
         image = image.permute(2, 0, 1) if image.dim() == 3 else image

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import dominate
 from dominate.tags import a, div, figcaption, figure, h1, h3, img, p, table, td, th, tr
@@ -60,8 +61,8 @@ class HTML:
             with div(cls="row"):
                 for im, txt, link in zip(ims, txts, links):
                     with figure(style=f"width:min({width}px,45vw)"):
-                        with a(href=f"images/{link}"):
-                            img(src=f"images/{im}", alt=txt, style="width:100%")
+                        with a(href=f"images/{quote(link)}"):  # quoted: '#', '?' and '%' in a file name
+                            img(src=f"images/{quote(im)}", alt=txt, style="width:100%")
                         figcaption(txt)
 
     def save(self) -> Path:

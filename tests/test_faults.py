@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import stat
@@ -20,6 +21,7 @@ from PIL import Image
 
 from instagan.data.image_folder import read_image
 from instagan.util import checkpoint
+from instagan.util.files import FolderLock
 from tests.conftest import ROOT
 
 TINY = ["--gpu_ids", "-1", "--ngf", "4", "--ndf", "4", "--n_blocks", "1", "--num_threads", "0",
@@ -46,7 +48,9 @@ def error_of(proc) -> str:
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` and its SHA-256: to show that nothing changed."""
     return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.endswith(".lock")  # a lock file names whoever holds the folder now: not part of the run
     }
 
 
@@ -138,6 +142,8 @@ def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
         (["--niter", "-1"], "--niter -1 must be at least 0"),
         (["--niter", "0", "--niter_decay", "0"], "is no epoch at all"),
         (["--ngf", "-1"], "--ngf -1 must be at least 1"),
+        (["--ins_max", "0"], "--ins_max 0 must be at least 1"),
+        (["--lambda_ctx", "-1"], "--lambda_ctx -1.0 must be zero or a positive number"),
         (["--mask_slots", "0"], "--mask_slots 0 must be at least 1"),
         (["--max_instances", "-1"], "--mask_slots -1 must be at least 1"),  # the flag's earlier name
         (["--suffix", "{bogus}"], "--suffix '{bogus}' cannot be formatted"),
@@ -205,7 +211,7 @@ def test_results_are_refused_then_replaced_whole(trained, shapes_root, tmp_path)
     assert snapshot(res) == before
     cli("test.py", *args, "--overwrite", code=0)
     assert not stale.exists() and (res / "run" / "test_latest" / "images" / "00000_fake_B_img.png").is_file()
-    assert not list(res.glob("run/.*"))  # no partial or old folder left
+    assert [p.name for p in res.glob("run/.*")] == [".test_latest.lock"]  # no partial or old folder left
 
 
 def test_evaluate_refuses_a_training_page(trained, tmp_path):
@@ -244,9 +250,16 @@ def test_foreign_weight_files_are_named(trained, shapes_root, tmp_path, content,
 
 
 def test_weights_that_do_not_fit_name_the_training_flags(trained, shapes_root, tmp_path):
-    proc = cli("test.py", "--dataroot", shapes_root, "--checkpoints_dir", trained / "ck", "--name", "run", "--ngf", "8",
-               *TINY[4:], "--gpu_ids", "-1", "--results_dir", tmp_path / "res", code=1)  # fmt: skip
-    assert "does not fit" in error_of(proc) and "it was trained with --ngf 4" in error_of(proc)
+    # the run's train_opt.json says --ngf 4: a contradicting flag is refused before anything loads
+    flags = ["--dataroot", shapes_root, "--name", "run", "--ngf", "8", *TINY[4:], "--gpu_ids", "-1", "--results_dir",
+             tmp_path / "res"]  # fmt: skip
+    proc = cli("test.py", "--checkpoints_dir", trained / "ck", *flags, code=2)
+    assert "--ngf 8 differs from the run's" in error_of(proc) and "(--ngf 4): drop the flag" in error_of(proc)
+    # weight files without train_opt.json (as the authors published theirs): loading says that they do not fit
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    (ck / "run" / "train_opt.json").unlink()
+    proc = cli("test.py", "--checkpoints_dir", ck, *flags, code=1)
+    assert "does not fit" in error_of(proc)
 
 
 # faults during training ------------------------------------------------------------------------------------------
@@ -378,3 +391,235 @@ def test_errors_raised_in_data_loader_workers_come_back_as_their_own_line():
         next(iter(loader))
     assert "Original Traceback" in str(caught.value)
     assert one_line(caught.value) == "sample 0 is bad: fix it"
+
+
+# shared run folders never run code ---------------------------------------------------------------------------------
+class Payload:
+    """A pickle that runs a shell command when it is loaded without weights_only."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _rehash(manifest: Path, file: Path) -> None:
+    """What an attacker can do: the manifest's SHA-256 is a plain hash, with no secret."""
+    entries = json.loads(manifest.read_text())
+    entries["files"][file.name].update(sha256=hashlib.sha256(file.read_bytes()).hexdigest(), size=file.stat().st_size)
+    manifest.write_text(json.dumps(entries))
+
+
+def test_a_training_state_that_would_run_code_is_refused_and_never_run(trained, shapes_root, tmp_path):
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    marker, state = tmp_path / "payload_ran", ck / "run" / "latest_training_state.pth"
+    torch.save({"model": Payload(marker), "counters": {}}, state)
+    _rehash(ck / "run" / "latest_checkpoint.json", state)
+    resume = train_args(shapes_root, ck, "run", "--niter", "2", "--continue_train")
+    proc = cli("train.py", *resume, code=1)
+    assert "latest_training_state.pth holds objects other than tensors and numbers" in error_of(proc)
+    assert "refused" in error_of(proc) and not marker.exists()
+    (ck / "run" / "latest_checkpoint.json").unlink()  # a checkpoint from before manifests is loaded as safely
+    proc = cli("train.py", *resume, code=1)
+    assert "holds objects other than tensors" in error_of(proc) and not marker.exists()
+
+
+def test_weight_files_that_would_run_code_are_refused_and_never_run(trained, shapes_root, tmp_path):
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    marker = tmp_path / "payload_ran"
+    for name in ("G_A", "G_B"):
+        torch.save({"encoder_img.1.weight": Payload(marker)}, ck / "run" / f"latest_net_{name}.pth")
+        _rehash(ck / "run" / "latest_checkpoint.json", ck / "run" / f"latest_net_{name}.pth")
+    proc = cli("test.py", "--dataroot", shapes_root, "--checkpoints_dir", ck, "--name", "run", *TINY, "--results_dir",
+               tmp_path / "res", code=1)  # fmt: skip
+    assert "latest_net_G_A.pth holds objects other than tensors" in error_of(proc) and not marker.exists()
+
+
+def test_a_training_state_of_an_earlier_version_still_resumes(trained, shapes_root, tmp_path):
+    # states written before RNG states were plain values hold NumPy's RNG tuple: its exact types are allowed
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    state_file = ck / "run" / "latest_training_state.pth"
+    state = torch.load(state_file, weights_only=True)
+    for rng in {id(r): r for r in [state["rng"], *state["rng_per_rank"]]}.values():  # rng is rng_per_rank[0]
+        numpy = rng["numpy"]
+        rng["numpy"] = (numpy["key"], numpy["keys"].numpy().astype(np.uint32), numpy["pos"], numpy["has_gauss"], numpy["gauss"])
+    torch.save(state, state_file)
+    _rehash(ck / "run" / "latest_checkpoint.json", state_file)
+    cli("train.py", *train_args(shapes_root, ck, "run", "--niter", "2", "--continue_train"), code=0)
+
+
+# one run per folder, one writer per results folder -----------------------------------------------------------------
+def _start(script, *args):
+    return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _wait_for_lock(lock: Path, process: subprocess.Popen) -> None:
+    for _ in range(600):
+        if lock.is_file() and f"process {process.pid} " in lock.read_text():
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError(f"{lock} was never taken")
+
+
+def test_two_runs_with_one_name_do_not_share_the_folder(shapes_root, tmp_path):
+    first = _start("train.py", *train_args(shapes_root, tmp_path / "ck", "run", "--niter", "3"))
+    _wait_for_lock(tmp_path / "ck" / "run" / ".lock", first)
+    second = cli("train.py", *train_args(shapes_root, tmp_path / "ck", "run", "--overwrite"), code=1)
+    assert error_of(second).startswith(f"error: {tmp_path / 'ck' / 'run'} is in use by process {first.pid} (train.py")
+    assert "wait for it to finish, or choose another --name" in error_of(second)
+    assert first.wait() == 0  # the first run is untouched by the second
+    log = (tmp_path / "ck" / "run" / "loss_log.txt").read_text()
+    assert log.count("Training Loss") == 1
+    # a run that stopped before its first checkpoint left its options: a new run there is refused too
+    (tmp_path / "ck" / "begun").mkdir()
+    (tmp_path / "ck" / "begun" / "train_opt.json").write_text("{}")
+    begun = cli("train.py", *train_args(shapes_root, tmp_path / "ck", "begun"), code=1)
+    assert "already holds a run (train_opt.json)" in error_of(begun)
+
+
+def test_two_tests_into_one_results_folder_do_not_mix(trained, shapes_root, tmp_path):
+    args = ["--dataroot", shapes_root, "--checkpoints_dir", trained / "ck", "--name", "run", *TINY, "--results_dir",
+            tmp_path / "res"]  # fmt: skip
+    cli("test.py", *args, code=0)
+    # a writer that holds the folder (here this process, so that the test cannot race a fast test.py) refuses others
+    with FolderLock(tmp_path / "res" / "run" / ".test_latest.lock", "test_latest", "wait"):
+        second = cli("test.py", *args, "--overwrite", code=1)
+    assert f"test_latest is in use by process {os.getpid()} (" in error_of(second)
+    manifest = json.loads((tmp_path / "res" / "run" / "test_latest" / "results.json").read_text())
+    for sample in manifest["samples"]:  # every file the manifest lists is there
+        assert all((tmp_path / "res" / "run" / "test_latest" / path).is_file() for path in sample["images"].values())
+    # a crashed writer's partial folder is cleared by the next one; a live writer's never is
+    stale = tmp_path / "res" / "run" / ".test_latest.partial-999999999-deadbeef"
+    stale.mkdir()
+    cli("test.py", *args, "--overwrite", code=0)
+    assert not stale.exists()
+
+
+# inputs read alike everywhere --------------------------------------------------------------------------------------
+def _rotated_jpeg(path: Path, upright: np.ndarray) -> None:
+    """Store an upright (H, W, 3) image as a JPEG turned 90 degrees, with EXIF orientation 6 to turn it back."""
+    stored = Image.fromarray(np.rot90(upright, k=1).copy())  # counter-clockwise: orientation 6 turns it clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(path, quality=95, exif=exif)
+
+
+def test_exif_orientation_is_applied_everywhere_and_said(shapes_root, tmp_path):
+    upright = np.zeros((40, 32, 3), np.uint8)
+    upright[:10] = 255  # a white band at the top of the upright view
+    root = tmp_path / "data"
+    for split in ("train", "test"):
+        for domain in "AB":
+            (root / f"{split}{domain}_seg").mkdir(parents=True)
+            (root / f"{split}{domain}").mkdir()
+            _rotated_jpeg(root / f"{split}{domain}" / "phone.jpg", upright)
+            mask = np.zeros((40, 32), np.uint8)
+            mask[12:30, 8:24] = 255  # drawn on the upright view
+            Image.fromarray(mask).save(root / f"{split}{domain}_seg" / "phone_0.png")
+    image = read_image(root / "trainA" / "phone.jpg")
+    assert image.shape == (3, 40, 32) and image[:, :8].float().mean() > 200 and image[:, 20:].float().mean() < 50
+    proc = cli("train.py", *train_args(root, tmp_path / "ck"), code=0)
+    assert "turned upright by its EXIF orientation (6)" in proc.stderr
+    out = cli("translate.py", "--input", root / "testA", "--name", "run", "--checkpoints_dir", tmp_path / "ck", "--masks",
+              root / "testA_seg", "--gpu_ids", "-1", "--results_dir", tmp_path / "res", code=0)  # fmt: skip
+    assert "turned upright" in out.stderr
+    side = np.asarray(Image.open(tmp_path / "res" / "run" / "translate_latest" / "phone_side_by_side.png").convert("L"))
+    photo = side[:, : side.shape[0]]  # the input, resized to the run's square crop: its white band is at the top
+    assert photo[: len(photo) // 6].mean() > 200 and photo[len(photo) // 2 :].mean() < 50
+
+
+def test_sixteen_bit_photos_are_read_alike_by_translate_py_and_the_api(trained, shapes_root, tmp_path):
+    from instagan.translator import Translator
+
+    grey = (np.arange(32 * 32).reshape(32, 32) * 60).astype(np.uint16)  # 0 .. 61380
+    Image.fromarray(grey).save(tmp_path / "deep.png")
+    translator = Translator.from_checkpoint(trained / "ck" / "run", device="cpu")
+    mask = np.zeros((32, 32), np.uint8)
+    mask[4:20, 4:20] = 255
+    result = translator.translate(Image.open(tmp_path / "deep.png"), [mask])
+    source = (result.source[0] + 1) * 127.5
+    assert 100 < float(source.mean()) < 155 and float(source.min()) < 5  # scaled, not clipped to white
+    torch.testing.assert_close(result.source[0], translator.translate(read_image(tmp_path / "deep.png"), [mask]).source[0])
+
+
+def _bomb(path: Path) -> None:
+    """A small PNG that declares more pixels than PIL allows (a decompression bomb)."""
+    Image.new("1", (20000, 20000)).save(path)
+
+
+def test_decompression_bombs_are_skipped_in_training_and_refused_by_translate_py(trained, shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    _bomb(root / "trainA" / "bomb.png")
+    proc = cli("train.py", *train_args(root, tmp_path / "ck"), code=0)
+    assert "bomb.png" in proc.stderr and "cannot be read and are skipped" in proc.stderr
+    (tmp_path / "photos").mkdir()
+    _bomb(tmp_path / "photos" / "bomb.png")
+    (tmp_path / "masks").mkdir()
+    proc = cli("translate.py", "--input", tmp_path / "photos", "--name", "run", "--checkpoints_dir", trained / "ck", "--masks",
+               tmp_path / "masks", "--gpu_ids", "-1", "--results_dir", tmp_path / "res", code=1)  # fmt: skip
+    assert "bomb.png: cannot read this image" in error_of(proc) and "decompression bomb" in error_of(proc)
+
+
+# each source image once, side files that are damaged, helpers at the CLI's standard ---------------------------------
+def test_a_shorter_domain_is_translated_and_scored_once_per_image(trained, shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    for path in sorted((root / "testB").glob("*.png"))[1:]:  # 3 A images, 1 B image
+        path.unlink()
+    cli("test.py", "--dataroot", root, "--checkpoints_dir", trained / "ck", "--name", "run", *TINY, "--results_dir",
+        tmp_path / "res", code=0)  # fmt: skip
+    folder = tmp_path / "res" / "run" / "test_latest"
+    samples = json.loads((folder / "results.json").read_text())["samples"]
+    assert [s["direction"] for s in samples].count("A->B") == 3 and [s["direction"] for s in samples].count("B->A") == 1
+    cli("evaluate.py", "--results", folder, "--fid", "none", "--classifier_steps", "5", "--classifiers", "1", "--cache",
+        tmp_path / "judge.pth", code=0)  # fmt: skip
+    report = json.loads((folder / "metrics.json").read_text())["directions"]
+    assert report["A->B"]["images"] == 3 and report["B->A"]["images"] == 1
+
+
+def test_damaged_side_files_of_evaluate_are_named_or_rebuilt(trained, shapes_root, tmp_path):
+    folder = shutil.copytree(trained / "res" / "run" / "test_latest", tmp_path / "results")
+    manifest = json.loads((folder / "results.json").read_text())
+    del manifest["samples"][0]["images"]["translated"]
+    (folder / "results.json").write_text(json.dumps(manifest))
+    evaluate = ["evaluate.py", "--results", folder, "--fid", "none", "--classifier_steps", "5", "--classifiers", "1"]
+    proc = cli(*evaluate, "--cache", tmp_path / "judge.pth", code=1)
+    assert "results.json is damaged" in error_of(proc) and "lacks translated" in error_of(proc)
+    shutil.copy(trained / "res" / "run" / "test_latest" / "results.json", folder / "results.json")
+    (tmp_path / "judge.pth").write_bytes(b"not a judge")  # a damaged cache: trained again and rewritten
+    proc = cli(*evaluate, "--cache", tmp_path / "judge.pth", code=0)
+    assert "the judge is trained again" in proc.stderr and torch.load(tmp_path / "judge.pth", weights_only=True)["members"]
+    (tmp_path / "blocked").write_text("a file where a folder should be")  # a cache that cannot be written: said, then on
+    proc = cli(*evaluate, "--cache", tmp_path / "blocked" / "judge.pth", code=0)
+    assert "the judge could not be cached" in proc.stderr and "pass --cache" in proc.stderr
+
+
+def test_mask_r_cnn_weights_that_are_not_are_one_line(trained, shapes_root, tmp_path):
+    torch.save({"backbone.body.conv1.weight": torch.zeros(1)}, tmp_path / "wrong.pth")
+    (tmp_path / "garbage.pth").write_bytes(b"\x00garbage")
+    for weights, message in ((tmp_path / "wrong.pth", "does not hold torchvision's Mask R-CNN"),
+                             (tmp_path / "garbage.pth", "garbage.pth cannot be loaded")):  # fmt: skip
+        proc = cli("datasets/make_masks.py", "--input", shapes_root / "testA", "--out", tmp_path / "m", "--category", "sheep",
+                   "--weights", weights, code=1)  # fmt: skip
+        assert message in error_of(proc)
+        run = ["--name", "run", "--checkpoints_dir", trained / "ck", "--gpu_ids", "-1", "--results_dir", tmp_path / "r"]
+        proc = cli("translate.py", "--input", shapes_root / "testA", *run, "--category", "sheep", "--weights", weights, code=1)
+        assert message in error_of(proc)
+
+
+def test_page_links_survive_special_characters_and_names_are_escaped(tmp_path):
+    from urllib.parse import unquote
+
+    from instagan.reporting import page
+
+    doc = page.HTML(tmp_path, "<title> & more")
+    names = ["a#1.png", "b?2.png", "c%3.png", "d<4>.png"]
+    for name in names:
+        (doc.img_dir / name).write_bytes(b"")
+    doc.add_images(names, ["<b>bold</b>", "x", "y", "z"], names)
+    html = doc.save().read_text()
+    links = re.findall(r'href="images/([^"]+)"', html)
+    assert [unquote(link) for link in links] == names and all(c not in link for link in links for c in "#?<>")
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html and "&lt;title&gt; &amp; more" in html

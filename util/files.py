@@ -6,15 +6,20 @@ disk, say) raises an OSError that names the file and leaves the previous version
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import torch
+
+from instagan.util.cli import UserError
 
 
 def _umask() -> int:
@@ -105,3 +110,63 @@ class StagedFolder:
         shutil.rmtree(old, ignore_errors=True)
         fsync_dir(self.final.parent)
         return self.final
+
+
+class FolderLock:
+    """One process at a time: while the context lasts, ``lock_file`` is locked by this process, and another that tries
+    refuses with one line naming the holder (process id, command, start) and ``fix``. The operating system releases
+    the lock when the process ends, however it ends, so a crashed run never leaves a stale lock."""
+
+    def __init__(self, lock_file: str | Path, what: str, fix: str) -> None:
+        self.path, self.what, self.fix = Path(lock_file), what, fix
+        self.handle: IO[str] | None = None
+
+    def acquire(self) -> FolderLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")  # noqa: SIM115 (held open for as long as the lock)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise UserError(f"{self.what} is in use by {holder}: {self.fix}") from err
+        handle.seek(0)
+        handle.truncate()
+        command = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv))[:200]
+        handle.write(f"process {os.getpid()} ({command}, since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        handle.flush()
+        self.handle = handle
+        return self
+
+    def release(self) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+    def __enter__(self) -> FolderLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_stages(final: str | Path) -> None:
+    """Delete the hidden siblings ``StagedFolder`` left for ``final`` in processes that are no longer running."""
+    final = Path(final)
+    for sibling in final.parent.glob(f".{final.name}.*-*-*"):
+        kind, _, rest = sibling.name[len(final.name) + 2 :].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind in ("partial", "old") and pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(sibling, ignore_errors=True)
