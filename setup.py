@@ -7,7 +7,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 FOLDERS = ("models", "models.networks", "data", "options", "util", "evaluation", "reporting")
-SCRIPTS = ("train", "test", "evaluate", "translate")
+SCRIPTS = ("train", "test", "evaluate", "translate", "export")
 
 
 class BuildPy(build_py):
@@ -54,5 +54,6 @@ setup(
         # visdom 0.2.4's sdist needs pkg_resources; README: Display shows how to install it
         "display": ["visdom==0.2.4"],
         "fid": ["torch-fidelity"],  # FID/KID with Inception features in evaluate.py
+        "export": ["onnx", "onnxscript", "onnxruntime", "safetensors"],  # export.py and running what it writes
     },
 )

@@ -21,7 +21,7 @@ def nonempty(masks: torch.Tensor) -> torch.Tensor:
     masks: (B, N, H, W) in [-1, 1]. Returns a (B, N) bool tensor, True where any pixel is above -1
     (the original's test ``(mask + 1).mean() > 0``).
     """
-    return (masks > EMPTY).flatten(2).any(dim=2)
+    return (masks > EMPTY).any(dim=3).any(dim=2)
 
 
 def encoded_slots(masks: torch.Tensor) -> torch.Tensor:
@@ -31,9 +31,8 @@ def encoded_slots(masks: torch.Tensor) -> torch.Tensor:
     here the rule holds per sample. masks: (B, N, H, W). Returns (B, N) bool.
     """
     slots = nonempty(masks)
-    if slots.shape[1] > 0:
-        slots[:, 0] |= ~slots.any(dim=1)
-    return slots
+    first = torch.arange(slots.shape[1], device=slots.device) == 0  # (written without slicing or in-place: exports)
+    return slots | (first[None, :] & ~slots.any(dim=1, keepdim=True))
 
 
 def empty_like_slots(masks: torch.Tensor, n: int) -> torch.Tensor:

@@ -139,6 +139,8 @@ class ResnetSetGenerator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         img, segs = x[:, : self.input_nc], x[:, self.input_nc :]
         slots = instance_set.encoded_slots(segs)
+        if torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
+            return self.forward_dense(img, segs, slots)
         sample_of, slot_of = slots.nonzero(as_tuple=True)
 
         enc_img = self.encoder_img(img)
@@ -149,3 +151,34 @@ class ResnetSetGenerator(nn.Module):
         dec_segs = self.decoder_seg(torch.cat([enc_segs, enc_img[sample_of], set_feature[sample_of]], dim=1))
         out_segs = segs.index_put((sample_of, slot_of), dec_segs[:, 0].to(segs.dtype))
         return torch.cat([out_img, out_segs], dim=1)
+
+    def forward_dense(self, img: torch.Tensor, segs: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        """The same function with every slot computed and the empty ones masked out: no data-dependent shapes, so it
+        exports (ONNX, torch.export) with the batch and the number of slots as dynamic dimensions. Each slot is
+        encoded and decoded on its own (instance norm is per sample), so the non-empty slots get exactly what
+        ``forward`` gives them. img: (B, input_nc, H, W); segs: (B, N, H, W); slots: (B, N) bool, the encoded ones."""
+        b, n, h, w = segs.shape
+        enc_img = self.encoder_img(img)
+        enc_segs = self.encoder_seg(segs.reshape(b * n, 1, h, w))  # (B * N, 4ngf, h', w')
+        weights = slots.to(enc_segs.dtype).reshape(b * n, 1, 1, 1)
+        set_feature = (enc_segs * weights).reshape(b, n, *enc_segs.shape[1:]).sum(dim=1)
+        out_img = self.decoder_img(torch.cat([enc_img, set_feature], dim=1))
+        per_slot = torch.cat([enc_segs, enc_img.repeat_interleave(n, dim=0), set_feature.repeat_interleave(n, dim=0)], dim=1)
+        dec_segs = self.decoder_seg(per_slot).reshape(b, n, h, w)
+        out_segs = torch.where(slots[:, :, None, None], dec_segs.to(segs.dtype), segs)
+        return torch.cat([out_img, out_segs], dim=1)
+
+
+class TranslationStep(nn.Module):
+    """One sequential step of a set generator as the model runs it, for export: x (B, input_nc + N, H, W) in [-1, 1]
+    -> the translated image and masks in the same layout; a sample without any instance among its N slots passes
+    through unchanged, as the model leaves an image without instances (the generator alone would encode an empty slot,
+    whose features are float noise that instance norm amplifies)."""
+
+    def __init__(self, generator: ResnetSetGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        active = instance_set.nonempty(x[:, self.generator.input_nc :]).any(dim=1)
+        return torch.where(active[:, None, None, None], self.generator(x), x)

@@ -1,0 +1,139 @@
+"""Export a run's generators for use outside this project: ONNX (onnxruntime and other runtimes) or safetensors.
+
+    python export.py --name shp2gir_coco_instagan --epoch 200 --format onnx   # exported/shp2gir_coco_instagan_200/G_A.onnx
+    python export.py --name shp2gir_coco_instagan --format safetensors        # G_A.safetensors, G_B.safetensors
+
+Both write export.json beside the files: what each file is, the layout of its input and output, and the options
+needed to use it. An ONNX generator takes any batch size and any number of instance masks. The folder appears whole.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import warnings
+from pathlib import Path
+
+import torch
+
+from instagan.models import networks
+from instagan.options.base_options import option_values
+from instagan.translator import Translator
+from instagan.util import checkpoint, cli
+from instagan.util.cli import UserError
+from instagan.util.files import StagedFolder
+from instagan.util.flags import Parser
+
+FORMATS = ("onnx", "safetensors")
+OPSET = 18
+
+
+def parse(argv: list[str] | None):
+    p = Parser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--name", required=True, help="the run: <checkpoints_dir>/<name>")
+    p.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
+    p.add_argument("--epoch", default="latest", help="which checkpoint: latest or an epoch number")
+    p.add_argument("--format", default="onnx", choices=FORMATS, help="onnx: graphs for onnxruntime; safetensors: weights")
+    p.add_argument("--out", help="the folder to write (default: exported/<name>_<epoch>)")
+    p.add_argument("--ngf", type=int, help="generator width, for weight files without the run's train_opt.json")
+    p.add_argument("--n_blocks", type=int, help="residual blocks, for weight files without the run's train_opt.json")
+    return p.parse_args(argv)
+
+
+def example_input(input_nc: int, size: tuple[int, int], instances: int) -> torch.Tensor:
+    """(2, input_nc + instances, H, W) in [-1, 1]: two images, the first with boxes in every slot, the second with one."""
+    x = torch.rand(2, input_nc + instances, *size) * 2 - 1
+    x[:, input_nc:] = -1
+    h, w = size
+    for k in range(instances):
+        x[0, input_nc + k, k * h // (2 * instances) : h // 2, w // 4 : 3 * w // 4] = 1
+    if instances:
+        x[1, input_nc, h // 4 : 3 * h // 4, w // 4 : w // 2] = 1
+    return x
+
+
+def export_onnx(generator: torch.nn.Module, path: Path, input_nc: int, size: tuple[int, int], with_masks: bool) -> None:
+    """``generator`` as an ONNX graph with input ``x`` and output ``y``, their batch, channels (the number of masks),
+    height and width dynamic. A set generator is exported as one sequential step (``TranslationStep``)."""
+    module = networks.TranslationStep(generator) if with_masks else generator
+    x = example_input(input_nc, size, 3 if with_masks else 0)
+    axes = {0: "batch", 1: "channels", 2: "height", 3: "width"} if with_masks else {0: "batch", 2: "height", 3: "width"}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes about its own internals
+        # the TorchScript-based exporter: it keeps the number of masks dynamic down to one (torch.export specialises 1)
+        torch.onnx.export(module, (x,), str(path), input_names=["x"], output_names=["y"], opset_version=OPSET,
+                          dynamic_axes={"x": axes, "y": axes}, dynamo=False)  # fmt: skip
+
+
+def describe(opt, files: dict[str, str], fmt: str) -> dict:
+    with_masks = opt.model == "insta_gan"
+    layout = (
+        "the RGB image, then one channel per instance mask (+1 inside, -1 outside; a channel that is -1 everywhere "
+        "is an empty slot)"
+    )
+    return {
+        "format": 1,
+        "files": files,
+        "translates": {"G_A": "domain A -> domain B", "G_B": "domain B -> domain A"},
+        "input": ("x: float32 (batch, 3 + instances, H, W) in [-1, 1], at least one mask channel: " + layout)
+        if with_masks
+        else "x: float32 (batch, 3, H, W) in [-1, 1]: the RGB image",
+        "output": "y: the input's layout: the translated image"
+        + (" and the translated masks; an image without any instance in x is returned as it is" if with_masks else ""),
+        "size": [opt.fineSizeH, opt.fineSizeW],
+        "sequential": "translate --ins_per instances per call, each call on the image the last one returned (the paper's "
+        "sequential mini-batches); one call with every instance also works"
+        if with_masks
+        else None,
+        "ins_per": getattr(opt, "ins_per", None),
+        "architecture": checkpoint.architecture(opt),
+        "weights": fmt,
+        "options": option_values(opt),
+    }
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = parse(argv)
+    needed = ("onnx",) if args.format == "onnx" else ("safetensors",)
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(f"--format {args.format} needs {' and '.join(missing)}: pip install -e '.[export]'")
+    run = Path(args.checkpoints_dir) / args.name
+    if not run.is_dir():
+        raise FileNotFoundError(f"{run} not found: check --name and --checkpoints_dir")
+    trained = checkpoint.run_options(run / "train_opt.json")
+    flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
+    translator = Translator.from_checkpoint(run, args.epoch, device="cpu", ins_per=trained.get("ins_per", 2), **flags)
+    model, opt = translator.model, translator.opt
+    opt.fineSizeH, opt.fineSizeW = trained.get("fineSizeH", opt.fineSizeH), trained.get("fineSizeW", opt.fineSizeW)
+    with_masks = opt.model == "insta_gan"
+    out = Path(args.out or Path("exported") / f"{args.name}_{args.epoch}")
+    files = {}
+    with StagedFolder(out) as staged:
+        for name in ("G_A", "G_B"):
+            generator = getattr(model, f"net{name}").eval()
+            if args.format == "onnx":
+                files[name] = f"{name}.onnx"
+                export_onnx(generator, staged.partial / files[name], opt.input_nc if name == "G_A" else opt.output_nc,
+                            (opt.fineSizeH, opt.fineSizeW), with_masks)  # fmt: skip
+            else:
+                from safetensors.torch import save_file
+
+                files[name] = f"{name}.safetensors"
+                state = {k: v.contiguous() for k, v in generator.state_dict().items()}
+                save_file(
+                    state, str(staged.partial / files[name]), metadata={"architecture": json.dumps(checkpoint.architecture(opt))}
+                )
+        (staged.partial / "export.json").write_text(json.dumps(describe(opt, files, args.format), indent=2) + "\n")
+        staged.commit()
+    print(f"wrote {', '.join(files.values())} and export.json to {out}")
+    return out
+
+
+def entry() -> None:
+    """The console command (instagan-export)."""
+    cli.run(main)
+
+
+if __name__ == "__main__":
+    entry()
