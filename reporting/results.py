@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from instagan.models.two_domain_model import Translation
 from instagan.reporting import page
 from instagan.util import instance_set
 from instagan.util.cli import UserError
-from instagan.util.files import StagedFolder, atomic_write_text
+from instagan.util.files import FolderLock, StagedFolder, atomic_write_bytes, atomic_write_text, remove_stale_stages
 from instagan.util.images import outlines, save_image, tensor2im
 
 MANIFEST = "results.json"
@@ -93,10 +95,14 @@ class ResultsWriter:
     def add(self, translations: list[Translation]) -> int:
         """Write the images of a batch's translations; returns how many samples were written."""
         written = 0
+        done = {(s.direction, s.source_file) for s in self.samples}
         for t in translations:
             with_masks = t.source_masks.shape[1] > 0
             left = t.untranslated_masks if t.untranslated_masks is not None else t.source_masks[:, :0]
             for b, path in enumerate(t.paths):
+                if (f"{t.src}->{t.tgt}", str(path)) in done:  # a domain shorter than the other repeats its images
+                    continue
+                done.add((f"{t.src}->{t.tgt}", str(path)))
                 stem, names = Path(path).stem, {"s": t.src, "t": t.tgt}
                 tensors = {"source": t.source, "translated": t.translated, "reconstructed": t.reconstructed}
                 if with_masks:
@@ -139,9 +145,15 @@ def read_manifest(folder: Path) -> tuple[str, list[Sample]]:
         return folder.name, _from_names(folder)
     try:
         manifest = json.loads(path.read_text())
-        return manifest.get("title", folder.name), [Sample(**s) for s in manifest["samples"]]
-    except (ValueError, KeyError, TypeError) as err:
-        raise UserError(f"{path} is damaged ({err}): run test.py again with --overwrite") from err
+        samples = [Sample(**s) for s in manifest["samples"]]
+        for s in samples:
+            missing = [role for role in ("source", "translated") if role not in s.images]
+            missing += [f"instance {k}: source" for k, pair in enumerate(s.instances) if "source" not in pair]
+            if missing:
+                raise KeyError(f"sample {s.stem} ({s.direction}) lacks {', '.join(missing)}")
+        return manifest.get("title", folder.name), samples
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise UserError(f"{path} is damaged ({' '.join(str(err).split())}): run test.py again with --overwrite") from err
 
 
 def _from_names(folder: Path) -> list[Sample]:
@@ -183,6 +195,31 @@ def write_page(folder: Path, samples: list[Sample], title: str, metrics: dict | 
     return doc.save()
 
 
+def overview(
+    folder: Path, out: Path, per_direction: int = 3, roles: tuple[str, ...] = ("source", "steps"), scale: int = 3
+) -> Path:
+    """One picture of a results folder: for the first ``per_direction`` samples of each direction, its images of
+    ``roles`` side by side (by default the input and the translation with each instance outlined in its step's
+    colour), one sample per row, A -> B first, enlarged ``scale`` times without smoothing."""
+    _, samples = read_manifest(folder)
+    rows = []
+    for direction in sorted({s.direction for s in samples}):
+        chosen = sorted((s for s in samples if s.direction == direction), key=lambda s: s.stem)[:per_direction]
+        for sample in chosen:
+            parts = [Image.open(folder / sample.images[r]).convert("RGB") for r in roles if r in sample.images]
+            rows.append(np.concatenate([np.asarray(p) for p in parts], axis=1))
+    if not rows:
+        raise UserError(f"{folder} holds no translations to show")
+    width = max(r.shape[1] for r in rows)
+    padded = [np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]  # a white gap
+    sheet = np.concatenate(padded)[:-2]
+    picture = Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST)
+    buffer = BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    atomic_write_bytes(Path(out), buffer.getvalue())
+    return Path(out)
+
+
 class FreshFolder(StagedFolder):
     """A results folder that appears whole (``StagedFolder``): written into a hidden sibling, moved into place by
     ``commit``. An existing folder with results is refused unless ``overwrite``; then it is replaced only once the new
@@ -191,7 +228,16 @@ class FreshFolder(StagedFolder):
 
     def __init__(self, final: Path, overwrite: bool, elsewhere: str = "--results_dir, --name or --phase") -> None:
         super().__init__(final)
+        # one writer at a time, from the check to the commit; what crashed writers left is cleared under the lock
+        self.lock = FolderLock(self.final.parent / f".{self.final.name}.lock", str(self.final),
+                               f"wait for it to finish, or choose another {elsewhere}").acquire()  # fmt: skip
+        remove_stale_stages(self.final)
         if self.final.is_dir() and any(self.final.iterdir()) and not overwrite:
+            self.lock.release()
             raise UserError(
                 f"{self.final} already holds results: pass --overwrite to replace them, or choose another {elsewhere}"
             )
+
+    def __exit__(self, *exc) -> None:
+        super().__exit__(*exc)
+        self.lock.release()

@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from instagan.reporting.results import overview  # noqa: E402
 
 # The data: 48x48 images, boxes (A) and discs (B) all of one light colour on four background materials, each 9 to 19
 # pixels high and wide, a pixel apart (none hides another); 1 to 4 per training image and 3 or 4 per test image, so
@@ -81,12 +84,15 @@ def main() -> int:
     folder = Path(results) / name / "test_latest"
     step("scoring it", "evaluate.py", "--results", folder, "--fid", "none", *(QUICK["evaluate"] if quick else []))
     report = json.loads((ROOT / folder / "metrics.json").read_text())
+    picture = overview(ROOT / folder, ROOT / folder / "overview.png", roles=("source", "translated", "steps"))
     minutes, seconds = divmod(round(time.time() - start), 60)
     smoke = " (a smoke run of the pipeline with tiny settings: it is not expected to meet them)" if quick else ""
     print(f"== the demo took {minutes} min {seconds} s (seed {seed}); A -> B against its targets{smoke}:")
     print("\n".join(verdict(report)))
     print(f"training page: {(ROOT / checkpoints / name / 'web' / 'index.html').resolve()}")
     print(f"test results:  {(ROOT / folder / 'index.html').resolve()}")
+    print(f"at a glance:   {picture.resolve()} (input, translation, translation with each instance outlined in the colour "
+          "of its step: red the first, blue the second)")  # fmt: skip
     return 0
 
 
