@@ -3,11 +3,13 @@ slots: they still resume and test."""
 
 import json
 
+import pytest
 import torch
 
 from tests.test_cli import SIZE32, TINY, run
 
 
+@pytest.mark.slow  # trains, resumes and tests whole runs
 def test_a_run_of_the_previous_layout_resumes_and_tests(shapes_root, tmp_path):
     common = ["--dataroot", shapes_root, "--checkpoints_dir", tmp_path, "--name", "old", *TINY, *SIZE32, "--display_id", "0"]
     run("train.py", *common, "--niter", "1", "--niter_decay", "0")

@@ -72,6 +72,7 @@ def test_fid_without_what_it_needs_is_one_line(shapes_root, tmp_path):
         assert str(tmp_path / "torch_home" / "hub" / "checkpoints") in line
 
 
+@pytest.mark.slow  # the whole demo pipeline, tiny
 def test_demo_script_quick_mode(tmp_path):
     env = dict(os.environ, DEMO_QUICK="1", DEMO_DATA=str(tmp_path / "data"), DEMO_NAME="demo",
                DEMO_CHECKPOINTS=str(tmp_path / "ck"), DEMO_RESULTS=str(tmp_path / "res"))  # fmt: skip
