@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from instagan.models import networks as N
+from instagan.util import instance_set
 
 
 def make_input(batch=2, n=4, size=32, empty=(), seed=0):
@@ -36,6 +37,17 @@ def test_generator_shapes_and_empty_slots_pass_through(G):
     assert torch.equal(y[1, 3 + 0], x[1, 3 + 0])
     assert not torch.equal(y[0, 3 + 1], x[0, 3 + 1])
     assert y[:, :3].abs().max() <= 1
+
+
+def test_the_dense_generator_gives_what_the_sparse_one_gives(G):
+    # forward_dense (every slot computed, the empty ones masked: what export traces) against forward (only the
+    # encoded slots), with a sample that has no instance at all (its slot 0 is encoded)
+    x = make_input(batch=3, n=4, empty={(0, 2), (1, 0), (1, 3), (2, 0), (2, 1), (2, 2), (2, 3)})
+    img, segs = x[:, :3], x[:, 3:]
+    with torch.no_grad():
+        dense = G.forward_dense(img, segs, instance_set.encoded_slots(segs))
+        sparse = G(x)
+    torch.testing.assert_close(dense, sparse, atol=1e-6, rtol=0)
 
 
 def test_generator_is_permutation_equivariant(G):
