@@ -25,12 +25,12 @@ sys.path.insert(0, str(ROOT))
 from instagan.reporting.results import overview  # noqa: E402
 
 # The data: 48x48 images, boxes (A) and discs (B) all of one light colour on four background materials, each 12 to 19
-# pixels high and wide (smaller ones are the ones a second step fails on at this budget), a pixel apart (none hides another); 1 to 4 per training image and 3 or 4 per test image, so
+# pixels high and wide, a pixel apart (none hides another); 1 to 4 per training image and 3 or 4 per test image, so
 # that every test image is translated in two sequential steps of --ins_per 2 (and training sees such second steps);
 # 120 test images per domain, so that a score moves in steps of 1/120 at most.
 DATA = ["--size", "48", "--train", "360", "--test", "120", "--max_instances", "4", "--test_min_instances", "3",
         "--apart", "--instances", "mono", "--sides", "0.25", "0.4"]  # fmt: skip
-# The networks and the training budget: 1,170 batches, about 8 of the demo's 9 minutes on 2 CPU cores.
+# The networks and the training budget (1,170 batches): docs/benchmarks.md says why, and how long they take.
 NETWORKS = ["--ngf", "8", "--ndf", "8", "--n_blocks", "2"]
 BUDGET = ["--batch_size", "4", "--niter", "7", "--niter_decay", "6", "--lr", "0.0005"]
 SIZE = ["--loadSizeH", "48", "--loadSizeW", "48", "--fineSizeH", "48", "--fineSizeW", "48"]
