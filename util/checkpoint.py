@@ -182,15 +182,17 @@ def load_file(path: Path, map_location: torch.device | str = "cpu") -> dict:
     except FileNotFoundError:
         raise
     except pickle.UnpicklingError as err:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
-        if not found:  # not a pickle, or a damaged one
+        message = str(err)
+        if "Weights only load failed" not in message or "Unsupported operand" in message:  # not a pickle at all
             raise UserError(
                 f"{path} cannot be loaded (not a readable torch.save file): it is damaged or was not written by "
                 "torch.save; restore it, or use another --epoch"
             ) from err
+        found = re.search(r"GLOBAL ([\w.]+)", message)  # torch names the global it refused in several wordings
+        what = f" ({found.group(1)})" if found else ""
         raise UserError(
-            f"{path} holds objects other than tensors and numbers ({found.group(1)}), which loading could run as "
-            "code: it was not written by this project, so it is refused; use a checkpoint this project wrote"
+            f"{path} holds objects other than tensors and numbers{what}, which loading could run as code: it was "
+            "not written by this project, so it is refused; use a checkpoint this project wrote"
         ) from err
     except Exception as err:  # torch.load raises many kinds for a truncated or foreign file
         raise UserError(
