@@ -31,3 +31,16 @@ def shapes_root(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("shapes")
     main(["--out", str(out), "--size", "32", "--train", "6", "--test", "3", "--max_instances", "4", "--seed", "1"])
     return out
+
+
+@pytest.fixture(scope="module")
+def tiny_run(shapes_root, tmp_path_factory) -> Path:
+    """A run trained for one epoch on ``shapes_root`` (ngf = ndf = 4, one block, 32x32), one per test module:
+    its folder checkpoints/tiny."""
+    from tests.test_cli import run
+
+    ckpt = tmp_path_factory.mktemp("tiny_run") / "checkpoints"
+    run("train.py", "--dataroot", shapes_root, "--name", "tiny", "--checkpoints_dir", ckpt, "--gpu_ids", "-1", "--ngf", "4",
+        "--ndf", "4", "--n_blocks", "1", "--num_threads", "0", "--loadSizeH", "32", "--loadSizeW", "32", "--fineSizeH",
+        "32", "--fineSizeW", "32", "--niter", "1", "--niter_decay", "0", "--display_id", "0", "--seed", "0")  # fmt: skip
+    return ckpt / "tiny"

@@ -14,17 +14,6 @@ from tests.test_networks import make_input
 ort = pytest.importorskip("onnxruntime", reason="the export extra is not installed: pip install -e '.[export]'")
 pytest.importorskip("onnx", reason="the export extra is not installed: pip install -e '.[export]'")
 
-TINY = ["--gpu_ids", "-1", "--ngf", "4", "--ndf", "4", "--n_blocks", "1", "--num_threads", "0"]
-SIZE = ["--loadSizeH", "32", "--loadSizeW", "32", "--fineSizeH", "32", "--fineSizeW", "32"]
-
-
-@pytest.fixture(scope="module")
-def tiny_run(shapes_root, tmp_path_factory):
-    ckpt = tmp_path_factory.mktemp("export") / "checkpoints"
-    run("train.py", "--dataroot", shapes_root, "--name", "tiny", "--checkpoints_dir", ckpt, *TINY, *SIZE, "--niter", "1",
-        "--niter_decay", "0", "--display_id", "0", "--seed", "0")  # fmt: skip
-    return ckpt / "tiny"
-
 
 def test_onnx_generators_run_in_onnxruntime_as_in_pytorch(tiny_run, tmp_path):
     out = run("export.py", "--name", "tiny", "--checkpoints_dir", tiny_run.parent, "--out", tmp_path / "exported")

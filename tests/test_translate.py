@@ -15,14 +15,6 @@ TINY = ["--gpu_ids", "-1", "--ngf", "4", "--ndf", "4", "--n_blocks", "1", "--num
 SIZE = ["--loadSizeH", "32", "--loadSizeW", "32", "--fineSizeH", "32", "--fineSizeW", "32"]
 
 
-@pytest.fixture(scope="module")
-def tiny_run(shapes_root, tmp_path_factory):
-    ckpt = tmp_path_factory.mktemp("api") / "checkpoints"
-    run("train.py", "--dataroot", shapes_root, "--name", "tiny", "--checkpoints_dir", ckpt, *TINY, *SIZE, "--niter", "1",
-        "--niter_decay", "0", "--display_id", "0", "--seed", "0")  # fmt: skip
-    return ckpt / "tiny"
-
-
 def photo_and_masks(shapes_root, stem="00001"):
     image = Image.open(shapes_root / "testA" / f"{stem}.png")
     masks = [Image.open(p) for p in index_masks(shapes_root / "testA_seg")[stem]]
