@@ -21,7 +21,7 @@ from instagan.models.two_domain_model import Translation
 from instagan.reporting import page
 from instagan.util import instance_set
 from instagan.util.cli import UserError
-from instagan.util.files import FolderLock, StagedFolder, atomic_write_bytes, atomic_write_text, remove_stale_stages
+from instagan.util.files import FolderLock, StagedFolder, atomic_write_bytes, atomic_write_text
 from instagan.util.images import outlines, save_image, tensor2im
 
 MANIFEST = "results.json"
@@ -231,7 +231,7 @@ class FreshFolder(StagedFolder):
         # one writer at a time, from the check to the commit; what crashed writers left is cleared under the lock
         self.lock = FolderLock(self.final.parent / f".{self.final.name}.lock", str(self.final),
                                f"wait for it to finish, or choose another {elsewhere}").acquire()  # fmt: skip
-        remove_stale_stages(self.final)
+        self.remove_stale()
         if self.final.is_dir() and any(self.final.iterdir()) and not overwrite:
             self.lock.release()
             raise UserError(

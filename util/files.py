@@ -101,6 +101,15 @@ class StagedFolder:
     def commit(self) -> Path:
         return self.commit_from(self.partial)
 
+    def remove_stale(self) -> None:
+        """Delete the hidden siblings (``partial`` and ``old``) that writers of this folder left when their process
+        ended without finishing; a live process's are kept."""
+        for sibling in self.final.parent.glob(f".{self.final.name}.*-*-*"):
+            kind, _, rest = sibling.name[len(self.final.name) + 2 :].partition("-")
+            pid = rest.split("-", 1)[0]
+            if kind in ("partial", "old") and pid.isdigit() and not process_alive(int(pid)):
+                shutil.rmtree(sibling, ignore_errors=True)
+
     def commit_from(self, folder: Path) -> Path:
         """Move ``folder`` (this one's ``partial``, or another on the same file system) into place."""
         old = self.final.parent / f".{self.final.name}.old-{self.tag}"
@@ -160,13 +169,3 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def remove_stale_stages(final: str | Path) -> None:
-    """Delete the hidden siblings ``StagedFolder`` left for ``final`` in processes that are no longer running."""
-    final = Path(final)
-    for sibling in final.parent.glob(f".{final.name}.*-*-*"):
-        kind, _, rest = sibling.name[len(final.name) + 2 :].partition("-")
-        pid = rest.split("-", 1)[0]
-        if kind in ("partial", "old") and pid.isdigit() and not process_alive(int(pid)):
-            shutil.rmtree(sibling, ignore_errors=True)
