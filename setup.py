@@ -1,24 +1,16 @@
 """Installs one package, ``instagan`` (the repository's folders inside it), and the commands instagan-train,
-instagan-test, instagan-evaluate and instagan-translate."""
+instagan-test, instagan-evaluate, instagan-translate and instagan-export.
+
+In a checkout, instagan/models, instagan/train.py, ... are relative links to the top-level folders and scripts; the
+package_dir below builds each subpackage from its real folder, so that an editable install maps ``instagan.*`` alone
+(the checkout's other folders, datasets/ and tests/ among them, do not become top-level packages)."""
 
 from pathlib import Path
 
 from setuptools import setup
-from setuptools.command.build_py import build_py
 
-FOLDERS = ("models", "models.networks", "data", "options", "util", "evaluation", "reporting")
-SCRIPTS = ("train", "test", "evaluate", "translate", "export")
-
-
-class BuildPy(build_py):
-    """Also installs the top-level scripts (train.py, ...) as modules of the package: instagan.train, ..."""
-
-    def find_package_modules(self, package, package_dir):
-        modules = super().find_package_modules(package, package_dir)
-        if package == "instagan":
-            modules += [(package, name, f"{name}.py") for name in SCRIPTS]
-        return modules
-
+FOLDERS = ("models", "models.networks", "data", "data.builders", "options", "util", "evaluation", "reporting")
+SCRIPTS = ("train", "test", "evaluate", "translate", "export")  # instagan/<name>.py, linked to ./<name>.py
 
 setup(
     name="instagan",
@@ -35,7 +27,6 @@ setup(
     python_requires=">=3.10",
     packages=["instagan", *(f"instagan.{folder}" for folder in FOLDERS)],
     package_dir={"instagan": "instagan", **{f"instagan.{folder}": folder.replace(".", "/") for folder in FOLDERS}},
-    cmdclass={"build_py": BuildPy},
     entry_points={"console_scripts": [f"instagan-{name} = instagan.{name}:entry" for name in SCRIPTS]},
     install_requires=[
         "torch>=2.4",
@@ -48,7 +39,8 @@ setup(
         "torchmetrics>=1.0",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff", "scipy"],  # with [logging] too, the TensorBoard and W&B test runs instead of skipping
+        # pyright: tests/test_layout.py; with [logging] too, the TensorBoard and W&B tests run instead of skipping
+        "test": ["pytest>=7", "ruff", "scipy", "pyright[nodejs]"],
         "logging": ["tensorboard", "wandb"],  # train.py --tensorboard, --wandb
         "ccp": ["scipy"],  # datasets/generate_ccp_dataset.py reads .mat files
         # visdom 0.2.4's sdist needs pkg_resources; README: Display shows how to install it

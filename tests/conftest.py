@@ -26,7 +26,7 @@ def _deterministic():
 @pytest.fixture(scope="session")
 def shapes_root(tmp_path_factory) -> Path:
     """A tiny two-domain shapes data set in the standard layout (32x32, 6 train / 3 test per domain)."""
-    from datasets.make_shapes_dataset import main
+    from instagan.data.builders.shapes import main
 
     out = tmp_path_factory.mktemp("shapes")
     main(["--out", str(out), "--size", "32", "--train", "6", "--test", "3", "--max_instances", "4", "--seed", "1"])

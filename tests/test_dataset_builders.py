@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasets import generate_ccp_dataset, generate_coco_dataset, generate_mhp_dataset
-from datasets.builder import SourceError
+from instagan.data.builders import ccp, coco, mhp
+from instagan.data.builders.common import SourceError
 
 
 def photo(path, h, w, seed=0):
@@ -42,7 +42,7 @@ def test_coco_builder(tmp_path):
     coco_source(tmp_path / "coco")
     out = tmp_path / "out"
     args = ["--data_root", str(tmp_path / "coco"), "--save_root", str(out), "--image_size", "64"]
-    counts = generate_coco_dataset.main(args)
+    counts = coco.main(args)
     assert counts == {"trainA": 1, "trainB": 1, "testA": 1, "testB": 1}
     sheep = sorted((out / "trainA_seg").glob("*.png"))
     assert [p.name for p in sheep] == ["train0001_0.png", "train0001_1.png"]  # crowd and tiny ones left out
@@ -51,16 +51,16 @@ def test_coco_builder(tmp_path):
     assert Image.open(out / "trainA" / "train0001.png").size == (64, 64)
     # a rerun into the same folder gives the same files, and leaves no stale masks behind
     (out / "trainA_seg" / "train0001_7.png").write_bytes(b"stale")
-    generate_coco_dataset.main(args)
+    coco.main(args)
     assert len(list((out / "trainA_seg").glob("*.png"))) == 2
 
 
 def test_coco_builder_errors_are_clear(tmp_path):
     coco_source(tmp_path / "coco")
     with pytest.raises(SourceError, match="did you mean sheep"):
-        generate_coco_dataset.main(["--data_root", str(tmp_path / "coco"), "--save_root", str(tmp_path / "o"), "--cat1", "shep"])
+        coco.main(["--data_root", str(tmp_path / "coco"), "--save_root", str(tmp_path / "o"), "--cat1", "shep"])
     with pytest.raises(SourceError, match="annotations"):
-        generate_coco_dataset.main(["--data_root", str(tmp_path), "--save_root", str(tmp_path / "o")])
+        coco.main(["--data_root", str(tmp_path), "--save_root", str(tmp_path / "o")])
 
 
 def mhp_source(root):
@@ -79,12 +79,12 @@ def mhp_source(root):
 def test_mhp_builder(tmp_path):
     mhp_source(tmp_path / "mhp")
     out = tmp_path / "out"
-    counts = generate_mhp_dataset.main(["--data_root", str(tmp_path / "mhp"), "--save_root", str(out)])
+    counts = mhp.main(["--data_root", str(tmp_path / "mhp"), "--save_root", str(out)])
     assert counts == {"trainA": 1, "trainB": 1, "testA": 1, "testB": 0}
     assert Image.open(out / "trainA" / "1.png").size == (300, 450)
     assert sorted(p.name for p in (out / "trainA_seg").iterdir()) == ["1_0.png", "1_1.png"]  # two people in pants
     with pytest.raises(SourceError, match="did you mean skirt"):
-        generate_mhp_dataset.main(["--data_root", str(tmp_path / "mhp"), "--save_root", str(out), "--cat2", "skrit"])
+        mhp.main(["--data_root", str(tmp_path / "mhp"), "--save_root", str(out), "--cat2", "skrit"])
 
 
 def test_ccp_builder(tmp_path):
@@ -101,9 +101,9 @@ def test_ccp_builder(tmp_path):
         scipy_io.savemat(str(root / "annotations" / "pixel-level" / f"{i:04d}.mat"), {"groundtruth": gt})
         photo(root / "photos" / f"{i:04d}.jpg", 600, 400, i)
     out = tmp_path / "out"
-    counts = generate_ccp_dataset.main(["--data_root", str(root), "--save_root", str(out), "--test_every", "4"])
+    counts = ccp.main(["--data_root", str(root), "--save_root", str(out), "--test_every", "4"])
     assert counts == {"trainA": 1, "trainB": 1, "testA": 1}
     mask = np.asarray(Image.open(out / "trainA_seg" / "0001_0.png")) > 0
     assert mask.shape == (450, 300) and mask.any()
     with pytest.raises(SourceError, match="jeans"):
-        generate_ccp_dataset.main(["--data_root", str(root), "--save_root", str(out), "--cat1", "jean"])
+        ccp.main(["--data_root", str(root), "--save_root", str(out), "--cat1", "jean"])

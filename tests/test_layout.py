@@ -1,6 +1,12 @@
-"""The layout's rules: imports only point down the layers, and everything is imported through ``instagan``."""
+"""The layout's rules: imports only point down the layers, everything is imported through ``instagan``, and static
+tools (pyright, as editors use it) resolve the same modules Python does."""
 
 import ast
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -45,3 +51,21 @@ def test_imports_point_down_the_layers(package):
 def test_the_folders_are_imported_through_instagan():
     stray = [f"{p.relative_to(ROOT)}: {m}" for p in project_files() for m in imported_modules(p) if m.split(".")[0] in TOP_LEVEL]
     assert not stray, stray
+
+
+@pytest.mark.slow
+def test_pyright_resolves_every_import_that_python_resolves():
+    pyright = shutil.which("pyright")
+    if pyright is None:
+        pytest.skip("pyright is not installed: pip install -e '.[test]'")
+    proc = subprocess.run([pyright, "--outputjson"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    report = json.loads(proc.stdout)
+    assert report["summary"]["filesAnalyzed"] > 100, report["summary"]  # pyproject.toml's [tool.pyright] found the code
+    unresolved = {
+        re.search(r'Import "([\w.]+)"', d["message"]).group(1)
+        for d in report["generalDiagnostics"]
+        if d.get("rule") == "reportMissingImports"
+    }
+    # an import pyright cannot resolve must be one Python cannot either (an optional extra that is not installed)
+    wrong = sorted(m for m in unresolved if importlib.util.find_spec(m.split(".")[0]) is not None)
+    assert not wrong, wrong

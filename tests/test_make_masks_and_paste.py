@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from datasets import make_masks
 from instagan.data import detection
+from instagan.data.builders import masks as mask_builder
 from instagan.util import instance_set
 from instagan.util.cli import UserError
 from tests.test_cli import TINY, run
@@ -35,9 +35,9 @@ def test_make_masks_mechanics_with_an_untrained_model(tmp_path):
     common = ["--input", str(tmp_path / "in"), "--category", "sheep", "--weights", "none", "--min_size", "64"]
     # nothing scores 0.99 with untrained weights: every photo is skipped, with a warning
     with pytest.warns(UserWarning, match="lower --score"):
-        counts = make_masks.main([*common, "--out", str(tmp_path / "none"), "--score", "0.99"])
+        counts = mask_builder.main([*common, "--out", str(tmp_path / "none"), "--score", "0.99"])
     assert counts == {"written": 0, "instances": 0, "skipped": 2}
-    counts = make_masks.main([*common, "--out", str(tmp_path / "all"), "--score", "0", "--max_instances", "3", "--keep_empty"])
+    counts = mask_builder.main([*common, "--out", str(tmp_path / "all"), "--score", "0", "--max_instances", "3", "--keep_empty"])
     assert counts["written"] == 2 and counts["instances"] <= 6
     assert sorted(p.name for p in (tmp_path / "all" / "testA").iterdir()) == ["p0.png", "p1.png"]
     for mask in (tmp_path / "all" / "testA_seg").glob("*.png"):
@@ -46,7 +46,7 @@ def test_make_masks_mechanics_with_an_untrained_model(tmp_path):
     (tmp_path / "all" / "trainA").mkdir()
     (tmp_path / "all" / "trainA" / "mine.png").write_bytes(b"")
     (tmp_path / "all" / "testA" / "stale.png").write_bytes(b"")
-    make_masks.main([*common, "--out", str(tmp_path / "all"), "--score", "0", "--max_instances", "1", "--keep_empty"])
+    mask_builder.main([*common, "--out", str(tmp_path / "all"), "--score", "0", "--max_instances", "1", "--keep_empty"])
     assert sorted(p.name for p in (tmp_path / "all" / "testA").iterdir()) == ["p0.png", "p1.png"]
     assert (tmp_path / "all" / "trainA" / "mine.png").is_file()
 
@@ -54,7 +54,7 @@ def test_make_masks_mechanics_with_an_untrained_model(tmp_path):
 def test_make_masks_errors(tmp_path, monkeypatch):
     photos(tmp_path / "in", n=1)
     with pytest.raises(UserError, match="did you mean sheep"):
-        make_masks.main(["--input", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--category", "shep"])
+        mask_builder.main(["--input", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--category", "shep"])
 
     def offline(*args, **kwargs):
         raise OSError("no network")
@@ -62,7 +62,7 @@ def test_make_masks_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(UserError, match="maskrcnn_resnet50_fpn_coco.*put it there"):
-        make_masks.main(["--input", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--category", "sheep"])
+        mask_builder.main(["--input", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--category", "sheep"])
 
 
 def test_paste_background_keeps_the_input_outside_the_instances():

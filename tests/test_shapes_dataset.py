@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from datasets.make_shapes_dataset import main
+from instagan.data.builders.shapes import main
 from instagan.evaluation import metrics
 from instagan.util.cli import UserError
 
@@ -53,7 +53,7 @@ def test_layout_and_masks_match_the_drawn_shapes(tmp_path):
 def test_background_colour_follows_its_material(tmp_path):
     # InstaGAN's generator cannot see a constant colour added to its input, so the background must tell its
     # colour through its material: every background's mean colour sits near one material's colour.
-    from datasets.make_shapes_dataset import COLOUR_JITTER, MATERIALS
+    from instagan.data.builders.shapes import COLOUR_JITTER, MATERIALS
 
     main(["--out", str(tmp_path), "--size", "48", "--train", "24", "--test", "1", "--max_instances", "3"])
     colours = np.array([colour for _name, colour, _pattern in MATERIALS], dtype=float)
@@ -72,7 +72,7 @@ def test_background_colour_follows_its_material(tmp_path):
 
 
 def test_instance_styles_plain_and_mono(tmp_path):
-    from datasets.make_shapes_dataset import MONO
+    from instagan.data.builders.shapes import MONO
 
     for style in ("plain", "mono"):
         main(["--out", str(tmp_path / style), "--size", "32", "--train", "12", "--test", "1", "--instances", style])

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
-from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from instagan.util import cli
 from instagan.util.cli import UserError
 from instagan.util.files import StagedFolder, atomic_write_bytes
 
@@ -146,8 +144,3 @@ def keep_instances(masks: list[np.ndarray], min_pixels: int) -> list[np.ndarray]
     """Drop instances that (nearly) vanished after resizing."""
     return [m for m in masks if int(np.count_nonzero(m)) >= min_pixels]
 
-
-def run_cli(main: Callable[[], object]) -> None:
-    """Run a builder's main: a wrong source folder, an unreadable file or a full disk ends with one line (the
-    project's command-line standard, ``util.cli.run``) instead of a traceback."""
-    cli.run(main)
