@@ -136,3 +136,32 @@ def test_sequential_suite_quick_mode(tmp_path):
     mib = {name: float(row["activation memory per pass (MiB)"]) for name, row in rows.items()}
     assert mib["one_pass"] > 1.3 * mib["seq_seq"] and abs(mib["seq_seq"] - mib["one_one"]) < 0.1 * mib["one_one"]
     assert int(rows["seq_seq"]["updates"]) > int(rows["one_one"]["updates"])  # one update per step, the same epochs
+
+
+@pytest.mark.slow
+def test_a_new_per_image_metric_is_one_row_of_the_table(tiny_run, shapes_root, tmp_path, monkeypatch, capsys):
+    """Adding a metric is adding a row to ``evaluation.scoring.PER_IMAGE``: it is computed for every direction, written
+    to metrics.json, printed, and shown on the page with its note; the other metrics do not change."""
+    from instagan import evaluate
+    from instagan.evaluation import scoring
+
+    results = tmp_path / "results"
+    run("test.py", "--dataroot", shapes_root, "--name", "tiny", "--checkpoints_dir", tiny_run.parent, "--results_dir",
+        results, "--gpu_ids", "-1")  # fmt: skip
+    folder = results / "tiny" / "test_latest"
+    flags = ["--results", str(folder), "--fid", "none", "--cache", str(tmp_path / "judge.pth"), "--classifier_steps", "5",
+             "--classifiers", "1"]  # fmt: skip
+    before = evaluate.main(flags)
+    brightness = scoring.PerImage("mean_brightness", "the mean of the translated image in [-1, 1]",
+                                  lambda image: float(image.output.mean()))  # fmt: skip
+    monkeypatch.setattr(scoring, "PER_IMAGE", (*scoring.PER_IMAGE, brightness))
+    after = evaluate.main(flags)
+    for direction, scores in after["directions"].items():
+        outputs = list((folder / "images").glob(f"*_fake_{direction[-1]}_img.png"))
+        assert scores["mean_brightness"]["n"] == len(outputs) == scores["images"]
+        assert -1 <= scores["mean_brightness"]["value"] <= 1
+        assert {k: v for k, v in scores.items() if k != "mean_brightness"} == before["directions"][direction]
+    assert "mean_brightness" in json.loads((folder / "metrics.json").read_text())["directions"]["A->B"]
+    assert "mean_brightness=" in capsys.readouterr().out
+    page = (folder / "index.html").read_text()
+    assert "mean_brightness" in page and "the mean of the translated image" in page
