@@ -24,6 +24,7 @@ from instagan.reporting.results import FreshFolder, ResultsWriter
 from instagan.translator import Translator
 from instagan.util import checkpoint, cli, instance_set
 from instagan.util.cli import UserError
+from instagan.util.devices import parse_gpu_ids, resolve_device
 from instagan.util.images import tensor2im
 from instagan.util.progress import progress_bar
 
@@ -77,10 +78,9 @@ def masks_for(photos: list[Path], args) -> dict[Path, list[torch.Tensor]]:
             found[photo] = sorted(masks, key=lambda m: -int(m.sum()))[: args.max_instances]
         return found
     from instagan.data.detection import build_detector, category_index, detect
-    from instagan.util.devices import resolve_device
 
     category = category_index(args.category)
-    device = resolve_device([int(i) for i in args.gpu_ids.split(",") if i.strip() and int(i) >= 0])
+    device = resolve_device(parse_gpu_ids(args.gpu_ids))
     detector = build_detector(args.weights, args.score, args.min_size).to(device).eval()
     for photo in progress_bar(photos, desc=f"finding {args.category}"):
         found[photo] = [
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> Path:
     folder = FreshFolder(Path(args.results_dir) / args.name / f"translate_{args.epoch}", args.overwrite,
                          "--results_dir, --name or --epoch")  # fmt: skip
     masks = masks_for(photos, args)
-    device = "cpu" if args.gpu_ids.strip() == "-1" else f"cuda:{args.gpu_ids.split(',')[0]}"
+    gpu_ids = parse_gpu_ids(args.gpu_ids)
+    device = f"cuda:{gpu_ids[0]}" if gpu_ids else "cpu"
     flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
     translator = Translator.from_checkpoint(run, args.epoch, device=device, precision=args.precision, ins_max=args.max_instances,
                                             ins_per=args.ins_per, paste_background=args.paste_background, **flags)  # fmt: skip

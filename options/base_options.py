@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from instagan import data, models
+from instagan.util.devices import parse_gpu_ids
 from instagan.util.files import atomic_write_text
 from instagan.util.flags import Parser, at_least, positive
 
@@ -131,9 +132,9 @@ class BaseOptions:
                     f"--suffix {opt.suffix!r} cannot be formatted ({err!r}): name options in braces, e.g. {{model}}_{{netG}}"
                 )
         try:
-            opt.gpu_ids = [int(i) for i in str(opt.gpu_ids).split(",") if i.strip() and int(i) >= 0]
-        except ValueError:
-            parser.error(f"--gpu_ids {opt.gpu_ids!r}: give GPU numbers separated by commas, e.g. 0 or 0,1, or -1 for the CPU")
+            opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
+        except ValueError as err:
+            parser.error(str(err))
         self.validate(opt, parser)
         return opt
 
