@@ -12,6 +12,7 @@ from torch import nn
 from instagan.models import networks
 from instagan.util import checkpoint
 from instagan.util.cli import UserError
+from instagan.util.devices import autocast_dtype
 
 
 class BaseModel:
@@ -64,7 +65,7 @@ class BaseModel:
 
     def test(self) -> None:
         """Translate the current input without gradients, in ``--precision`` (autocast for bf16 and fp16)."""
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(getattr(self.opt, "precision", "fp32"))
+        dtype = autocast_dtype(getattr(self.opt, "precision", "fp32"))
         with torch.no_grad(), torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             self.forward()
 

@@ -67,6 +67,6 @@ class InstaGANModel(TwoDomainModel):
         opt = self.opt
         if opt.lambda_ctx <= 0:
             return {}
-        (x_img, x_segs), (fake_img, fake_segs) = split(step.real), split(step.fake)
+        (x_img, x_segs), (fake_img, fake_segs) = split(step.input), split(step.fake)
         weight = instance_set.context_weight(x_segs, fake_segs)
         return {f"ctx_{d.src}": torch.mean(weight * torch.abs(x_img - fake_img)) * d.lambda_cyc * opt.lambda_ctx}

@@ -38,5 +38,5 @@ class TemplateModel(TwoDomainModel):
 
     def extra_generator_losses(self, d: Direction, step: Step) -> dict[str, torch.Tensor]:
         """TODO: your losses of one step for direction d (src -> tgt); the trainer adds them to G's."""
-        (real, _), (fake, _) = split(step.real), split(step.fake)
+        (real, _), (fake, _) = split(step.input), split(step.fake)
         return {f"template_{d.src}": torch.mean(torch.abs(fake - real)) * self.opt.lambda_template}

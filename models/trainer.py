@@ -1,8 +1,9 @@
 """The trainer: it owns the update, while the model computes.
 
 ``Trainer.train_step`` reads as the paper's training loop (section 3.3): for every sequential step of a batch,
-one generator update (the discriminators frozen), then one discriminator update. The model supplies the steps
-(``InstaGANModel.sequence``) and the losses of each step; the trainer owns everything else about an update:
+translate it, one generator update (the discriminators frozen), one discriminator update, advance. The model
+(any ``SequentialModel``) supplies the steps and the losses of each step; the trainer owns everything else about an
+update:
 
 - the optimizers (Adam) and learning-rate schedules of the generators and of the discriminators;
 - precision (``--precision fp32|bf16|fp16``): the networks run under autocast, the losses in fp32, and fp16
@@ -25,6 +26,8 @@ import argparse
 import math
 import warnings
 from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -32,12 +35,41 @@ from torch.nn.parallel import DistributedDataParallel
 
 from instagan.models import networks
 from instagan.models.base_model import BaseModel
+from instagan.models.two_domain_model import Direction, Step
 from instagan.util import checkpoint, distributed
 from instagan.util.checkpoint import Counters, state_path
 from instagan.util.cli import UserError
+from instagan.util.devices import autocast_dtype
 from instagan.util.randomness import rng_state, seed_everything, set_rng_state, stream_seed
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+class SequentialModel(Protocol):
+    """What the trainer needs of a model (``TwoDomainModel`` and its subclasses are such models).
+
+    ``steps`` holds the mask slots of each sequential step; ``translate_steps(index, identity)`` translates step
+    ``index`` of every direction from the images translated so far and ``advance(index, steps)`` records it, so that
+    the next step starts from there; ``live_directions`` keeps the directions with something translated in a step,
+    which ``step_generator_losses`` and ``step_discriminator_losses`` turn into losses. The rest is for
+    checkpoints: the networks by name, their weight files, and extra state (the image pools)."""
+
+    opt: argparse.Namespace
+    save_dir: Path
+    steps: list[slice]
+    current_losses: dict[str, float]
+
+    def set_input(self, batch: dict) -> None: ...
+    def start_sequence(self) -> None: ...
+    def translate_steps(self, index: int, identity: bool = False) -> list[Step]: ...
+    def advance(self, index: int, steps: list[Step]) -> None: ...
+    def live_directions(self, steps: list[Step]) -> list[tuple[Direction, Step]]: ...
+    def step_generator_losses(self, live: list[tuple[Direction, Step]]) -> dict[str, torch.Tensor]: ...
+    def step_discriminator_losses(self, live: list[tuple[Direction, Step]]) -> dict[str, torch.Tensor]: ...
+    def generator_networks(self) -> dict[str, nn.Module]: ...
+    def discriminator_networks(self) -> dict[str, nn.Module]: ...
+    def networks(self) -> dict[str, nn.Module]: ...
+    def network_files(self, tag: str | int) -> dict[str, dict[str, torch.Tensor]]: ...
+    def extra_state(self) -> dict: ...
+    def load_extra_state(self, state: dict) -> None: ...
 
 
 class TrainingDiverged(RuntimeError):
@@ -48,9 +80,7 @@ class Precision:
     """Autocast and gradient scaling for ``--precision``. fp32 is plain PyTorch (and keeps parity with the original)."""
 
     def __init__(self, name: str, device: torch.device) -> None:
-        if name not in PRECISIONS:
-            raise ValueError(f"unknown --precision {name!r}: use {', '.join(PRECISIONS)}")
-        self.name, self.device, self.dtype = name, device, PRECISIONS[name]
+        self.name, self.device, self.dtype = name, device, autocast_dtype(name)
 
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None)
@@ -85,7 +115,7 @@ class StepLosses(nn.Module):
 class Trainer:
     """Optimises a model's generators and discriminators; see the module docstring."""
 
-    def __init__(self, model: BaseModel, opt: argparse.Namespace, context: distributed.Context) -> None:
+    def __init__(self, model: SequentialModel, opt: argparse.Namespace, context: distributed.Context) -> None:
         self.model, self.opt, self.context = model, opt, context
         self.device = context.device
         generators, discriminators = model.generator_networks(), model.discriminator_networks()
@@ -114,24 +144,28 @@ class Trainer:
 
     # one batch ------------------------------------------------------------------------------------
     def train_step(self, batch: dict) -> dict[str, float]:
-        """One pass over the batch's sequential steps: after each step, one G update, then one D update.
+        """One batch, as the paper's sequential mini-batch training (section 3.3): for each step of ``--ins_per``
+        instances, translate them from the image translated so far, update G, update D, and advance to the next.
 
         Returns (and gives the model, for ``get_current_losses``) each loss's mean over the steps in which it was
         computed; ``step_losses`` keeps the losses of every step.
         """
         model = self.model
         model.set_input(batch)
-        self.step_losses = []
+        model.start_sequence()
         identity = getattr(self.opt, "lambda_idt", 0) > 0
-        for steps in model.sequence(identity=identity, context=self.precision.autocast):
+        self.step_losses = []
+        for index in range(len(model.steps)):
+            with self.precision.autocast():
+                steps = model.translate_steps(index, identity)
             live = model.live_directions(steps)
-            if not distributed.any_true(bool(live), self.device):
-                continue  # nothing to translate in this step, in any process
-            BaseModel.set_requires_grad(self.discriminators, False)
-            losses = self._update(0, live)
-            BaseModel.set_requires_grad(self.discriminators, True)
-            losses.update(self._update(1, live))
-            self.step_losses.append(losses)
+            if distributed.any_true(bool(live), self.device):  # something to translate in this step, in some process
+                BaseModel.set_requires_grad(self.discriminators, False)
+                losses = self._update(0, live)  # G, with the discriminators frozen
+                BaseModel.set_requires_grad(self.discriminators, True)
+                losses.update(self._update(1, live))  # D, on the images G translated in this step
+                self.step_losses.append(losses)
+            model.advance(index, steps)  # the next step reads the image translated so far
         names = {name for losses in self.step_losses for name in losses}
         model.current_losses = {
             name: sum(values) / len(values)

@@ -1,7 +1,8 @@
 """What CycleGAN and InstaGAN share: translating between two unpaired domains A and B.
 
 G_A translates A -> B and G_B translates B -> A; D_A judges domain B and D_B judges domain A. Each direction is
-translated step by step (``sequence``): a model with instances (InstaGAN) runs a step per chunk of its instances, a
+translated step by step (``start_sequence``, ``translate_steps``, ``advance``; the loop is ``Trainer.train_step``
+in training and ``forward`` in testing): a model with instances (InstaGAN) runs a step per chunk of its instances, a
 model without (CycleGAN) one step over whole images. The losses of one step are CycleGAN's: adversarial (LSGAN),
 cycle consistency and identity mapping (``generator_losses``, ``discriminator_loss``), to which a subclass adds its
 own (``extra_generator_losses``). A test pass returns one ``Translation`` per direction.
@@ -13,9 +14,7 @@ and gives no loss there; a sample with no instance at all passes through.
 from __future__ import annotations
 
 import argparse
-import contextlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -88,14 +87,15 @@ class Step:
     """The live outputs of one direction in one sequential step, for its active samples only.
 
     ``active`` (B,) marks the samples with an instance in this step; the other tensors have
-    k = active.sum() rows: ``real`` and ``fake`` / ``rec`` are (k, 3 + n, H, W), ``fake_all`` is the
-    translated image with all masks translated so far, padded with empty slots: (k, 3 + slots, H, W).
-    ``idt`` (training only) is G_back applied to ``real``, for the identity loss. All are float32, whatever the
-    precision the networks ran in.
+    k = active.sum() rows: ``input`` is what G reads, the image translated so far (the source image in step 0)
+    with this step's n masks, and ``fake`` / ``rec`` its translation and reconstruction, all (k, 3 + n, H, W);
+    ``fake_all`` is the translated image with all masks translated so far, padded with empty slots:
+    (k, 3 + slots, H, W). ``idt`` (training only) is G_back applied to ``input``, for the identity loss. All are
+    float32, whatever the precision the networks ran in.
     """
 
     active: torch.Tensor
-    real: torch.Tensor
+    input: torch.Tensor
     fake: torch.Tensor
     rec: torch.Tensor
     fake_all: torch.Tensor
@@ -198,24 +198,21 @@ class TwoDomainModel(BaseModel):
                 d.lambda_cyc = getattr(self.opt, f"lambda_{src}")
             self.directions.append(d)
 
-    # the sequential translation --------------------------------------------------------------------
-    def sequence(
-        self, identity: bool = False, context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
-    ) -> Iterator[list[Step]]:
-        """Translate every direction step by step, yielding each step's live outputs (one Step per direction).
-
-        The next step starts from the image translated so far, once the caller (the trainer, after its updates)
-        asks for it. ``identity`` also computes the identity mapping of each step, for the identity loss;
-        the networks run inside ``context()`` (the trainer's mixed precision). Testing just exhausts it.
-        """
+    # the sequential translation (section 3.3): Trainer.train_step and forward() run its loop ------------------------
+    def start_sequence(self) -> None:
+        """Before step 0: every direction starts from its source image, with nothing translated yet."""
         for d in self.directions:
             d.current_img, d.fake_segs, d.rec_segs, d.rec_img = d.real_img, [], [], d.real_img.clone()
-        for index in range(len(self.steps)):
-            with context():
-                steps = [self.translate_step(d, index, identity) for d in self.directions]
-            yield steps
-            for d, step in zip(self.directions, steps):
-                self._advance(d, step, index)
+
+    def translate_steps(self, index: int, identity: bool = False) -> list[Step]:
+        """Sequential step ``index`` of every direction (one Step each), from the images translated so far."""
+        return [self.translate_step(d, index, identity) for d in self.directions]
+
+    def advance(self, index: int, steps: list[Step]) -> None:
+        """After step ``index`` (and the trainer's updates): record its detached results; the next step starts from
+        the image translated so far."""
+        for d, step in zip(self.directions, steps):
+            self._advance(d, step, index)
 
     def translate_step(self, d: Direction, index: int, identity: bool = False) -> Step:
         """Step ``index`` of direction d: its samples with an instance in this step's chunk go through
@@ -229,20 +226,20 @@ class TwoDomainModel(BaseModel):
         active = self.active_samples(segs)
         rows = active.nonzero(as_tuple=True)[0]
         all_rows = len(rows) == len(active)
-        real = torch.cat([d.current_img if all_rows else d.current_img[rows], segs if all_rows else segs[rows]], dim=1)
+        x = torch.cat([d.current_img if all_rows else d.current_img[rows], segs if all_rows else segs[rows]], dim=1)
         idt = None
         if len(rows):
-            fake = d.G(real).float()
+            fake = d.G(x).float()
             if identity and self.opt.norm != "batch":  # batch norm would mix the two batches' statistics
-                rec, idt = d.G_back(torch.cat([fake, real])).float().chunk(2)
+                rec, idt = d.G_back(torch.cat([fake, x])).float().chunk(2)
             else:
                 rec = d.G_back(fake).float()
         else:  # nothing to translate in this step: no network call on an empty batch
-            fake = rec = idt = real
+            fake = rec = idt = x
         done = [s if all_rows else s[rows] for s in d.fake_segs]
         fake_img, fake_segs = split(fake)
         fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_segs], dim=1), 3 + self.slots)
-        return Step(active, real, fake, rec, fake_all, idt)
+        return Step(active, x, fake, rec, fake_all, idt)
 
     def _advance(self, d: Direction, step: Step, index: int) -> None:
         """Record a step's (detached) results: the next step starts from the translated image."""
@@ -257,8 +254,10 @@ class TwoDomainModel(BaseModel):
         d.rec_segs.append(segs.index_copy(0, rows, rec_segs))
 
     def forward(self) -> None:
-        for _ in self.sequence():
-            pass
+        """The test pass: every sequential step in turn, without updates in between."""
+        self.start_sequence()
+        for index in range(len(self.steps)):
+            self.advance(index, self.translate_steps(index))
 
     def translate(self) -> list[Translation]:
         """The test pass over the current input: one Translation per direction, without gradients, in --precision."""
@@ -284,11 +283,11 @@ class TwoDomainModel(BaseModel):
         opt = self.opt
         losses = {
             f"G_{d.src}": self.criterionGAN(d.D(step.fake_all), True),
-            f"cyc_{d.src}": self.criterionCyc(step.rec, step.real) * d.lambda_cyc,
+            f"cyc_{d.src}": self.criterionCyc(step.rec, step.input) * d.lambda_cyc,
         }
         if opt.lambda_idt > 0:
-            idt = d.G_back(step.real).float() if step.idt is None else step.idt
-            losses[f"idt_{d.tgt}"] = self.criterionIdt(idt, step.real) * d.lambda_cyc * opt.lambda_idt
+            idt = d.G_back(step.input).float() if step.idt is None else step.idt
+            losses[f"idt_{d.tgt}"] = self.criterionIdt(idt, step.input) * d.lambda_cyc * opt.lambda_idt
         losses.update(self.extra_generator_losses(d, step))
         return losses
 
