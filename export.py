@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-from instagan.models import networks
+from instagan.models import checkpoint, networks
 from instagan.options.base_options import option_values
 from instagan.translator import Translator
-from instagan.util import checkpoint, cli
+from instagan.util import cli
 from instagan.util.cli import UserError
 from instagan.util.files import StagedFolder
 from instagan.util.flags import Parser

@@ -19,10 +19,11 @@ import torch
 from PIL import Image
 
 from instagan.data.image_folder import index_masks, is_image_file, make_dataset, read_image, read_mask
+from instagan.models import checkpoint
 from instagan.options.base_options import Parser, option_values
 from instagan.reporting.results import FreshFolder, ResultsWriter
 from instagan.translator import Translator
-from instagan.util import checkpoint, cli, instance_set
+from instagan.util import cli, instance_set
 from instagan.util.cli import UserError
 from instagan.util.devices import parse_gpu_ids, resolve_device
 from instagan.util.images import tensor2im

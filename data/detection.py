@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from instagan.util.checkpoint import load_file
 from instagan.util.cli import UserError
+from instagan.util.file_set import load_file
 
 
 def coco_categories() -> list[str]:

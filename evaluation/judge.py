@@ -29,8 +29,8 @@ from torch import nn
 from tqdm import tqdm
 
 from instagan.data.image_folder import index_masks, make_dataset, read_image
-from instagan.util.checkpoint import load_file
 from instagan.util.cli import UserError
+from instagan.util.file_set import load_file
 from instagan.util.files import atomic_torch_save
 from instagan.util.images import from_uint8
 from instagan.util.progress import progress_bar

@@ -21,9 +21,9 @@ from PIL import Image
 
 from instagan.data.base_dataset import build_transform, transform_image_and_masks
 from instagan.data.image_folder import pil_to_mask, pil_to_uint8, upright
-from instagan.models import create_model
+from instagan.models import checkpoint, create_model
 from instagan.models.two_domain_model import Translation, TwoDomainModel
-from instagan.util import checkpoint, instance_set
+from instagan.util import instance_set
 from instagan.util.cli import UserError
 from instagan.util.images import to_uint8
 

@@ -9,9 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from instagan.models import networks
-from instagan.util import checkpoint
-from instagan.util.cli import UserError
+from instagan.models import checkpoint, networks
 from instagan.util.devices import autocast_dtype
 
 
@@ -84,37 +82,9 @@ class BaseModel:
                 param.requires_grad_(requires_grad)
 
     # weights -----------------------------------------------------------------------------------
-    def network_files(self, tag: str | int) -> dict[str, dict[str, torch.Tensor]]:
-        """``<tag>_net_<name>.pth`` -> the network's state dict on the CPU: the weight files of a checkpoint."""
-        return {
-            f"{tag}_net_{name}.pth": {k: v.detach().cpu() for k, v in net.state_dict().items()}
-            for name, net in self.networks().items()
-        }
-
     def load_networks(self, epoch: str | int) -> None:
-        """Load ``<epoch>_net_<name>.pth``; files written by the original implementation load as well.
-
-        The files are checked against their checkpoint's manifest; a file that does not fit these networks is
-        refused naming the flags it was trained with (from the run's ``train_opt.json``)."""
-        names = [f"{epoch}_net_{name}.pth" for name in self.networks()]
-        for name in names:
-            if not (self.save_dir / name).is_file():
-                raise FileNotFoundError(
-                    f"{self.save_dir / name} not found: train first, or check --checkpoints_dir, --name and --epoch "
-                    f"(found: {', '.join(sorted(p.name for p in self.save_dir.glob('*_net_*.pth'))) or 'nothing'})"
-                )
-        checkpoint.verify(self.save_dir, epoch, names)
-        for (name, net), file in zip(self.networks().items(), names):
-            path = self.save_dir / file
-            state = checkpoint.load_file(path, self.device)
-            try:
-                net.load_state_dict(networks.load_original_state_dict(state))
-            except (RuntimeError, KeyError, AttributeError) as err:
-                flags = checkpoint.differing_flags(self.opt, self.save_dir / "train_opt.json")
-                hint = f"it was trained with {flags}" if flags else "check --ngf/--ndf/--n_blocks/--netG/--netD"
-                raise UserError(f"{path} does not fit --model {self.opt.model} --net{name[0]} with these sizes: {hint}") from err
-            if not all(torch.isfinite(p).all() for p in net.parameters()):
-                raise UserError(f"{path} holds weights that are not finite (a run that diverged): use another --epoch")
+        """Load the ``--epoch`` weight files of every network (``models.checkpoint.load_weights``)."""
+        checkpoint.load_weights(self.save_dir, epoch, self.networks(), self.opt, self.device)
 
     # what a model adds to a training checkpoint ----------------------------------------------------
     def extra_state(self) -> dict:

@@ -58,15 +58,15 @@ class InstaGANModel(TwoDomainModel):
     def select_instances(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return instance_set.select_and_rest(masks, self.opt.ins_max, self.opt.set_order)
 
-    def active_samples(self, segs: torch.Tensor) -> torch.Tensor:
-        """The samples with an instance among the step's masks ``segs`` (B, n, H, W)."""
-        return instance_set.nonempty(segs).any(dim=1)
+    def active_samples(self, masks: torch.Tensor) -> torch.Tensor:
+        """The samples with an instance among the step's masks ``masks`` (B, n, H, W)."""
+        return instance_set.nonempty(masks).any(dim=1)
 
     def extra_generator_losses(self, d: Direction, step: Step) -> dict[str, torch.Tensor]:
         """The context-preserving loss: L1 between input and translated image outside every input and output instance."""
         opt = self.opt
         if opt.lambda_ctx <= 0:
             return {}
-        (x_img, x_segs), (fake_img, fake_segs) = split(step.input), split(step.fake)
-        weight = instance_set.context_weight(x_segs, fake_segs)
+        (x_img, x_masks), (fake_img, fake_masks) = split(step.input), split(step.fake)
+        weight = instance_set.context_weight(x_masks, fake_masks)
         return {f"ctx_{d.src}": torch.mean(weight * torch.abs(x_img - fake_img)) * d.lambda_cyc * opt.lambda_ctx}

@@ -33,11 +33,11 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from instagan.models import networks
+from instagan.models import checkpoint, networks
 from instagan.models.base_model import BaseModel
+from instagan.models.checkpoint import Counters, TrainingState
 from instagan.models.two_domain_model import Direction, Step
-from instagan.util import checkpoint, distributed
-from instagan.util.checkpoint import Counters, state_path
+from instagan.util import distributed
 from instagan.util.cli import UserError
 from instagan.util.devices import autocast_dtype
 from instagan.util.randomness import rng_state, seed_everything, set_rng_state, stream_seed
@@ -50,7 +50,7 @@ class SequentialModel(Protocol):
     ``index`` of every direction from the images translated so far and ``advance(index, steps)`` records it, so that
     the next step starts from there; ``live_directions`` keeps the directions with something translated in a step,
     which ``step_generator_losses`` and ``step_discriminator_losses`` turn into losses. The rest is for
-    checkpoints: the networks by name, their weight files, and extra state (the image pools)."""
+    checkpoints: the networks by name and extra state (the image pools)."""
 
     opt: argparse.Namespace
     save_dir: Path
@@ -67,7 +67,6 @@ class SequentialModel(Protocol):
     def generator_networks(self) -> dict[str, nn.Module]: ...
     def discriminator_networks(self) -> dict[str, nn.Module]: ...
     def networks(self) -> dict[str, nn.Module]: ...
-    def network_files(self, tag: str | int) -> dict[str, dict[str, torch.Tensor]]: ...
     def extra_state(self) -> dict: ...
     def load_extra_state(self, state: dict) -> None: ...
 
@@ -253,37 +252,18 @@ class Trainer:
                     f"the weights of {name} are not finite: checkpoint {tag!r} was not written, the saved ones are "
                     "untouched. Lower --lr, or use --precision fp32"
                 )
-        state = {
-            "model": self.state_dict(),
-            "counters": counters.state_dict(),
-            "visualizer": visualizer_state,
-            "rng": rngs[0],
-            "rng_per_rank": rngs,
-            "architecture": checkpoint.architecture(self.opt),
-        }
-        # The state file alone resumes a run (it holds the networks too); the weight files are for test.py.
-        files = {**self.model.network_files(tag), state_path(self.model.save_dir, tag).name: state}
-        checkpoint.write_set(self.model.save_dir, tag, files)
+        state = TrainingState(self.state_dict(), counters, visualizer_state, rngs)
+        checkpoint.write(self.model.save_dir, tag, self.model.networks(), state, self.opt)
 
     def resume(self, tag: str | int) -> tuple[Counters, dict]:
         """Restore checkpoint ``tag``; returns its counters and the visualizer's state."""
-        path = state_path(self.model.save_dir, tag)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} not found: --continue_train needs a checkpoint written by this train.py "
-                "(check --name, --checkpoints_dir and --epoch)"
-            )
-        checkpoint.verify(self.model.save_dir, tag)
-        state = checkpoint.load_file(path, self.device)  # weights_only: a shared run folder can never run code
-        saved = state.get("architecture") or self.model.save_dir / "train_opt.json"
-        differ = checkpoint.differing_flags(self.opt, saved)
-        if differ:
-            raise UserError(f"{path} was trained with {differ}: resume with the same flags, or start a new --name")
+        saved = checkpoint.read_training_state(self.model.save_dir, tag, self.opt, self.device)
         try:
-            self.load_state_dict(state["model"])
-            counters = Counters(**state["counters"])
+            self.load_state_dict(saved.trainer)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            path = checkpoint.state_path(self.model.save_dir, tag)
             raise UserError(f"{path} is not a training state of this project ({err!r}): use another --epoch") from err
+        counters = saved.counters
         # The saved optimizers hold the learning rate of the old schedule; the run continues at the rate that this
         # run's schedule (--lr, --niter, --niter_decay, --lr_policy) gives for this epoch.
         for scheduler in self.schedulers:
@@ -293,12 +273,11 @@ class Trainer:
             closed_form = getattr(scheduler, "_get_closed_form_lr", scheduler.get_lr)
             for group, lr in zip(scheduler.optimizer.param_groups, closed_form()):
                 group["lr"] = lr
-        rngs = state.get("rng_per_rank", [state["rng"]])
-        if self.context.rank < len(rngs):
-            set_rng_state(rngs[self.context.rank])
+        if self.context.rank < len(saved.rngs):
+            set_rng_state(saved.rngs[self.context.rank])
         else:  # more processes than the run had: a new one gets a stream of its own, not a copy of another's
             seed_everything(stream_seed(counters.data_seed + counters.total_iters, self.context.rank))
-        return counters, state.get("visualizer", {})
+        return counters, saved.log
 
 
 def _finite_gradients(optimizer: torch.optim.Optimizer) -> bool:

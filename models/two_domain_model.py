@@ -62,24 +62,24 @@ class Direction:
     tgt: str
     G: nn.Module  # src -> tgt
     G_back: nn.Module  # tgt -> src
-    real_img: torch.Tensor
-    real_segs: torch.Tensor  # (B, slots, H, W): the selected instances, in processing order
-    left_segs: torch.Tensor  # (B, R, H, W): the instances beyond the selected ones, not translated
+    source: torch.Tensor
+    source_masks: torch.Tensor  # (B, slots, H, W): the selected instances, in processing order
+    untranslated_masks: torch.Tensor  # (B, R, H, W): the instances beyond the selected ones, not translated
     D: nn.Module | None = None  # judges domain tgt
     pool: ImagePool | None = None
     lambda_cyc: float = 10.0
     # the sequence so far
-    current_img: torch.Tensor | None = None  # translated so far, detached
-    fake_segs: list[torch.Tensor] = field(default_factory=list)  # per step (B, n, H, W), detached
-    rec_segs: list[torch.Tensor] = field(default_factory=list)
-    rec_img: torch.Tensor | None = None  # reconstruction at each sample's first translated step
+    translated: torch.Tensor | None = None  # the image translated so far, detached
+    translated_masks: list[torch.Tensor] = field(default_factory=list)  # per step (B, n, H, W), detached
+    reconstructed_masks: list[torch.Tensor] = field(default_factory=list)
+    reconstructed: torch.Tensor | None = None  # reconstruction at each sample's first translated step
     paths: list[str] = field(default_factory=list)  # source image files
-    slot_steps: list[int] = field(default_factory=list)  # the step that translates each slot of real_segs
+    slot_steps: list[int] = field(default_factory=list)  # the step that translates each slot of source_masks
 
     def translation(self) -> Translation:
-        return Translation(self.src, self.tgt, self.paths, self.real_img, self.real_segs, self.current_img,
-                           torch.cat(self.fake_segs, dim=1), self.rec_img, torch.cat(self.rec_segs, dim=1),
-                           self.slot_steps, self.left_segs)  # fmt: skip
+        return Translation(self.src, self.tgt, self.paths, self.source, self.source_masks, self.translated,
+                           torch.cat(self.translated_masks, dim=1), self.reconstructed,
+                           torch.cat(self.reconstructed_masks, dim=1), self.slot_steps, self.untranslated_masks)  # fmt: skip
 
 
 @dataclass
@@ -165,9 +165,9 @@ class TwoDomainModel(BaseModel):
         (B, R, H, W): the ones left out. Without instances: none, and none left out (the image is translated whole)."""
         return masks[:, :0], masks[:, :0]
 
-    def active_samples(self, segs: torch.Tensor) -> torch.Tensor:
-        """(B,) bool: the samples translated in a step with masks ``segs`` (B, n, H, W): without instances, all."""
-        return torch.ones(segs.shape[0], dtype=torch.bool, device=segs.device)
+    def active_samples(self, masks: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: the samples translated in a step with masks ``masks`` (B, n, H, W): without instances, all."""
+        return torch.ones(masks.shape[0], dtype=torch.bool, device=masks.device)
 
     def extra_generator_losses(self, d: Direction, step: Step) -> dict[str, torch.Tensor]:
         return {}
@@ -185,13 +185,13 @@ class TwoDomainModel(BaseModel):
             key = {"A": "B", "B": "A"}[src] if swap else src
             if key not in batch:
                 continue
-            real_img = batch[key].to(self.device)
-            masks = batch.get(f"{key}_segs", torch.empty(real_img.shape[0], 0, *real_img.shape[2:]))
-            real_segs, left_segs = (m.to(self.device) for m in self.select_instances(masks))
+            source = batch[key].to(self.device)
+            masks = batch.get(f"{key}_segs", torch.empty(source.shape[0], 0, *source.shape[2:]))
+            source_masks, untranslated = (m.to(self.device) for m in self.select_instances(masks))
             paths = list(batch[f"{key}_paths"])
             steps = [k for k, chunk in enumerate(self.steps) for _ in range(chunk.start, chunk.stop)]
-            d = Direction(src, tgt, getattr(self, f"netG_{src}"), getattr(self, f"netG_{tgt}"), real_img, real_segs,
-                          left_segs, paths=paths, slot_steps=steps)  # fmt: skip
+            d = Direction(src, tgt, getattr(self, f"netG_{src}"), getattr(self, f"netG_{tgt}"), source, source_masks,
+                          untranslated, paths=paths, slot_steps=steps)  # fmt: skip
             if self.isTrain:
                 d.D = getattr(self, f"netD_{src}")
                 d.pool = getattr(self, f"fake_{tgt}_pool")
@@ -202,7 +202,8 @@ class TwoDomainModel(BaseModel):
     def start_sequence(self) -> None:
         """Before step 0: every direction starts from its source image, with nothing translated yet."""
         for d in self.directions:
-            d.current_img, d.fake_segs, d.rec_segs, d.rec_img = d.real_img, [], [], d.real_img.clone()
+            d.translated, d.translated_masks, d.reconstructed_masks = d.source, [], []
+            d.reconstructed = d.source.clone()
 
     def translate_steps(self, index: int, identity: bool = False) -> list[Step]:
         """Sequential step ``index`` of every direction (one Step each), from the images translated so far."""
@@ -222,11 +223,11 @@ class TwoDomainModel(BaseModel):
         every sample is translated on its own (unless ``--norm batch``), so one call on both batches gives what
         two calls would, faster.
         """
-        segs = d.real_segs[:, self.steps[index]]
-        active = self.active_samples(segs)
+        masks = d.source_masks[:, self.steps[index]]
+        active = self.active_samples(masks)
         rows = active.nonzero(as_tuple=True)[0]
         all_rows = len(rows) == len(active)
-        x = torch.cat([d.current_img if all_rows else d.current_img[rows], segs if all_rows else segs[rows]], dim=1)
+        x = torch.cat([d.translated if all_rows else d.translated[rows], masks if all_rows else masks[rows]], dim=1)
         idt = None
         if len(rows):
             fake = d.G(x).float()
@@ -236,22 +237,22 @@ class TwoDomainModel(BaseModel):
                 rec = d.G_back(fake).float()
         else:  # nothing to translate in this step: no network call on an empty batch
             fake = rec = idt = x
-        done = [s if all_rows else s[rows] for s in d.fake_segs]
-        fake_img, fake_segs = split(fake)
-        fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_segs], dim=1), 3 + self.slots)
+        done = [m if all_rows else m[rows] for m in d.translated_masks]
+        fake_img, fake_masks = split(fake)
+        fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_masks], dim=1), 3 + self.slots)
         return Step(active, x, fake, rec, fake_all, idt)
 
     def _advance(self, d: Direction, step: Step, index: int) -> None:
         """Record a step's (detached) results: the next step starts from the translated image."""
-        segs = d.real_segs[:, self.steps[index]]
+        masks = d.source_masks[:, self.steps[index]]
         rows = step.rows
-        fake_img, fake_segs = split(step.fake.detach())
-        rec_img, rec_segs = split(step.rec.detach())
+        fake_img, fake_masks = split(step.fake.detach())
+        rec_img, rec_masks = split(step.rec.detach())
         if index == 0:
-            d.rec_img = d.rec_img.index_copy(0, rows, rec_img)
-        d.current_img = d.current_img.index_copy(0, rows, fake_img)
-        d.fake_segs.append(segs.index_copy(0, rows, fake_segs))
-        d.rec_segs.append(segs.index_copy(0, rows, rec_segs))
+            d.reconstructed = d.reconstructed.index_copy(0, rows, rec_img)
+        d.translated = d.translated.index_copy(0, rows, fake_img)
+        d.translated_masks.append(masks.index_copy(0, rows, fake_masks))
+        d.reconstructed_masks.append(masks.index_copy(0, rows, rec_masks))
 
     def forward(self) -> None:
         """The test pass: every sequential step in turn, without updates in between."""
@@ -315,7 +316,7 @@ class TwoDomainModel(BaseModel):
 
     def step_discriminator_losses(self, live: list[tuple[Direction, Step]]) -> dict[str, torch.Tensor]:
         """The losses of D for the directions with something to translate in a step, on the images translated in it."""
-        real = {d.src: torch.cat([d.real_img, d.real_segs], dim=1) for d in self.directions}
+        real = {d.src: torch.cat([d.source, d.source_masks], dim=1) for d in self.directions}
         return {f"D_{d.src}": self.discriminator_loss(d, step, real[d.tgt]) for d, step in live}
 
     def live_directions(self, steps: list[Step]) -> list[tuple[Direction, Step]]:

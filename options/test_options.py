@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from instagan.models import checkpoint
 from instagan.options.base_options import BaseOptions
-from instagan.util import checkpoint
 from instagan.util.flags import at_least, positive
 
 

@@ -8,10 +8,10 @@ import torch._dynamo.utils
 from torch.nn import functional as F
 
 from instagan.models import networks as N
+from instagan.models.checkpoint import Counters
 from instagan.models.insta_gan_model import InstaGANModel
 from instagan.models.trainer import Trainer, TrainingDiverged
 from instagan.options.train_options import TrainOptions
-from instagan.util.checkpoint import Counters
 from instagan.util.distributed import Context
 from scripts.benchmark_speed import random_batch
 from tests.test_networks import make_input

@@ -20,7 +20,8 @@ import torch
 from PIL import Image
 
 from instagan.data.image_folder import read_image
-from instagan.util import checkpoint
+from instagan.models import checkpoint
+from instagan.util import file_set
 from instagan.util.files import FolderLock
 from tests.conftest import ROOT
 
@@ -341,7 +342,7 @@ def test_resuming_from_an_epoch_checkpoint_reproduces_a_straight_run(shapes_root
 SAVER = """
 import sys, torch
 sys.path.insert(0, sys.argv[2])
-from instagan.util.checkpoint import write_set
+from instagan.util.file_set import write_set
 generation = 0
 while True:
     generation += 1
@@ -363,9 +364,9 @@ def test_kill_9_at_any_point_of_a_save_leaves_a_consistent_checkpoint(tmp_path):
         time.sleep(rng.uniform(0.0, 0.3))
         proc.kill()
         proc.wait()
-        checkpoint.recover(folder)  # what train.py does first
+        file_set.recover(folder)  # what train.py does first
         assert not list(folder.glob(".*.tmp"))
-        checkpoint.verify(folder, "latest")
+        file_set.verify(folder, "latest")
         state = torch.load(folder / "latest_training_state.pth", weights_only=True)
         generation = state["generation"]
         for name in ("G_A", "G_B"):

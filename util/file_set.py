@@ -1,12 +1,12 @@
-"""Checkpoints as units that appear whole or not at all, the run folder's guard, and where a run stands.
+"""Sets of torch.save files that appear whole or not at all, and loading such a file without running code.
 
-A checkpoint ``<tag>`` (``latest`` or an epoch number) is the weight files ``<tag>_net_<name>.pth`` (what test.py
-loads) and ``<tag>_training_state.pth`` (everything to resume), tied together by ``<tag>_checkpoint.json``, which
-lists each file's size and SHA-256. ``write_set`` writes every file under a temporary name first, then the manifest
-(the moment the new checkpoint exists), then renames the files into place. ``recover`` finishes the renames of a
-checkpoint whose manifest was written when the process died, and removes the temporary files of one that was not:
-after a crash at any point, each tag is either the old checkpoint or the new one, never a mix. ``verify`` checks
-the files against the manifest before they are loaded. Checkpoints of earlier versions (no manifest) load unchecked.
+A set ``<tag>`` is files tied together by ``<tag>_checkpoint.json``, which lists each file's size and SHA-256
+(what a checkpoint holds is ``models/checkpoint.py``'s business). ``write_set`` writes every file under a temporary
+name first, then the manifest (the moment the new set exists), then renames the files into place. ``recover``
+finishes the renames of a set whose manifest was written when the process died, and removes the temporary files of
+one that was not: after a crash at any point, each tag is either the old set or the new one, never a mix. ``verify``
+checks the files against the manifest before they are loaded; sets of earlier versions (no manifest) load unchecked.
+``load_file`` reads one file with ``weights_only``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ import json
 import os
 import pickle
 import re
-import shutil
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,39 +27,6 @@ from instagan.util.cli import UserError
 from instagan.util.files import atomic_write_text, fsync_dir, make_readable
 
 MANIFEST_SUFFIX = "_checkpoint.json"
-
-
-@dataclass
-class Counters:
-    """Where training stands: ``epoch`` is the epoch to run next (or the one under way, when ``epoch_samples`` > 0
-    samples of it are done); ``total_iters`` counts images seen by all processes together; ``updates`` the sequential
-    steps trained (each one generator and one discriminator update); ``data_seed`` fixes the order of every epoch's
-    samples. ``due(every)`` says whether the last ``advance`` passed a multiple of ``every``."""
-
-    epoch: int = 1
-    total_iters: int = 0
-    epoch_samples: int = 0
-    data_seed: int = 0
-    updates: int = 0
-    _before: int = field(default=0, repr=False)
-
-    def advance(self, images: int) -> None:
-        self._before, self.total_iters = self.total_iters, self.total_iters + images
-        self.epoch_samples += images
-
-    def due(self, every: int) -> bool:
-        return self.total_iters // every > self._before // every
-
-    def end_epoch(self, epoch: int) -> None:
-        self.epoch, self.epoch_samples = epoch + 1, 0
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "total_iters": self.total_iters, "epoch_samples": self.epoch_samples,
-                "data_seed": self.data_seed, "updates": self.updates}  # fmt: skip
-
-
-def state_path(save_dir: Path, tag: str | int) -> Path:
-    return Path(save_dir) / f"{tag}_training_state.pth"
 
 
 def manifest_path(save_dir: Path, tag: str | int) -> Path:
@@ -202,74 +167,3 @@ def load_file(path: Path, map_location: torch.device | str = "cpu") -> dict:
     if not isinstance(obj, dict):
         raise UserError(f"{path} holds a {type(obj).__name__}, not a checkpoint's dict: it is not a file of this project")
     return obj
-
-
-# Files a training run writes into its folder, besides the checkpoints.
-RUN_FILES = ("loss_log.txt", "train_opt.txt", "train_opt.json")
-
-
-def holds_run(folder: Path) -> list[str]:
-    """The files of a run in ``folder``: checkpoints, and the options and log a run writes before its first checkpoint
-    (empty when it holds no run)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    patterns = ("*_net_*.pth", "*_training_state.pth", f"*{MANIFEST_SUFFIX}", *RUN_FILES)
-    return sorted({p.name for pattern in patterns for p in folder.glob(pattern)})
-
-
-def guard_new_run(folder: Path, overwrite: bool) -> None:
-    """Refuse to start a run in a folder that holds one, unless ``overwrite``, which deletes the old run's files."""
-    found = holds_run(folder)
-    if not found:
-        return
-    if not overwrite:
-        raise UserError(
-            f"{folder} already holds a run ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''}): "
-            "pass --continue_train to resume it, choose a new --name, or --overwrite to replace it"
-        )
-    for name in found + list(RUN_FILES):
-        (Path(folder) / name).unlink(missing_ok=True)
-    shutil.rmtree(Path(folder) / "web", ignore_errors=True)
-
-
-# The flags that fix the networks' shapes: a run resumes, and weights load, only with the same values.
-ARCHITECTURE_FLAGS = ("model", "netG", "netD", "ngf", "ndf", "n_blocks", "n_layers_D", "norm", "input_nc", "output_nc",
-                      "no_dropout")  # fmt: skip
-
-
-def architecture(opt) -> dict[str, Any]:
-    return {name: getattr(opt, name) for name in ARCHITECTURE_FLAGS if hasattr(opt, name)}
-
-
-def run_options(path: Path) -> dict[str, Any]:
-    """The options recorded in a run's ``train_opt.json`` (empty when there is none); a file that is not such a record
-    is an error naming it."""
-    if not Path(path).is_file():
-        return {}
-    fix = "restore it, or delete it and give the run's flags (--ngf, --n_blocks, ...) yourself"
-    try:
-        saved = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise UserError(f"{path} cannot be read ({' '.join(str(err).split())}): {fix}") from err
-    if not isinstance(saved, dict):
-        raise UserError(f"{path} holds a JSON {type(saved).__name__}, not the run's options: {fix}")
-    return saved
-
-
-def saved_architecture(path: Path) -> dict[str, Any]:
-    """The architecture flags recorded in a run's ``train_opt.json`` (empty when there is none)."""
-    saved = run_options(path)
-    return {k: saved[k] for k in ARCHITECTURE_FLAGS if k in saved}
-
-
-def differing_flags(opt, saved: dict[str, Any] | Path) -> str:
-    """``--ngf 8 --n_blocks 2``: the architecture flags whose saved values differ from ``opt``'s ("" when none or
-    unknown). ``saved`` is a dict of values or a run's ``train_opt.json``."""
-    if isinstance(saved, Path):
-        try:
-            saved = json.loads(saved.read_text())
-        except (OSError, ValueError):
-            return ""
-    differ = [f"--{k} {v}" for k, v in saved.items() if k in ARCHITECTURE_FLAGS and getattr(opt, k, v) != v]
-    return " ".join(differ).replace("--no_dropout True", "--no_dropout").replace("--no_dropout False", "--dropout")

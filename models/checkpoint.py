@@ -1,0 +1,212 @@
+"""What a checkpoint holds, and how it is written and read: the one definition of the format.
+
+A checkpoint ``<tag>`` (``latest`` or an epoch number) of a run folder is
+
+- ``<tag>_net_<name>.pth`` for each network (G_A, G_B, D_A, D_B): its state dict on the CPU; what test.py,
+  ``Translator`` and export.py load (``load_weights``), and what the original implementation wrote too;
+- ``<tag>_training_state.pth``: everything to resume (``TrainingState``): the trainer's state (networks,
+  optimizers, schedules, gradient scalers, the model's image pools), the ``Counters``, the training log's state, the
+  RNG state of every process, and the architecture flags it was trained with;
+- ``<tag>_checkpoint.json``, the manifest that makes them one unit (``util.file_set``: written whole or not at all,
+  checked before loading).
+
+Every file is read with ``weights_only``: a checkpoint never runs code. Here too: the run folder's guard
+(``guard_new_run``) and the architecture flags a run's options record (``train_opt.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from instagan.models import networks
+from instagan.util import file_set
+from instagan.util.cli import UserError
+
+
+@dataclass
+class Counters:
+    """Where training stands: ``epoch`` is the epoch to run next (or the one under way, when ``epoch_samples`` > 0
+    samples of it are done); ``total_iters`` counts images seen by all processes together; ``updates`` the sequential
+    steps trained (each one generator and one discriminator update); ``data_seed`` fixes the order of every epoch's
+    samples. ``due(every)`` says whether the last ``advance`` passed a multiple of ``every``."""
+
+    epoch: int = 1
+    total_iters: int = 0
+    epoch_samples: int = 0
+    data_seed: int = 0
+    updates: int = 0
+    _before: int = field(default=0, repr=False)
+
+    def advance(self, images: int) -> None:
+        self._before, self.total_iters = self.total_iters, self.total_iters + images
+        self.epoch_samples += images
+
+    def due(self, every: int) -> bool:
+        return self.total_iters // every > self._before // every
+
+    def end_epoch(self, epoch: int) -> None:
+        self.epoch, self.epoch_samples = epoch + 1, 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "total_iters": self.total_iters, "epoch_samples": self.epoch_samples,
+                "data_seed": self.data_seed, "updates": self.updates}  # fmt: skip
+
+
+def weights_name(tag: str | int, network: str) -> str:
+    return f"{tag}_net_{network}.pth"
+
+
+def state_path(save_dir: Path, tag: str | int) -> Path:
+    return Path(save_dir) / f"{tag}_training_state.pth"
+
+
+@dataclass
+class TrainingState:
+    """What ``<tag>_training_state.pth`` holds besides the architecture flags."""
+
+    trainer: dict  # Trainer.state_dict(): networks, optimizers, schedulers, scalers, the model's extras
+    counters: Counters
+    log: dict  # TrainingLog.state_dict()
+    rngs: list[dict]  # util.randomness.rng_state() of every process, rank 0 first
+
+
+def write(save_dir: Path, tag: str | int, nets: dict[str, nn.Module], state: TrainingState, opt) -> None:
+    """Write checkpoint ``tag``: the weight files and the training state, as one unit. The state file alone resumes a
+    run (it holds the networks too); the weight files are for test.py."""
+    files: dict[str, Any] = {
+        weights_name(tag, name): {k: v.detach().cpu() for k, v in net.state_dict().items()} for name, net in nets.items()
+    }
+    files[state_path(save_dir, tag).name] = {
+        "model": state.trainer,
+        "counters": state.counters.state_dict(),
+        "visualizer": state.log,
+        "rng": state.rngs[0],
+        "rng_per_rank": state.rngs,
+        "architecture": architecture(opt),
+    }
+    file_set.write_set(save_dir, tag, files)
+
+
+def read_training_state(save_dir: Path, tag: str | int, opt, device: torch.device) -> TrainingState:
+    """Checkpoint ``tag``'s training state, checked against its manifest and the run's flags (``opt``)."""
+    path = state_path(save_dir, tag)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: --continue_train needs a checkpoint written by this train.py "
+            "(check --name, --checkpoints_dir and --epoch)"
+        )
+    file_set.verify(save_dir, tag)
+    state = file_set.load_file(path, device)  # weights_only: a shared run folder can never run code
+    differ = differing_flags(opt, state.get("architecture") or Path(save_dir) / "train_opt.json")
+    if differ:
+        raise UserError(f"{path} was trained with {differ}: resume with the same flags, or start a new --name")
+    try:
+        return TrainingState(state["model"], Counters(**state["counters"]), state.get("visualizer", {}),
+                             state.get("rng_per_rank", [state["rng"]]))  # fmt: skip
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{path} is not a training state of this project ({err!r}): use another --epoch") from err
+
+
+def load_weights(save_dir: Path, epoch: str | int, nets: dict[str, nn.Module], opt, device: torch.device) -> None:
+    """Load ``<epoch>_net_<name>.pth`` into each network; files written by the original implementation load as well.
+
+    The files are checked against their checkpoint's manifest; a file that does not fit these networks is refused
+    naming the flags it was trained with (from the run's ``train_opt.json``)."""
+    save_dir = Path(save_dir)
+    names = [weights_name(epoch, name) for name in nets]
+    for name in names:
+        if not (save_dir / name).is_file():
+            raise FileNotFoundError(
+                f"{save_dir / name} not found: train first, or check --checkpoints_dir, --name and --epoch "
+                f"(found: {', '.join(sorted(p.name for p in save_dir.glob('*_net_*.pth'))) or 'nothing'})"
+            )
+    file_set.verify(save_dir, epoch, names)
+    for (name, net), file in zip(nets.items(), names):
+        path = save_dir / file
+        state = file_set.load_file(path, device)
+        try:
+            net.load_state_dict(networks.load_original_state_dict(state))
+        except (RuntimeError, KeyError, AttributeError) as err:
+            flags = differing_flags(opt, save_dir / "train_opt.json")
+            hint = f"it was trained with {flags}" if flags else "check --ngf/--ndf/--n_blocks/--netG/--netD"
+            raise UserError(f"{path} does not fit --model {opt.model} --net{name[0]} with these sizes: {hint}") from err
+        if not all(torch.isfinite(p).all() for p in net.parameters()):
+            raise UserError(f"{path} holds weights that are not finite (a run that diverged): use another --epoch")
+
+
+# Files a training run writes into its folder, besides the checkpoints.
+RUN_FILES = ("loss_log.txt", "train_opt.txt", "train_opt.json")
+
+
+def holds_run(folder: Path) -> list[str]:
+    """The files of a run in ``folder``: checkpoints, and the options and log a run writes before its first checkpoint
+    (empty when it holds no run)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    patterns = ("*_net_*.pth", "*_training_state.pth", f"*{file_set.MANIFEST_SUFFIX}", *RUN_FILES)
+    return sorted({p.name for pattern in patterns for p in folder.glob(pattern)})
+
+
+def guard_new_run(folder: Path, overwrite: bool) -> None:
+    """Refuse to start a run in a folder that holds one, unless ``overwrite``, which deletes the old run's files."""
+    found = holds_run(folder)
+    if not found:
+        return
+    if not overwrite:
+        raise UserError(
+            f"{folder} already holds a run ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''}): "
+            "pass --continue_train to resume it, choose a new --name, or --overwrite to replace it"
+        )
+    for name in found + list(RUN_FILES):
+        (Path(folder) / name).unlink(missing_ok=True)
+    shutil.rmtree(Path(folder) / "web", ignore_errors=True)
+
+
+# The flags that fix the networks' shapes: a run resumes, and weights load, only with the same values.
+ARCHITECTURE_FLAGS = ("model", "netG", "netD", "ngf", "ndf", "n_blocks", "n_layers_D", "norm", "input_nc", "output_nc",
+                      "no_dropout")  # fmt: skip
+
+
+def architecture(opt) -> dict[str, Any]:
+    return {name: getattr(opt, name) for name in ARCHITECTURE_FLAGS if hasattr(opt, name)}
+
+
+def run_options(path: Path) -> dict[str, Any]:
+    """The options recorded in a run's ``train_opt.json`` (empty when there is none); a file that is not such a record
+    is an error naming it."""
+    if not Path(path).is_file():
+        return {}
+    fix = "restore it, or delete it and give the run's flags (--ngf, --n_blocks, ...) yourself"
+    try:
+        saved = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path} cannot be read ({' '.join(str(err).split())}): {fix}") from err
+    if not isinstance(saved, dict):
+        raise UserError(f"{path} holds a JSON {type(saved).__name__}, not the run's options: {fix}")
+    return saved
+
+
+def saved_architecture(path: Path) -> dict[str, Any]:
+    """The architecture flags recorded in a run's ``train_opt.json`` (empty when there is none)."""
+    saved = run_options(path)
+    return {k: saved[k] for k in ARCHITECTURE_FLAGS if k in saved}
+
+
+def differing_flags(opt, saved: dict[str, Any] | Path) -> str:
+    """``--ngf 8 --n_blocks 2``: the architecture flags whose saved values differ from ``opt``'s ("" when none or
+    unknown). ``saved`` is a dict of values or a run's ``train_opt.json``."""
+    if isinstance(saved, Path):
+        try:
+            saved = json.loads(saved.read_text())
+        except (OSError, ValueError):
+            return ""
+    differ = [f"--{k} {v}" for k, v in saved.items() if k in ARCHITECTURE_FLAGS and getattr(opt, k, v) != v]
+    return " ".join(differ).replace("--no_dropout True", "--no_dropout").replace("--no_dropout False", "--dropout")
