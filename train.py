@@ -14,19 +14,22 @@ import argparse
 import random
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
 from instagan.data import create_dataloader, create_dataset
-from instagan.models import create_model
+from instagan.models import checkpoint, create_model
+from instagan.models.checkpoint import Counters
 from instagan.models.trainer import Trainer, TrainingDiverged
 from instagan.options.base_options import save_options
 from instagan.options.train_options import TrainOptions
 from instagan.reporting.training_log import TrainingLog
-from instagan.util import checkpoint, cli, distributed
-from instagan.util.checkpoint import Counters
+from instagan.util import cli, distributed, file_set
 from instagan.util.files import FolderLock
 from instagan.util.progress import progress_bar
 from instagan.util.randomness import seed_everything
@@ -65,7 +68,7 @@ def prepare_run_folder(opt: argparse.Namespace, context: distributed.Context) ->
     if context.is_main:
         try:
             lock = FolderLock(run_dir / ".lock", str(run_dir), "wait for it to finish, or choose another --name").acquire()
-            checkpoint.recover(run_dir)
+            file_set.recover(run_dir)
             if not opt.continue_train:
                 checkpoint.guard_new_run(run_dir, opt.overwrite)
         except cli.UserError as err:
@@ -90,8 +93,25 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
             lock.release()
 
 
-def run(opt: argparse.Namespace, context: distributed.Context, say) -> None:
-    """The run itself, once its folder is taken."""
+@dataclass
+class Run:
+    """A training run once it is set up: what the epoch loop and the bookkeeping of each batch work on."""
+
+    opt: argparse.Namespace
+    context: distributed.Context
+    say: Callable[[str], None]
+    dataset: Any
+    model: Any
+    trainer: Trainer
+    loader: Any
+    counters: Counters
+    log: TrainingLog | None
+    last_epoch: int
+    skipped: set[str] = field(default_factory=set)  # images that could not be read
+
+
+def set_up(opt: argparse.Namespace, context: distributed.Context, say: Callable[[str], None]) -> Run:
+    """Data, model, trainer, counters (resumed with --continue_train), log and loader; says what the run will do."""
     if opt.seed is not None:
         seed_everything(opt.seed)
     dataset = create_dataset(opt)
@@ -122,64 +142,86 @@ def run(opt: argparse.Namespace, context: distributed.Context, say) -> None:
         say(f"resumed from '{opt.epoch}': epoch {counters.epoch}{into}, learning rate {trainer.learning_rate():.7f}")
     if counters.epoch > last_epoch:
         say(f"nothing to do: the run has finished its {last_epoch} epochs (raise --niter or --niter_decay to go on)")
+    return Run(opt, context, say, dataset, model, trainer, loader, counters, log, last_epoch)
 
-    skipped: set[str] = set()
-    progress = progress_bar(total=max(0, last_epoch - counters.epoch + 1) * len(loader), unit="batch",
-                    disable=not context.is_main)  # fmt: skip
+
+def run(opt: argparse.Namespace, context: distributed.Context, say: Callable[[str], None]) -> None:
+    """The run itself, once its folder is taken: set up, the epochs, and what it did."""
+    r = set_up(opt, context, say)
+    progress = progress_bar(total=max(0, r.last_epoch - r.counters.epoch + 1) * len(r.loader), unit="batch",
+                            disable=not context.is_main)  # fmt: skip
     with cli.StopRequests() as stop:
-        for epoch in range(counters.epoch, last_epoch + 1):
-            loader.sampler.set_epoch(epoch, start=counters.epoch_samples)
-            epoch_iter, t_data_start = 0, time.time()
-            for i, batch in enumerate(loader):
-                t_data, t_start = time.time() - t_data_start, time.time()
-                trainer.train_step(batch)
-                counters.updates += len(trainer.step_losses)
-                skipped.update(path for paths in batch.get("skipped", []) for path in paths.split("|") if path)
-                batch_size = next(iter(batch.values())).shape[0]
-                counters.advance(batch_size * context.world_size)
-                epoch_iter += batch_size * context.world_size
-                progress.set_description(f"epoch {epoch}/{last_epoch}", refresh=False)
-                progress.update(1)
-                if log and (i == 0 or counters.due(opt.display_freq)):
-                    save_html = i == 0 or counters.due(opt.update_html_freq)
-                    log.images(model.get_current_visuals(), epoch, counters.total_iters, save_html)
-                if counters.due(opt.print_freq):
-                    losses = distributed.mean_values(model.get_current_losses(), context.device)
-                    if log:
-                        t_comp = (time.time() - t_start) / batch_size
-                        say(
-                            log.losses(epoch, epoch_iter, epoch_iter / len(dataset), counters.total_iters, losses, t_comp, t_data)
-                        )
-                state = log.state_dict() if log else {}
-                if distributed.any_true(stop.requested, context.device):
-                    trainer.save("latest", counters, state)
-                    progress.close()
-                    raise cli.Interrupted(
-                        f"interrupted: saved 'latest' at epoch {epoch}, {counters.epoch_samples} samples into it, in "
-                        f"{model.save_dir}; resume with --continue_train"
-                    )
-                if counters.due(opt.save_latest_freq):
-                    trainer.save("latest", counters, state)
-                t_data_start = time.time()
-
-            lr = trainer.update_learning_rate()
-            counters.end_epoch(epoch)
-            state = log.state_dict() if log else {}
-            trainer.save("latest", counters, state)
-            if epoch % opt.save_epoch_freq == 0 or epoch == last_epoch:
-                trainer.save(epoch, counters, state)
-            if log:
-                log.end_epoch(epoch)
-            say(f"end of epoch {epoch}/{last_epoch}: saved 'latest', learning rate now {lr:.7f}")
+        for epoch in range(r.counters.epoch, r.last_epoch + 1):
+            train_epoch(r, epoch, progress, stop)
+            end_epoch(r, epoch)
     progress.close()
-    if log:
-        log.close()
-    if trainer.skipped_updates:
-        say(f"{trainer.skipped_updates} updates were skipped (non-finite losses or gradients, or fp16 overflow)")
-    if skipped:
-        say(f"{len(skipped)} images could not be read and were skipped: {', '.join(sorted(skipped)[:5])}")
-    say(f"done: {counters.updates} updates of the generators and of the discriminators ({counters.total_iters} images); "
-        f"checkpoints in {model.save_dir}" + (f", HTML page {log.web_dir / 'index.html'}" if log else ""))  # fmt: skip
+    if r.log:
+        r.log.close()
+    if r.trainer.skipped_updates:
+        say(f"{r.trainer.skipped_updates} updates were skipped (non-finite losses or gradients, or fp16 overflow)")
+    if r.skipped:
+        say(f"{len(r.skipped)} images could not be read and were skipped: {', '.join(sorted(r.skipped)[:5])}")
+    page = f", HTML page {r.log.web_dir / 'index.html'}" if r.log else ""
+    say(f"done: {r.counters.updates} updates of the generators and of the discriminators ({r.counters.total_iters} "
+        f"images); checkpoints in {r.model.save_dir}{page}")  # fmt: skip
+
+
+def train_epoch(r: Run, epoch: int, progress, stop: cli.StopRequests) -> None:
+    """One epoch's batches (the rest of it, when the run resumed in its middle)."""
+    r.loader.sampler.set_epoch(epoch, start=r.counters.epoch_samples)
+    epoch_iter, t_data_start = 0, time.time()
+    for i, batch in enumerate(r.loader):
+        t_data, t_start = time.time() - t_data_start, time.time()
+        r.trainer.train_step(batch)
+        epoch_iter += after_batch(r, epoch, i, batch, epoch_iter, (t_data, t_start))
+        progress.set_description(f"epoch {epoch}/{r.last_epoch}", refresh=False)
+        progress.update(1)
+        if distributed.any_true(stop.requested, r.context.device):  # Ctrl-C in any process: save and stop
+            r.trainer.save("latest", r.counters, r.log.state_dict() if r.log else {})
+            progress.close()
+            raise cli.Interrupted(
+                f"interrupted: saved 'latest' at epoch {epoch}, {r.counters.epoch_samples} samples into it, in "
+                f"{r.model.save_dir}; resume with --continue_train"
+            )
+        if r.counters.due(r.opt.save_latest_freq):
+            r.trainer.save("latest", r.counters, r.log.state_dict() if r.log else {})
+        t_data_start = time.time()
+
+
+def after_batch(r: Run, epoch: int, i: int, batch: dict, epoch_iter: int, times: tuple[float, float]) -> int:
+    """The bookkeeping of one batch: counters, unreadable images, pictures and losses when due. Returns the images
+    (of all processes) the batch held."""
+    opt, counters, log = r.opt, r.counters, r.log
+    counters.updates += len(r.trainer.step_losses)
+    r.skipped.update(path for paths in batch.get("skipped", []) for path in paths.split("|") if path)
+    batch_size = next(iter(batch.values())).shape[0]
+    images = batch_size * r.context.world_size
+    counters.advance(images)
+    if log and (i == 0 or counters.due(opt.display_freq)):
+        save_html = i == 0 or counters.due(opt.update_html_freq)
+        log.images(r.model.get_current_visuals(), epoch, counters.total_iters, save_html)
+    if counters.due(opt.print_freq):
+        losses = distributed.mean_values(r.model.get_current_losses(), r.context.device)
+        if log:
+            t_data, t_start = times
+            t_comp = (time.time() - t_start) / batch_size
+            done = epoch_iter + images
+            r.say(log.losses(epoch, done, done / len(r.dataset), counters.total_iters, losses, t_comp, t_data))
+    return images
+
+
+def end_epoch(r: Run, epoch: int) -> None:
+    """The learning rate's next epoch, 'latest' and (every --save_epoch_freq epochs, and the last) the epoch's own
+    checkpoint."""
+    lr = r.trainer.update_learning_rate()
+    r.counters.end_epoch(epoch)
+    state = r.log.state_dict() if r.log else {}
+    r.trainer.save("latest", r.counters, state)
+    if epoch % r.opt.save_epoch_freq == 0 or epoch == r.last_epoch:
+        r.trainer.save(epoch, r.counters, state)
+    if r.log:
+        r.log.end_epoch(epoch)
+    r.say(f"end of epoch {epoch}/{r.last_epoch}: saved 'latest', learning rate now {lr:.7f}")
 
 
 def entry() -> None:
