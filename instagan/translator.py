@@ -92,18 +92,11 @@ class Translator:
             raise ValueError(f"{', '.join(differ)} differs from {run_dir / 'train_opt.json'}: drop it to use the run's value")
         options = {k: v for k, v in flags.items() if k not in saved}  # the run's own values come from its train_opt.json
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        argv = ["--dataroot", "unused", "--checkpoints_dir", str(run_dir.parent), "--name", run_dir.name, "--epoch", str(epoch),
-                "--gpu_ids", str(device.index or 0) if device.type == "cuda" else "-1", "--precision", precision]  # fmt: skip
+        values = {"dataroot": "unused", "checkpoints_dir": str(run_dir.parent), "name": run_dir.name, "epoch": str(epoch),
+                  "gpu_ids": str(device.index or 0) if device.type == "cuda" else "-1", "precision": precision}  # fmt: skip
         if {**saved, **flags}.get("model", "insta_gan") == "insta_gan":
-            argv += ["--ins_max", str(ins_max), "--ins_per", str(ins_per)]
-        if paste_background:
-            argv.append("--paste_background")
-        for key, value in options.items():
-            if key == "no_dropout":
-                argv.append("--no_dropout" if value else "--dropout")
-            else:
-                argv += [f"--{key}", str(value)]
-        return cls.from_options(TestOptions().parse(argv))
+            values.update(ins_max=ins_max, ins_per=ins_per)
+        return cls.from_options(TestOptions().parse([], {**values, "paste_background": paste_background, **options}))
 
     def translate_batch(self, batch: dict) -> list[Translation]:
         """A data loader's batch (``A``, ``A_segs``, ``A_paths``, and/or the same for ``B``) -> one Translation per

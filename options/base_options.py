@@ -13,7 +13,7 @@ from pathlib import Path
 from instagan import data, models
 from instagan.util.devices import parse_gpu_ids
 from instagan.util.files import atomic_write_text
-from instagan.util.flags import Parser, at_least, positive
+from instagan.util.flags import Checked, Parser, at_least, positive
 
 GROUPS = (
     ("data", "the data set and how it is loaded"),
@@ -98,19 +98,25 @@ class BaseOptions:
         """Defaults that come from the run rather than the parser (test.py: the run's architecture)."""
         return {}
 
-    def gather_options(self, argv: list[str] | None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
+    def gather_options(
+        self, argv: list[str] | None, values: dict | None = None
+    ) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
         # --help waits until the model's and the data set's flags are in, so that it lists them too
+        values = dict(values or {})
         parser = self.initialize(Parser(add_help=False, description=self.description, usage=self.usage))
+        parser.set_defaults(**values)
         opt, _ = parser.parse_known_args(argv)
         saved = self.saved_defaults(opt)
-        parser.set_defaults(**saved)
+        parser.set_defaults(**{**saved, **values})
         opt, _ = parser.parse_known_args(argv)
         models.get_option_setter(opt.model)(self.groups["model options"], self.is_train)
-        parser.set_defaults(**saved)  # over the model's own defaults: what the run was trained with
+        parser.set_defaults(**{**saved, **values})  # over the model's own defaults: what the run was trained with
         opt, _ = parser.parse_known_args(argv)
         data.get_option_setter(opt.dataset_mode)(self.groups["data set options"], self.is_train)
+        parser.set_defaults(**{**saved, **values})
         self.groups["run"].add_argument("-h", "--help", action="help", help="show this message (with --model's flags) and exit")
         opt = parser.parse_args(argv)
+        check_values(parser, values)
         differ = [f"--{k} {getattr(opt, k)}" for k, v in saved.items() if getattr(opt, k) != v]
         if differ:
             parser.error(f"{' '.join(differ)} differs from the run's {self.saved_from(opt)} "
@@ -121,8 +127,11 @@ class BaseOptions:
     def saved_from(self, opt: argparse.Namespace) -> Path:
         return Path(opt.checkpoints_dir) / opt.name / "train_opt.json"
 
-    def parse(self, argv: list[str] | None = None) -> argparse.Namespace:
-        opt, parser = self.gather_options(argv)
+    def parse(self, argv: list[str] | None = None, values: dict | None = None) -> argparse.Namespace:
+        """The options from ``argv`` (the command line when None) and ``values``, Python values by option name
+        (``{"ngf": 8, "no_dropout": False}``) that the Python interface gives instead of strings; both are checked as
+        the flags declare."""
+        opt, parser = self.gather_options(argv, values)
         opt.isTrain = self.is_train
         if opt.suffix:
             try:
@@ -148,6 +157,22 @@ class BaseOptions:
                     parser.error(f"--{side} {getattr(opt, side)} must be a multiple of 4 (the generators downsample twice)")
             if opt.resize_or_crop == "resize_and_crop" and (opt.fineSizeH > opt.loadSizeH or opt.fineSizeW > opt.loadSizeW):
                 parser.error("--fineSizeH/W must not exceed --loadSizeH/W")
+
+
+def check_values(parser: argparse.ArgumentParser, values: dict) -> None:
+    """Check options given as Python values as their flags check the command line's strings: the name, the type,
+    the choices and the range declared with the flag (``util.flags``)."""
+    actions = {a.dest: a for a in parser._actions if a.option_strings}
+    for name, value in values.items():
+        action = actions.get(name)
+        if action is None:
+            parser.error(f"{name}={value!r} is not an option of this command")
+        if action.type in (int, float) and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            parser.error(f"{name}={value!r} must be a number")
+        if action.choices is not None and value not in action.choices:
+            parser.error(f"{name}={value!r} must be one of {', '.join(map(str, action.choices))}")
+        if isinstance(action, Checked) and not action.allowed(value):
+            parser.error(f"{name}={value!r} {action.rule()}")
 
 
 def format_options(opt: argparse.Namespace, parser_defaults: dict | None = None) -> str:

@@ -143,3 +143,19 @@ def test_help_lists_the_flags_of_the_model_and_the_data_set():
         assert "--ins_max" in text and "--ins_per" in text and "--dataroot" in text, script  # InstaGAN's own flags too
     assert "--lambda_ctx" in run("train.py", "--help").stdout
     assert "--lambda_ctx" not in run("train.py", "--model", "cycle_gan", "--help").stdout
+
+
+def test_options_from_python_values_are_checked_as_the_flags_declare(capsys):
+    """The Python interface gives options as values, not argv strings: a model's flag, a negated switch and a default
+    of the data set all arrive as given, and a bad value fails with the flag's own rule."""
+    from instagan.options.test_options import TestOptions
+
+    opt = TestOptions().parse([], {"dataroot": "d", "ngf": 8, "no_dropout": False, "ins_max": 3, "paste_background": True})
+    assert (opt.ngf, opt.no_dropout, opt.ins_max, opt.paste_background, opt.gpu_ids) == (8, False, 3, True, [0])
+    assert TestOptions().parse(["--ngf", "16"], {"dataroot": "d"}).ngf == 16  # argv and values together
+    for values, message in (({"ins_max": 0}, "ins_max=0 must be at least 1"), ({"ngf": "8"}, "ngf='8' must be a number"),
+                            ({"norm": "group"}, "norm='group' must be one of instance, batch, none"),
+                            ({"ngff": 8}, "ngff=8 is not an option")):  # fmt: skip
+        with pytest.raises(SystemExit):
+            TestOptions().parse([], {"dataroot": "d", **values})
+        assert message in capsys.readouterr().err

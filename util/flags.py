@@ -12,7 +12,7 @@ import argparse
 import math
 
 
-class _Checked(argparse.Action):
+class Checked(argparse.Action):
     """Stores a converted value after checking it; the subclass says what is allowed."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -31,7 +31,7 @@ class _Checked(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
-class _AtLeast(_Checked):
+class _AtLeast(Checked):
     def allowed(self, value) -> bool:
         return value >= self.bound
 
@@ -39,7 +39,7 @@ class _AtLeast(_Checked):
         return f"must be at least {self.bound}"
 
 
-class _Positive(_Checked):
+class _Positive(Checked):
     def allowed(self, value) -> bool:
         return value > 0 and not math.isnan(value) and (not math.isinf(value) or self.bound == "inf")
 
@@ -47,7 +47,7 @@ class _Positive(_Checked):
         return "must be a positive number"
 
 
-class _NonNegative(_Checked):
+class _NonNegative(Checked):
     def allowed(self, value) -> bool:
         return value >= 0 and math.isfinite(value)
 
@@ -55,7 +55,7 @@ class _NonNegative(_Checked):
         return "must be zero or a positive number"
 
 
-class _Below(_Checked):
+class _Below(Checked):
     def allowed(self, value) -> bool:
         return 0 <= value < self.bound
 
