@@ -27,6 +27,12 @@ class BaseModel:
         self.loss_names: list[str] = []
         self.model_names: list[str] = []
         self.current_losses: dict[str, float] = {}
+        # --channels_last: NHWC weights and inputs (the same numbers; convolutions without layout conversions)
+        self.memory_format = torch.channels_last if getattr(opt, "channels_last", False) else torch.contiguous_format
+
+    def to_device(self, x: torch.Tensor) -> torch.Tensor:
+        """An input tensor (B, C, H, W) on the model's device, in the networks' memory format."""
+        return x.to(self.device).contiguous(memory_format=self.memory_format)
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -42,10 +48,12 @@ class BaseModel:
         return {name: getattr(self, f"net{name}") for name in self.model_names}
 
     def setup(self) -> None:
-        """Load the ``--epoch`` weights for testing; compile the networks with ``--compile`` (after loading);
-        print them with ``--verbose``."""
+        """Load the ``--epoch`` weights for testing; lay the networks out as ``--channels_last`` asks; compile them
+        with ``--compile`` (after loading); print them with ``--verbose``."""
         if not self.isTrain:
             self.load_networks(self.opt.epoch)
+        for net in self.networks().values():
+            net.to(memory_format=self.memory_format)
         if getattr(self.opt, "compile", False):
             for net in self.networks().values():
                 networks.compile_network(net)

@@ -81,7 +81,8 @@ def write(save_dir: Path, tag: str | int, nets: dict[str, nn.Module], state: Tra
     """Write checkpoint ``tag``: the weight files and the training state, as one unit. The state file alone resumes a
     run (it holds the networks too); the weight files are for test.py."""
     files: dict[str, Any] = {
-        weights_name(tag, name): {k: v.detach().cpu() for k, v in net.state_dict().items()} for name, net in nets.items()
+        weights_name(tag, name): {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}  # (any layout)
+        for name, net in nets.items()
     }
     files[state_path(save_dir, tag).name] = {
         "model": state.trainer,

@@ -185,9 +185,9 @@ class TwoDomainModel(BaseModel):
             key = {"A": "B", "B": "A"}[src] if swap else src
             if key not in batch:
                 continue
-            source = batch[key].to(self.device)
+            source = self.to_device(batch[key])
             masks = batch.get(f"{key}_segs", torch.empty(source.shape[0], 0, *source.shape[2:]))
-            source_masks, untranslated = (m.to(self.device) for m in self.select_instances(masks))
+            source_masks, untranslated = (self.to_device(m) for m in self.select_instances(masks))
             paths = list(batch[f"{key}_paths"])
             steps = [k for k, chunk in enumerate(self.steps) for _ in range(chunk.start, chunk.stop)]
             d = Direction(src, tgt, getattr(self, f"netG_{src}"), getattr(self, f"netG_{tgt}"), source, source_masks,

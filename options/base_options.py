@@ -86,6 +86,11 @@ class BaseOptions:
             choices=("fp32", "bf16", "fp16"),
             help="fp32, or mixed precision: the networks run in bf16 or fp16 under autocast (fp32 keeps parity)",
         )
+        r.add_argument(
+            "--channels_last",
+            action="store_true",
+            help="networks and their inputs in channels-last (NHWC) memory: faster convolutions on the CPU and in bf16 on CUDA",
+        )
         r.add_argument("--compile", action="store_true", help="torch.compile the networks (a warm-up, then faster; CUDA)")
         r.add_argument("--suffix", default="", help="appended to --name, formatted with the options, e.g. {model}_{netG}")
         r.add_argument("--verbose", action="store_true", help="print the networks")

@@ -1,3 +1,5 @@
+import random
+
 import torch
 
 from instagan.models.insta_gan_model import InstaGANModel
@@ -67,3 +69,37 @@ def test_batch_of_four_gives_the_same_translation_as_four_single_runs():
             torch.testing.assert_close(getattr(together, name)[i : i + 1], getattr(alone, name), atol=atol, rtol=0, msg=name)
     # sample 2 has no instance: it passes through untouched
     assert torch.equal(together.translated[2], x[2, :3])
+
+
+def test_channels_last_trains_and_translates_as_the_default_layout():
+    """--channels_last changes where numbers sit in memory, not the numbers: a test pass and the losses of a training
+    step (G and D, identity and context losses) agree with the default layout's, and so, within the rounding Adam
+    amplifies, does the second sequential step, which follows an update."""
+    x_a = make_input(batch=2, n=4, empty={(1, 3)})
+    x_b = make_input(batch=2, n=4, empty={(0, 2), (0, 3)}, seed=1)
+    runs = []
+    for flags in ([], ["--channels_last"]):
+        torch.manual_seed(0)
+        random.seed(0)
+        opt = TrainOptions().parse(SMALL + ["--ins_max", "4", "--ins_per", "2", *flags])
+        model = InstaGANModel(opt, torch.device("cpu"))
+        model.setup()
+        trainer = Trainer(model, opt, Context(torch.device("cpu")))
+        model.eval()
+        model.set_input(batch_from(x_a, x_b))
+        translations = model.translate()
+        model.train()
+        trainer.train_step(batch_from(x_a, x_b))
+        runs.append((model, translations, trainer.step_losses))
+    (_, plain_out, plain_losses), (nhwc, nhwc_out, nhwc_losses) = runs
+    assert nhwc.netG_A.encoder_img[1].weight.is_contiguous(memory_format=torch.channels_last)
+    assert nhwc.directions[0].source.is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(plain_out, nhwc_out):
+        torch.testing.assert_close(a.translated, b.translated, atol=1e-5, rtol=0)
+        torch.testing.assert_close(a.translated_masks, b.translated_masks, atol=1e-5, rtol=0)
+        torch.testing.assert_close(a.reconstructed, b.reconstructed, atol=3e-5, rtol=0)
+    assert len(plain_losses) == len(nhwc_losses) == 2 and len(plain_losses[0]) == 10
+    for step, atol in zip(range(2), (1e-5, 1e-3)):
+        assert plain_losses[step].keys() == nhwc_losses[step].keys()
+        for name, value in plain_losses[step].items():
+            assert abs(value - nhwc_losses[step][name]) < atol, (step, name, value, nhwc_losses[step][name])
