@@ -142,3 +142,48 @@ def test_original_state_dict_keys_are_translated():
         original["module." + key] = value
     original["module.encoder.1.running_mean"] = torch.zeros(8)  # pre-0.4 instance-norm stats are dropped
     assert N.load_original_state_dict(original).keys() == ours.keys()
+
+
+@pytest.mark.parametrize("dtype, atol", [(torch.float32, 1e-5), (torch.bfloat16, 0.05)])
+def test_channels_last_instance_norm_is_torchs_in_the_input_layout(dtype, atol):
+    x = (torch.randn(3, 16, 12, 10) * 3 + 1).to(dtype).contiguous(memory_format=torch.channels_last)
+    y = N.layers.instance_norm_nhwc(x, 1e-5)
+    assert y.dtype == dtype and y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
+    expected = torch.nn.functional.instance_norm(x.float(), eps=1e-5)
+    torch.testing.assert_close(y.float(), expected, atol=atol, rtol=0)
+
+
+def test_channels_last_runs_every_layer_in_channels_last_memory(monkeypatch):
+    """With --channels_last (and the NHWC instance norm that CUDA uses, here on the CPU), every convolution of every
+    network reads channels-last memory, except the first of each layer stack, which reads its slice of the input."""
+    from instagan.models.insta_gan_model import InstaGANModel
+    from instagan.models.trainer import Trainer
+    from instagan.options.train_options import TrainOptions
+    from instagan.util.distributed import Context
+    from tests.test_model import SMALL, batch_from
+
+    monkeypatch.setattr(N.layers, "NHWC_INSTANCE_NORM_DEVICES", {"cpu", "cuda"})
+    opt = TrainOptions().parse(SMALL + ["--ins_max", "4", "--ins_per", "2", "--channels_last", "--n_blocks", "2"])
+    model = InstaGANModel(opt, torch.device("cpu"))
+    model.setup()
+    trainer = Trainer(model, opt, Context(torch.device("cpu")))
+    seen, converted = [], []
+
+    def check(module, args):
+        seen.append(module)
+        if not args[0].is_contiguous(memory_format=torch.channels_last):
+            converted.append((type(module).__name__, tuple(args[0].shape), args[0].stride()))
+
+    for net in model.networks().values():
+        for stack in net.children():
+            convs = [m for m in stack.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+            for conv in convs[1:]:
+                conv.register_forward_pre_hook(check)
+    x_a = make_input(batch=2, n=4, empty={(1, 3)})
+    x_b = make_input(batch=2, n=4, empty={(0, 2), (0, 3)}, seed=1)
+    trainer.train_step(batch_from(x_a, x_b))
+    model.eval()
+    model.set_input(batch_from(x_a, x_b))
+    model.translate()
+    assert len(seen) > 100
+    assert converted == []

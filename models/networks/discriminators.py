@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from instagan.models.networks.layers import NormFactory, _uses_bias, get_norm_layer, init_weights
+from instagan.models.networks.layers import InstanceNorm2d, NormFactory, _uses_bias, get_norm_layer, init_weights
 from instagan.models.networks.spectral_norm import spectral_norm
 from instagan.util import instance_set
 
@@ -61,7 +61,7 @@ class NLayerSetDiscriminator(nn.Module):
         input_nc: int,
         ndf: int = 64,
         n_layers: int = 3,
-        norm_layer: NormFactory = nn.InstanceNorm2d,
+        norm_layer: NormFactory = InstanceNorm2d,
         sn_update: str = "per_instance",
     ) -> None:
         super().__init__()
@@ -106,7 +106,7 @@ class NLayerSetDiscriminator(nn.Module):
         for group in groups:
             sample_of, slot_of = group.nonzero(as_tuple=True)
             feat_segs = self.feature_seg(segs[sample_of, slot_of].unsqueeze(1))
-            set_feature = set_feature.index_add(0, sample_of, feat_segs)
+            set_feature.index_add_(0, sample_of, feat_segs)  # (in place: keeps the layout)
         return self.classifier(torch.cat([feat_img, set_feature], dim=1))
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from instagan.models.networks.layers import FewOutputsConv2d, NormFactory, _uses_bias, get_norm_layer, init_weights
+from instagan.models.networks.layers import (
+    FewOutputsConv2d,
+    InstanceNorm2d,
+    NormFactory,
+    _uses_bias,
+    get_norm_layer,
+    init_weights,
+)
 from instagan.util import instance_set
 
 
@@ -124,7 +131,7 @@ class ResnetSetGenerator(nn.Module):
         input_nc: int,
         output_nc: int,
         ngf: int = 64,
-        norm_layer: NormFactory = nn.InstanceNorm2d,
+        norm_layer: NormFactory = InstanceNorm2d,
         use_dropout: bool = False,
         n_blocks: int = 9,
     ) -> None:
@@ -145,7 +152,7 @@ class ResnetSetGenerator(nn.Module):
 
         enc_img = self.encoder_img(img)
         enc_segs = self.encoder_seg(segs[sample_of, slot_of].unsqueeze(1))  # (K, 4ngf, h, w)
-        set_feature = torch.zeros_like(enc_img).index_add(0, sample_of, enc_segs)
+        set_feature = torch.zeros_like(enc_img).index_add_(0, sample_of, enc_segs)  # (in place: keeps the layout)
 
         out_img = self.decoder_img(torch.cat([enc_img, set_feature], dim=1))
         dec_segs = self.decoder_seg(torch.cat([enc_segs, enc_img[sample_of], set_feature[sample_of]], dim=1))

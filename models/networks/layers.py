@@ -19,10 +19,42 @@ def get_norm_layer(norm: str = "instance") -> NormFactory:
     if norm == "batch":
         return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
     if norm == "instance":
-        return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
+        return functools.partial(InstanceNorm2d, affine=False, track_running_stats=False)
     if norm == "none":
         return lambda channels: nn.Identity()
     raise ValueError(f"unknown --norm {norm!r}: use instance, batch or none")
+
+
+# Devices on which InstanceNorm2d keeps channels-last input in channels-last memory (see there).
+NHWC_INSTANCE_NORM_DEVICES = {"cuda"}
+
+
+class InstanceNorm2d(nn.InstanceNorm2d):
+    """torch's instance norm, which returns contiguous (NCHW) memory whatever its input's layout, so that under
+    ``--channels_last`` the next convolution converts it back. On the devices in ``NHWC_INSTANCE_NORM_DEVICES`` a
+    channels-last input without affine parameters or running statistics (InstaGAN's) is normalised in place of layout:
+    the same function, float rounding apart. Elsewhere, and for contiguous input, torch's kernel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            x.device.type in NHWC_INSTANCE_NORM_DEVICES
+            and x.dim() == 4
+            and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last)
+            and not self.affine
+            and not self.track_running_stats
+            and not torch.compiler.is_exporting()
+            and not torch.onnx.is_in_onnx_export()
+        ):
+            return instance_norm_nhwc(x, self.eps)
+        return super().forward(x)
+
+
+def instance_norm_nhwc(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """(x - mean) / sqrt(var + eps) over each sample's and channel's H x W, without affine parameters, in x's layout;
+    the statistics in float32 whatever x's dtype."""
+    var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
+    return ((x - mean) * torch.rsqrt(var + eps)).to(x.dtype)
 
 
 def _uses_bias(norm_layer: NormFactory) -> bool:
