@@ -69,6 +69,8 @@ def measure(config: dict) -> dict:
     new_api = (Path(config["root"]) / "models" / "trainer.py").is_file()
     if new_api:
         argv += ["--precision", config["precision"]] + (["--compile"] if config["compile"] else [])
+    if config.get("channels_last"):
+        argv += ["--channels_last"]
     train = config["mode"] == "train"
     if train:
         opt = TrainOptions().parse(argv + ["--ins_max", str(config["ins_max"]), "--ins_per", "2"])
@@ -92,6 +94,8 @@ def measure(config: dict) -> dict:
             model.set_input(b)
             model.optimize_parameters()
     else:  # random weights: nothing to load
+        for net in model.networks().values() if config.get("channels_last") else ():
+            net.to(memory_format=torch.channels_last)  # (as setup() does)
         if new_api and opt.compile:
             from instagan.models import networks
 
@@ -165,16 +169,19 @@ def configs(args: argparse.Namespace, device: str) -> list[dict]:
     if args.small:
         base.update(size=48, ngf=8, n_blocks=2)
         grid = [dict(batch=b) for b in (1, 4, 8)] + [dict(batch=4, precision="bf16"), dict(batch=4, compile=True)]
+        grid += [dict(batch=4, channels_last=True)]
         grid += [dict(batch=4, ins_max=n) for n in (8, 16)]
     elif args.short:
         base.update(size=200, ngf=64, n_blocks=9)
         grid = [dict(batch=1), dict(batch=8), dict(batch=8, precision="bf16"), dict(batch=8, precision="fp16")]
         grid += [dict(batch=8, precision="bf16", ins_max=n) for n in (8, 16)]
         grid += [dict(batch=16, precision="bf16"), dict(batch=8, precision="bf16", compile=True)]
+        grid += [dict(batch=8, precision="bf16", channels_last=True, compile=c) for c in (False, True)]
     else:
         base.update(size=200, ngf=64, n_blocks=9)
         grid = [dict(batch=b, precision=p) for b in (1, 4, 8) for p in ("fp32", "bf16", "fp16")]
         grid += [dict(batch=8, precision=p, compile=True) for p in ("fp32", "bf16")]
+        grid += [dict(batch=8, precision="bf16", channels_last=True)]
         grid += [dict(batch=8, precision="bf16", ins_max=n) for n in (8, 16)]
     out = []
     for g in grid:
@@ -205,7 +212,8 @@ def against(rev: str, config: dict, rounds: int = 3) -> tuple[float, float] | st
 
 
 def label(c: dict) -> str:
-    return f"batch {c['batch']}, {c['precision']}" + (", compiled" if c["compile"] else "") + f", --ins_max {c['ins_max']}"
+    extras = (", compiled" if c["compile"] else "") + (", channels-last" if c.get("channels_last") else "")
+    return f"batch {c['batch']}, {c['precision']}{extras}, --ins_max {c['ins_max']}"
 
 
 def main(argv: list[str] | None = None) -> Path | None:
