@@ -54,7 +54,7 @@ class BaseModel:
             self.load_networks(self.opt.epoch)
         for net in self.networks().values():
             net.to(memory_format=self.memory_format)
-        if getattr(self.opt, "compile", False):
+        if getattr(self.opt, "compile", False) and not getattr(self.opt, "cuda_graphs", False):  # (that compiles whole steps)
             for net in self.networks().values():
                 networks.compile_network(net)
         if self.opt.verbose:

@@ -47,6 +47,17 @@ class InstaGANModel(TwoDomainModel):
             )
         return parser
 
+    def setup(self) -> None:
+        """As BaseModel's; with ``--cuda_graphs`` (test passes) the generators run as ``networks.StaticStep``s,
+        compiled whole instead of stack by stack."""
+        super().setup()
+        if getattr(self.opt, "cuda_graphs", False):
+            self.use_static_steps(compiled=True)
+
+    def use_static_steps(self, compiled: bool) -> None:
+        """Test passes with fixed shapes per step (``networks.StaticStep``), compiled for CUDA graphs or not."""
+        self.static_steps = {src: networks.StaticStep(getattr(self, f"netG_{src}"), compiled) for src in "AB"}
+
     def make_discriminator(self, input_nc: int) -> nn.Module:
         o = self.opt
         return networks.define_D(input_nc, o.ndf, o.netD, o.n_layers_D, o.norm, o.init_type, o.init_gain, o.sn_update)

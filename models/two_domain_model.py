@@ -133,6 +133,7 @@ class TwoDomainModel(BaseModel):
         self.loss_names = [f"{n}_{d}" for d in "AB" for n in ("D", "G", "cyc", "idt", *self.extra_loss_names)]
         self.model_names = ["G_A", "G_B", "D_A", "D_B"] if self.isTrain else ["G_A", "G_B"]
         self.directions: list[Direction] = []
+        self.static_steps: dict[str, networks.StaticStep] | None = None  # src -> G; test passes with --cuda_graphs
         self.netG_A = self.make_generator(opt.input_nc, opt.output_nc).to(device)
         self.netG_B = self.make_generator(opt.output_nc, opt.input_nc).to(device)
         if self.isTrain:
@@ -227,6 +228,8 @@ class TwoDomainModel(BaseModel):
         active = self.active_samples(masks)
         rows = active.nonzero(as_tuple=True)[0]
         all_rows = len(rows) == len(active)
+        if self.static_steps is not None and not torch.is_grad_enabled():
+            return self._static_step(d, index, active, rows, all_rows)
         x = torch.cat([d.translated if all_rows else d.translated[rows], masks if all_rows else masks[rows]], dim=1)
         idt = None
         if len(rows):
@@ -241,6 +244,21 @@ class TwoDomainModel(BaseModel):
         fake_img, fake_masks = split(fake)
         fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_masks], dim=1), 3 + self.slots)
         return Step(active, x, fake, rec, fake_all, idt)
+
+    def _static_step(self, d: Direction, index: int, active: torch.Tensor, rows: torch.Tensor, all_rows: bool) -> Step:
+        """``translate_step`` without gradients and with fixed shapes (``networks.StaticStep``): G and G_back run on
+        every sample of the batch and every slot of the step; the step keeps the translated samples' rows."""
+        assert self.static_steps is not None
+        x = torch.cat([d.translated, d.source_masks[:, self.steps[index]]], dim=1)
+        fake = self.static_steps[d.src](x)
+        rec = self.static_steps[d.tgt](fake)
+        if not all_rows:
+            x, fake, rec = x[rows], fake[rows], rec[rows]
+        fake, rec = fake.float(), rec.float()
+        done = [m if all_rows else m[rows] for m in d.translated_masks]
+        fake_img, fake_masks = split(fake)
+        fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_masks], dim=1), 3 + self.slots)
+        return Step(active, x, fake, rec, fake_all)
 
     def _advance(self, d: Direction, step: Step, index: int) -> None:
         """Record a step's (detached) results: the next step starts from the translated image."""

@@ -89,7 +89,7 @@ class BaseOptions:
         r.add_argument(
             "--channels_last",
             action="store_true",
-            help="networks and their inputs in channels-last (NHWC) memory: faster convolutions on the CPU and in bf16 on CUDA",
+            help="networks and their inputs in channels-last (NHWC) memory: faster convolutions (same function)",
         )
         r.add_argument("--compile", action="store_true", help="torch.compile the networks (a warm-up, then faster; CUDA)")
         r.add_argument("--suffix", default="", help="appended to --name, formatted with the options, e.g. {model}_{netG}")

@@ -96,6 +96,8 @@ def measure(config: dict) -> dict:
     else:  # random weights: nothing to load
         for net in model.networks().values() if config.get("channels_last") else ():
             net.to(memory_format=torch.channels_last)  # (as setup() does)
+        if config.get("cuda_graphs"):  # (as setup() does with --cuda_graphs)
+            model.use_static_steps(compiled=True)
         if new_api and opt.compile:
             from instagan.models import networks
 
@@ -177,6 +179,7 @@ def configs(args: argparse.Namespace, device: str) -> list[dict]:
         grid += [dict(batch=8, precision="bf16", ins_max=n) for n in (8, 16)]
         grid += [dict(batch=16, precision="bf16"), dict(batch=8, precision="bf16", compile=True)]
         grid += [dict(batch=8, precision="bf16", channels_last=True, compile=c) for c in (False, True)]
+        grid += [dict(batch=8, precision="bf16", channels_last=True, cuda_graphs=True)]
     else:
         base.update(size=200, ngf=64, n_blocks=9)
         grid = [dict(batch=b, precision=p) for b in (1, 4, 8) for p in ("fp32", "bf16", "fp16")]
@@ -186,7 +189,7 @@ def configs(args: argparse.Namespace, device: str) -> list[dict]:
     out = []
     for g in grid:
         config = {**base, **g}
-        if config["compile"]:
+        if config["compile"] or config.get("cuda_graphs"):
             config["warmup"] = max(config["warmup"], 4)
         out.append(config)
     return out
@@ -213,6 +216,7 @@ def against(rev: str, config: dict, rounds: int = 3) -> tuple[float, float] | st
 
 def label(c: dict) -> str:
     extras = (", compiled" if c["compile"] else "") + (", channels-last" if c.get("channels_last") else "")
+    extras += ", test with --cuda_graphs" if c.get("cuda_graphs") else ""
     return f"batch {c['batch']}, {c['precision']}{extras}, --ins_max {c['ins_max']}"
 
 

@@ -1,5 +1,6 @@
 import random
 
+import pytest
 import torch
 
 from instagan.models.insta_gan_model import InstaGANModel
@@ -103,3 +104,25 @@ def test_channels_last_trains_and_translates_as_the_default_layout():
         assert plain_losses[step].keys() == nhwc_losses[step].keys()
         for name, value in plain_losses[step].items():
             assert abs(value - nhwc_losses[step][name]) < atol, (step, name, value, nhwc_losses[step][name])
+
+
+@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_the_static_step_translates_as_the_model_does(compiled):
+    """--cuda_graphs runs each step on every sample and slot (fixed shapes), compiled whole; the translations equal the
+    default pass's, also for a sample with no instance in a step and one with none at all."""
+    opt = TestOptions().parse(SMALL + ["--ins_max", "5", "--ins_per", "2"])
+    model = InstaGANModel(opt, torch.device("cpu"))
+    model.eval()
+    x = make_input(batch=4, n=5, empty={(1, 3), (1, 4), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (3, 2), (3, 3), (3, 4)})
+    batch = {"A": x[:, :3], "A_segs": x[:, 3:], "A_paths": [f"{i}.png" for i in range(4)]}
+    model.set_input(batch)
+    default = model.translate()[0]
+    model.use_static_steps(compiled)
+    for _ in range(2):  # (compiled: the second pass replays what the first compiled)
+        model.set_input(batch)
+        static = model.translate()[0]
+        for name in ("translated", "translated_masks", "reconstructed", "reconstructed_masks"):
+            atol = 3e-5 if name.startswith("reconstructed") else 1e-5
+            torch.testing.assert_close(getattr(static, name), getattr(default, name), atol=atol, rtol=0, msg=name)
+    assert static.slot_steps == default.slot_steps == [0, 0, 1, 1, 2]
+    assert torch.equal(static.translated[2], x[2, :3])  # no instance: passes through

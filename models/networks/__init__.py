@@ -4,7 +4,8 @@ The set-aware networks keep the original implementation's module names and ``nn.
 checkpoints written by the authors' code load directly (``original.load_original_state_dict``).
 
 - ``generators``: InstaGAN's set-aware ResNet generator, CycleGAN's ResNet generator (``define_G``); a step of the set
-  generator as the model runs it, for export (``TranslationStep``)
+  generator as the model runs it, for export (``TranslationStep``), and with fixed shapes for CUDA graphs
+  (``StaticStep``)
 - ``discriminators``: the set-aware PatchGAN with spectral norm, CycleGAN's PatchGAN (``define_D``)
 - ``spectral_norm``: spectral normalisation with the original's power iteration
 - ``layers``: normalisation layers, initialisation, the CPU's faster few-output convolution
@@ -14,7 +15,13 @@ checkpoints written by the authors' code load directly (``original.load_original
 
 from instagan.models.networks.compile import compile_network
 from instagan.models.networks.discriminators import NLayerDiscriminator, NLayerSetDiscriminator, define_D
-from instagan.models.networks.generators import ResnetGenerator, ResnetSetGenerator, TranslationStep, define_G
+from instagan.models.networks.generators import (
+    ResnetGenerator,
+    ResnetSetGenerator,
+    StaticStep,
+    TranslationStep,
+    define_G,
+)
 from instagan.models.networks.layers import FewOutputsConv2d, get_norm_layer, init_weights
 from instagan.models.networks.losses import GANLoss
 from instagan.models.networks.original import load_original_state_dict
@@ -36,5 +43,6 @@ __all__ = [
     "init_weights",
     "load_original_state_dict",
     "spectral_norm",
+    "StaticStep",
     "TranslationStep",
 ]

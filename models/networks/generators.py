@@ -189,3 +189,31 @@ class TranslationStep(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         active = instance_set.nonempty(x[:, self.generator.input_nc :]).any(dim=1)
         return torch.where(active[:, None, None, None], self.generator(x), x)
+
+
+class StaticStep:
+    """A set generator's sequential step with shapes fixed by the batch size and the step's slot count, for CUDA
+    graphs: every sample and every slot is computed (``forward_dense``), where ``forward`` selects the non-empty slots
+    (a data-dependent shape). For a sample with an instance among the slots the output is what ``forward`` gives it,
+    float rounding apart; a sample without one gets a translation of its image alone, which the model does not use.
+
+    ``compiled``: ``torch.compile(mode="reduce-overhead")``, which on CUDA replays the step as a CUDA graph (one
+    graph per batch size and slot count: a test pass has at most two batch sizes, and every step ``--ins_per``
+    slots); on the CPU it compiles without graphs. Outputs are copies, as a graph's next replay overwrites its own.
+    """
+
+    def __init__(self, generator: ResnetSetGenerator, compiled: bool) -> None:
+        self.generator = generator
+        self.step = torch.compile(self._dense, mode="reduce-overhead", dynamic=False) if compiled else self._dense
+        self.compiled = compiled
+
+    def _dense(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.generator
+        img, segs = x[:, : g.input_nc], x[:, g.input_nc :]
+        return g.forward_dense(img, segs, instance_set.encoded_slots(segs))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.compiled:
+            return self._dense(x)
+        torch.compiler.cudagraph_mark_step_begin()
+        return self.step(x).clone()
