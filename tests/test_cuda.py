@@ -95,3 +95,49 @@ def test_train_and_test_scripts_on_the_gpu(tmp_path, launcher):
     proc = subprocess.run(test, cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert list((tmp_path / "results").rglob("*fake_B*.png"))
+
+
+def test_channels_last_on_the_gpu_keeps_every_layer_nhwc_and_the_losses():
+    """On CUDA, --channels_last keeps NHWC memory between layers (instance norm included) and gives the losses the
+    default layout gives, in fp32 and in bf16."""
+    for precision, rel in (("fp32", 1e-4), ("bf16", 5e-2)):
+        plain, nhwc = trainer("cuda", "--precision", precision), trainer("cuda", "--precision", precision, "--channels_last")
+        nhwc.model.setup()
+        converted = []
+
+        def check(module, args, converted=converted):
+            if not args[0].is_contiguous(memory_format=torch.channels_last):
+                converted.append(type(module).__name__)
+
+        for net in nhwc.model.networks().values():
+            for stack in net.children():
+                convs = [m for m in stack.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+                for conv in convs[1:]:
+                    conv.register_forward_pre_hook(check)
+        batch = random_batch(2, 3, 48, 20, 0)
+        plain.train_step(batch)
+        nhwc.train_step(batch)
+        assert converted == []
+        for name, value in plain.step_losses[0].items():
+            assert nhwc.step_losses[0][name] == pytest.approx(value, rel=rel, abs=1e-5), (precision, name)
+
+
+def test_cuda_graphs_test_pass_on_the_gpu_matches_eager():
+    """test.py --cuda_graphs: the static steps replayed as CUDA graphs translate as the default pass does."""
+    from instagan.options.test_options import TestOptions
+
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    opt = TestOptions().parse(SMALL[:-2] + ["--gpu_ids", "0", "--ins_max", "20", "--ins_per", "2"])
+    model = InstaGANModel(opt, torch.device("cuda"))
+    model.eval()
+    batch = random_batch(2, 5, 48, 20, 0)
+    model.set_input(batch)
+    default = model.translate()
+    model.use_static_steps(compiled=True)
+    for _ in range(3):  # compile, record, replay
+        model.set_input(batch)
+        static = model.translate()
+        for d, s in zip(default, static):
+            torch.testing.assert_close(s.translated, d.translated, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(s.translated_masks, d.translated_masks, atol=1e-4, rtol=1e-4)
