@@ -3,6 +3,7 @@
     python scripts/benchmark_speed.py                      # the paper's 200x200, ngf 64, on CUDA if present
     python scripts/benchmark_speed.py --small              # a CPU run in a few minutes, with the demo's config
     python scripts/benchmark_speed.py --small --against 67aba8a   # also the demo's config at another revision
+    python scripts/benchmark_speed.py --short --match channels-last --out -   # some rows only, printed
 
 Each measurement runs in a fresh process (so peak memory is its own): a few warm-up iterations, then timed ones.
 Training: one ``train_step`` (every sequential step's G and D updates) on a batch of ``--batch_size`` images per
@@ -227,6 +228,7 @@ def main(argv: list[str] | None = None) -> Path | None:
     parser.add_argument("--device", choices=("cuda", "cpu"), help="default: cuda when available (always cpu with --small)")
     parser.add_argument("--against", metavar="REV", help="also compare the demo's config (batch 4) with this git revision")
     parser.add_argument("--against_only", action="store_true", help="with --against: only that comparison")
+    parser.add_argument("--match", metavar="TEXT", help="only the configurations whose label holds TEXT, e.g. channels-last")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=6)
     parser.add_argument("--out", default="docs/speed.md", help="where to write the table ('-': print only)")
@@ -251,7 +253,8 @@ def main(argv: list[str] | None = None) -> Path | None:
             "| configuration | train images/s | train peak memory (GB) | test images/s | test peak memory (GB) |",
             "|---|---|---|---|---|"]  # fmt: skip
     section = "cpu" if device == "cpu" else "gpu"
-    for config in [] if args.against_only else configs(args, device):
+    chosen = [c for c in configs(args, device) if args.match is None or args.match in label(c)]
+    for config in [] if args.against_only else chosen:
         train = run_one({**config, "mode": "train"})
         test = run_one({**config, "mode": "test"}) if config["ins_max"] == 4 else {}
         cells = [label(config)]
