@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -228,37 +229,35 @@ class TwoDomainModel(BaseModel):
         active = self.active_samples(masks)
         rows = active.nonzero(as_tuple=True)[0]
         all_rows = len(rows) == len(active)
-        if self.static_steps is not None and not torch.is_grad_enabled():
-            return self._static_step(d, index, active, rows, all_rows)
-        x = torch.cat([d.translated if all_rows else d.translated[rows], masks if all_rows else masks[rows]], dim=1)
+        pick = (lambda t: t) if all_rows else (lambda t: t[rows])  # noqa: E731 (the rows of the translated samples)
         idt = None
-        if len(rows):
-            fake = d.G(x).float()
-            if identity and self.opt.norm != "batch":  # batch norm would mix the two batches' statistics
-                rec, idt = d.G_back(torch.cat([fake, x])).float().chunk(2)
-            else:
-                rec = d.G_back(fake).float()
-        else:  # nothing to translate in this step: no network call on an empty batch
-            fake = rec = idt = x
-        done = [m if all_rows else m[rows] for m in d.translated_masks]
+        if self.static_steps is not None and not torch.is_grad_enabled():
+            x, fake, rec = self._static_translation(d, masks, pick)
+        else:
+            x = torch.cat([pick(d.translated), pick(masks)], dim=1)
+            fake = rec = idt = x  # nothing to translate in this step: no network call on an empty batch
+            if len(rows):
+                fake, idt = d.G(x).float(), None
+                if identity and self.opt.norm != "batch":  # batch norm would mix the two batches' statistics
+                    rec, idt = d.G_back(torch.cat([fake, x])).float().chunk(2)
+                else:
+                    rec = d.G_back(fake).float()
+        done = [pick(m) for m in d.translated_masks]
         fake_img, fake_masks = split(fake)
         fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_masks], dim=1), 3 + self.slots)
         return Step(active, x, fake, rec, fake_all, idt)
 
-    def _static_step(self, d: Direction, index: int, active: torch.Tensor, rows: torch.Tensor, all_rows: bool) -> Step:
-        """``translate_step`` without gradients and with fixed shapes (``networks.StaticStep``): G and G_back run on
-        every sample of the batch and every slot of the step; the step keeps the translated samples' rows."""
+    def _static_translation(
+        self, d: Direction, masks: torch.Tensor, pick: Callable[[torch.Tensor], torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The step's input, translation and reconstruction without gradients and with fixed shapes
+        (``networks.StaticStep``): G and G_back run on every sample and every slot; ``pick`` keeps the translated
+        samples' rows."""
         assert self.static_steps is not None
-        x = torch.cat([d.translated, d.source_masks[:, self.steps[index]]], dim=1)
+        x = torch.cat([d.translated, masks], dim=1)
         fake = self.static_steps[d.src](x)
         rec = self.static_steps[d.tgt](fake)
-        if not all_rows:
-            x, fake, rec = x[rows], fake[rows], rec[rows]
-        fake, rec = fake.float(), rec.float()
-        done = [m if all_rows else m[rows] for m in d.translated_masks]
-        fake_img, fake_masks = split(fake)
-        fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_masks], dim=1), 3 + self.slots)
-        return Step(active, x, fake, rec, fake_all)
+        return pick(x), pick(fake).float(), pick(rec).float()
 
     def _advance(self, d: Direction, step: Step, index: int) -> None:
         """Record a step's (detached) results: the next step starts from the translated image."""

@@ -18,7 +18,7 @@ from instagan.util.distributed import Context
 from scripts.benchmark_speed import random_batch
 from tests.conftest import ROOT
 from tests.test_engine import weights
-from tests.test_networks import make_input
+from tests.test_networks import make_input, watch_layouts
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (this machine has none)")
 SMALL = ["--dataroot", "unused", "--ngf", "8", "--ndf", "8", "--n_blocks", "2", "--pool_size", "0"]
@@ -103,17 +103,7 @@ def test_channels_last_on_the_gpu_keeps_every_layer_nhwc_and_the_losses():
     for precision, rel in (("fp32", 1e-4), ("bf16", 5e-2)):
         plain, nhwc = trainer("cuda", "--precision", precision), trainer("cuda", "--precision", precision, "--channels_last")
         nhwc.model.setup()
-        converted = []
-
-        def check(module, args, converted=converted):
-            if not args[0].is_contiguous(memory_format=torch.channels_last):
-                converted.append(type(module).__name__)
-
-        for net in nhwc.model.networks().values():
-            for stack in net.children():
-                convs = [m for m in stack.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
-                for conv in convs[1:]:
-                    conv.register_forward_pre_hook(check)
+        _, converted = watch_layouts(nhwc.model)
         batch = random_batch(2, 3, 48, 20, 0)
         plain.train_step(batch)
         nhwc.train_step(batch)

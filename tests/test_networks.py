@@ -153,6 +153,24 @@ def test_channels_last_instance_norm_is_torchs_in_the_input_layout(dtype, atol):
     torch.testing.assert_close(y.float(), expected, atol=atol, rtol=0)
 
 
+def watch_layouts(model) -> tuple[list, list]:
+    """Hooks on every convolution of the model's networks but the first of each layer stack (which reads its slice of
+    the input): the lists of the convolutions that ran and of those that read memory that is not channels-last."""
+    seen, converted = [], []
+
+    def check(module, args):
+        seen.append(module)
+        if not args[0].is_contiguous(memory_format=torch.channels_last):
+            converted.append((type(module).__name__, tuple(args[0].shape), args[0].stride()))
+
+    for net in model.networks().values():
+        for stack in net.children():
+            convs = [m for m in stack.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+            for conv in convs[1:]:
+                conv.register_forward_pre_hook(check)
+    return seen, converted
+
+
 def test_channels_last_runs_every_layer_in_channels_last_memory(monkeypatch):
     """With --channels_last (and the NHWC instance norm that CUDA uses, here on the CPU), every convolution of every
     network reads channels-last memory, except the first of each layer stack, which reads its slice of the input."""
@@ -167,18 +185,7 @@ def test_channels_last_runs_every_layer_in_channels_last_memory(monkeypatch):
     model = InstaGANModel(opt, torch.device("cpu"))
     model.setup()
     trainer = Trainer(model, opt, Context(torch.device("cpu")))
-    seen, converted = [], []
-
-    def check(module, args):
-        seen.append(module)
-        if not args[0].is_contiguous(memory_format=torch.channels_last):
-            converted.append((type(module).__name__, tuple(args[0].shape), args[0].stride()))
-
-    for net in model.networks().values():
-        for stack in net.children():
-            convs = [m for m in stack.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
-            for conv in convs[1:]:
-                conv.register_forward_pre_hook(check)
+    seen, converted = watch_layouts(model)
     x_a = make_input(batch=2, n=4, empty={(1, 3)})
     x_b = make_input(batch=2, n=4, empty={(0, 2), (0, 3)}, seed=1)
     trainer.train_step(batch_from(x_a, x_b))
