@@ -21,6 +21,7 @@ from torch import nn
 from instagan.models import networks
 from instagan.models.two_domain_model import Direction, Step, TwoDomainModel, split
 from instagan.util import instance_set
+from instagan.util.cli import UserError
 from instagan.util.flags import at_least, non_negative
 
 
@@ -48,15 +49,33 @@ class InstaGANModel(TwoDomainModel):
         return parser
 
     def setup(self) -> None:
-        """As BaseModel's; with ``--cuda_graphs`` (test passes) the generators run as ``networks.StaticStep``s,
-        compiled whole instead of stack by stack."""
+        """As BaseModel's; with ``--cuda_graphs`` every network call of a step has fixed shapes: in a test pass the
+        generators run as ``networks.StaticStep``s, compiled whole; in training every network (``use_static_training``),
+        its layer stacks compiled."""
         super().setup()
         if getattr(self.opt, "cuda_graphs", False):
-            self.use_static_steps(compiled=True)
+            if self.opt.norm == "batch" and (self.isTrain or not self.opt.eval):
+                raise UserError("--cuda_graphs pads each step with blank samples, which batch norm would count in its "
+                                "statistics: use --norm instance (InstaGAN's), or --eval for a test pass")  # fmt: skip
+            if self.isTrain:
+                self.use_static_training(compiled=True)
+            else:
+                self.use_static_steps(compiled=True)
 
     def use_static_steps(self, compiled: bool) -> None:
         """Test passes with fixed shapes per step (``networks.StaticStep``), compiled for CUDA graphs or not."""
         self.static_steps = {src: networks.StaticStep(getattr(self, f"netG_{src}"), compiled) for src in "AB"}
+
+    def use_static_training(self, compiled: bool) -> None:
+        """Training with fixed shapes: each network call of a step on the batch size's rows and every slot
+        (``TwoDomainModel.run``); ``compiled``: each layer stack compiled for those shapes (CUDA graphs on a GPU)."""
+        for name, net in self.networks().items():
+            if not hasattr(net, "forward_static"):
+                raise UserError(f"--cuda_graphs needs InstaGAN's set networks; net{name} is {type(net).__name__}")
+        self.static_training = True
+        if compiled:
+            for net in self.networks().values():
+                networks.compile_network(net, static=True)
 
     def make_discriminator(self, input_nc: int) -> nn.Module:
         o = self.opt

@@ -154,7 +154,10 @@ class Trainer:
         model.start_sequence()
         identity = getattr(self.opt, "lambda_idt", 0) > 0
         self.step_losses = []
+        graphs = getattr(model, "static_training", False) and self.device.type == "cuda"
         for index in range(len(model.steps)):
+            if graphs:  # each step is an iteration of CUDA graphs: the previous step's graph outputs are dead
+                torch.compiler.cudagraph_mark_step_begin()
             with self.precision.autocast():
                 steps = model.translate_steps(index, identity)
             live = model.live_directions(steps)

@@ -135,6 +135,7 @@ class TwoDomainModel(BaseModel):
         self.model_names = ["G_A", "G_B", "D_A", "D_B"] if self.isTrain else ["G_A", "G_B"]
         self.directions: list[Direction] = []
         self.static_steps: dict[str, networks.StaticStep] | None = None  # src -> G; test passes with --cuda_graphs
+        self.static_training = False  # training with --cuda_graphs: every network call with fixed shapes (``run``)
         self.netG_A = self.make_generator(opt.input_nc, opt.output_nc).to(device)
         self.netG_B = self.make_generator(opt.output_nc, opt.input_nc).to(device)
         if self.isTrain:
@@ -237,15 +238,27 @@ class TwoDomainModel(BaseModel):
             x = torch.cat([pick(d.translated), pick(masks)], dim=1)
             fake = rec = idt = x  # nothing to translate in this step: no network call on an empty batch
             if len(rows):
-                fake, idt = d.G(x).float(), None
+                fake, idt = self.run(d.G, x, len(active)).float(), None
                 if identity and self.opt.norm != "batch":  # batch norm would mix the two batches' statistics
-                    rec, idt = d.G_back(torch.cat([fake, x])).float().chunk(2)
+                    rec, idt = self.run(d.G_back, torch.cat([fake, x]), 2 * len(active)).float().chunk(2)
                 else:
-                    rec = d.G_back(fake).float()
+                    rec = self.run(d.G_back, fake, len(active)).float()
         done = [pick(m) for m in d.translated_masks]
         fake_img, fake_masks = split(fake)
         fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_masks], dim=1), 3 + self.slots)
         return Step(active, x, fake, rec, fake_all, idt)
+
+    def run(self, net: nn.Module, x: torch.Tensor, rows: int) -> torch.Tensor:
+        """``net(x)``. In training with fixed shapes (``static_training``), ``net.forward_static`` on x padded to
+        ``rows`` rows (the batch size, or twice it for two batches in one call) with blank ones (an empty image and
+        empty slots), so that a network sees the same shapes in every step, whatever the number of samples with an
+        instance in it: each sample is computed on its own, so x's rows get what ``net(x)`` gives them."""
+        if not self.static_training:
+            return net(x)
+        k = x.shape[0]
+        if k < rows:
+            x = torch.cat([x, x.new_full((rows - k, *x.shape[1:]), instance_set.EMPTY)])
+        return net.forward_static(x)[:k]
 
     def _static_translation(
         self, d: Direction, masks: torch.Tensor, pick: Callable[[torch.Tensor], torch.Tensor]
@@ -300,11 +313,11 @@ class TwoDomainModel(BaseModel):
         """Losses of G for direction src -> tgt in one step, keyed by their original names."""
         opt = self.opt
         losses = {
-            f"G_{d.src}": self.criterionGAN(d.D(step.fake_all), True),
+            f"G_{d.src}": self.criterionGAN(self.run(d.D, step.fake_all, len(step.active)), True),
             f"cyc_{d.src}": self.criterionCyc(step.rec, step.input) * d.lambda_cyc,
         }
         if opt.lambda_idt > 0:
-            idt = d.G_back(step.input).float() if step.idt is None else step.idt
+            idt = self.run(d.G_back, step.input, len(step.active)).float() if step.idt is None else step.idt
             losses[f"idt_{d.tgt}"] = self.criterionIdt(idt, step.input) * d.lambda_cyc * opt.lambda_idt
         losses.update(self.extra_generator_losses(d, step))
         return losses
@@ -313,8 +326,8 @@ class TwoDomainModel(BaseModel):
         """LSGAN loss of the discriminator of domain tgt: real images with all their selected masks
         against translated ones drawn through the history pool."""
         fake = d.pool.query(step.fake_all.detach())
-        loss_real = self.criterionGAN(d.D(real_tgt), True)
-        loss_fake = self.criterionGAN(d.D(fake), False)
+        loss_real = self.criterionGAN(self.run(d.D, real_tgt, len(real_tgt)), True)
+        loss_fake = self.criterionGAN(self.run(d.D, fake, len(step.active)), False)
         return (loss_real + loss_fake) * 0.5
 
     # the losses of one step, for the trainer ----------------------------------------------------------

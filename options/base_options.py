@@ -92,6 +92,13 @@ class BaseOptions:
             help="networks and their inputs in channels-last (NHWC) memory: faster convolutions (same function)",
         )
         r.add_argument("--compile", action="store_true", help="torch.compile the networks (a warm-up, then faster; CUDA)")
+        r.add_argument(
+            "--cuda_graphs",
+            action="store_true",
+            help="InstaGAN: every network call of a sequential step with fixed shapes, compiled with torch.compile "
+            "reduce-overhead (CUDA graphs on a GPU): in test.py each step whole, in train.py each layer stack; "
+            "the first batches compile",
+        )
         r.add_argument("--suffix", default="", help="appended to --name, formatted with the options, e.g. {model}_{netG}")
         r.add_argument("--verbose", action="store_true", help="print the networks")
         self.groups["display"].add_argument(

@@ -33,12 +33,6 @@ class TestOptions(BaseOptions):
             help="keep the input's pixels outside the (dilated) input and translated instances: an exact background",
         )
         t.add_argument("--paste_dilation", default=3, help="grow the pasted instance region by this many pixels", **at_least(0))
-        t.add_argument(
-            "--cuda_graphs",
-            action="store_true",
-            help="InstaGAN: run each sequential step with fixed shapes, compiled whole (torch.compile reduce-overhead: "
-            "CUDA graphs on a GPU); the first batches of each size compile",
-        )
         p.set_defaults(serial_batches=True, no_flip=True, num_threads=1)
         return p
 

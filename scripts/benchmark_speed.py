@@ -72,6 +72,8 @@ def measure(config: dict) -> dict:
         argv += ["--precision", config["precision"]] + (["--compile"] if config["compile"] else [])
     if config.get("channels_last"):
         argv += ["--channels_last"]
+    if config.get("cuda_graphs"):  # training: setup() runs every network with fixed shapes, compiled for CUDA graphs
+        argv += ["--cuda_graphs"]
     train = config["mode"] == "train"
     if train:
         opt = TrainOptions().parse(argv + ["--ins_max", str(config["ins_max"]), "--ins_per", "2"])
@@ -217,7 +219,7 @@ def against(rev: str, config: dict, rounds: int = 3) -> tuple[float, float] | st
 
 def label(c: dict) -> str:
     extras = (", compiled" if c["compile"] else "") + (", channels-last" if c.get("channels_last") else "")
-    extras += ", test with --cuda_graphs" if c.get("cuda_graphs") else ""
+    extras += ", --cuda_graphs" if c.get("cuda_graphs") else ""
     return f"batch {c['batch']}, {c['precision']}{extras}, --ins_max {c['ins_max']}"
 
 

@@ -18,6 +18,7 @@ from instagan.util.distributed import Context
 from scripts.benchmark_speed import random_batch
 from tests.conftest import ROOT
 from tests.test_engine import weights
+from tests.test_model import check_fixed_shape_training
 from tests.test_networks import make_input, watch_layouts
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (this machine has none)")
@@ -131,3 +132,11 @@ def test_cuda_graphs_test_pass_on_the_gpu_matches_eager():
         for d, s in zip(default, static):
             torch.testing.assert_close(s.translated, d.translated, atol=1e-4, rtol=1e-4)
             torch.testing.assert_close(s.translated_masks, d.translated_masks, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("sn_update", ["per_instance", "per_call"])
+def test_cuda_graphs_training_on_the_gpu_matches_eager(sn_update):
+    """train.py --cuda_graphs: every network call of a step with fixed shapes, each layer stack replayed as a CUDA
+    graph; three batches of three sequential steps give the default's losses and gradients."""
+    torch._dynamo.reset()
+    check_fixed_shape_training("cuda", sn_update, compiled=True, atol=1e-4, rtol=1e-2)

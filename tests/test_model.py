@@ -7,6 +7,7 @@ from instagan.models.insta_gan_model import InstaGANModel
 from instagan.models.trainer import Trainer
 from instagan.options.test_options import TestOptions
 from instagan.options.train_options import TrainOptions
+from instagan.util.cli import UserError
 from instagan.util.distributed import Context
 from tests.test_networks import make_input
 
@@ -126,3 +127,55 @@ def test_the_static_step_translates_as_the_model_does(compiled):
             torch.testing.assert_close(getattr(static, name), getattr(default, name), atol=atol, rtol=0, msg=name)
     assert static.slot_steps == default.slot_steps == [0, 0, 1, 1, 2]
     assert torch.equal(static.translated[2], x[2, :3])  # no instance: passes through
+
+
+@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("sn_update", ["per_instance", "per_call"])
+def test_training_with_fixed_shapes_trains_as_the_default(sn_update, compiled):
+    """--cuda_graphs in training: every network call of a step on the batch size's rows and every slot (samples
+    without an instance in a step padded in as blank ones). Three batches of three steps each (a sample inactive in
+    later steps, one without instances, the history pool drawing): every loss of every step is the default's, and so
+    are the gradients of the last updates."""
+    check_fixed_shape_training("cpu", sn_update, compiled, atol=1e-4 if compiled else 1e-5, rtol=1e-2 if compiled else 1e-3)
+
+
+def check_fixed_shape_training(device: str, sn_update: str, compiled: bool, atol: float, rtol: float) -> None:
+    """Trains the same model twice, by default and with fixed shapes (``use_static_training``), and compares the
+    losses of every step (within atol) and each network's gradients as a whole (within rtol of their norm). A small
+    learning rate keeps Adam from amplifying float rounding into different weights, so that later steps compare the
+    two computations, not two trajectories; the context loss thresholds the translated masks, so float rounding can
+    move a pixel in or out of the context, which changes single gradient entries by more than rounding."""
+    x_a = make_input(batch=4, n=5, empty={(1, 3), (1, 4), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (3, 2), (3, 3), (3, 4)})
+    x_b = make_input(batch=4, n=5, empty={(0, 2), (0, 3), (0, 4), (3, 4)}, seed=1)
+    gpu = ["--gpu_ids", "0"] if device == "cuda" else []
+    runs = []
+    for static in (False, True):
+        torch.manual_seed(0)
+        random.seed(0)
+        flags = ["--ins_max", "5", "--ins_per", "2", "--sn_update", sn_update, "--pool_size", "3", "--lr", "1e-6", *gpu]
+        opt = TrainOptions().parse(SMALL + flags)
+        model = InstaGANModel(opt, torch.device(device))
+        model.setup()
+        if static:
+            model.use_static_training(compiled)
+        trainer = Trainer(model, opt, Context(torch.device(device)))
+        losses = []
+        for _ in range(3):
+            trainer.train_step(batch_from(x_a, x_b))
+            losses += trainer.step_losses
+        runs.append((model, losses))
+    (default, default_losses), (static, static_losses) = runs
+    assert static.static_training and len(default_losses) == len(static_losses) == 9
+    for step, (a, b) in enumerate(zip(default_losses, static_losses)):
+        assert a.keys() == b.keys() and len(a) == 10
+        for name in a:
+            assert abs(a[name] - b[name]) < atol, (step, name, a[name], b[name])
+    for net in ("G_A", "G_B", "D_A", "D_B"):
+        grads = [torch.cat([p.grad.flatten() for p in getattr(m, f"net{net}").parameters()]) for m in (default, static)]
+        assert (grads[1] - grads[0]).norm() <= rtol * grads[0].norm(), net
+
+
+def test_fixed_shapes_refuse_batch_norm():
+    opt = TrainOptions().parse(SMALL + ["--cuda_graphs", "--norm", "batch"])
+    with pytest.raises(UserError, match="--norm instance"):
+        InstaGANModel(opt, torch.device("cpu")).setup()

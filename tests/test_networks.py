@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -112,6 +114,25 @@ def test_discriminator_batch_equals_single_runs():
     x = make_input(batch=3, empty={(0, 1), (2, 0), (2, 1), (2, 2), (2, 3)})
     with torch.no_grad():
         torch.testing.assert_close(D(x), torch.cat([D(x[b : b + 1]) for b in range(3)]), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("sn_update", ["per_instance", "per_call"])
+def test_the_static_discriminator_is_the_set_discriminator(sn_update):
+    """forward_static (every slot of every sample through the extractor, fixed shapes) in training mode: the output,
+    every gradient and the spectral norm's vectors after the call are forward's; the inputs have a sample without
+    instances and one whose encoded slots are not the first ones."""
+    torch.manual_seed(0)
+    D = N.define_D(3, 8, "set", sn_update=sn_update).train()
+    static = copy.deepcopy(D)
+    x = make_input(batch=4, n=4, empty={(0, 1), (1, 0), (1, 1), (1, 2), (1, 3), (2, 3)})
+    out, out_static = D(x), static.forward_static(x)
+    torch.testing.assert_close(out_static, out, atol=1e-6, rtol=0)
+    out.square().sum().backward()
+    out_static.square().sum().backward()
+    for (name, p), q in zip(D.named_parameters(), static.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, atol=1e-5, rtol=1e-4, msg=name)
+    for (name, u), v in zip(D.named_buffers(), static.buffers()):  # one power iteration per call in both
+        torch.testing.assert_close(v, u, atol=1e-6, rtol=0, msg=name)
 
 
 def test_plain_networks_for_the_cyclegan_baseline():

@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 
-def compile_network(net: nn.Module) -> nn.Module:
+def compile_network(net: nn.Module, static: bool = False) -> nn.Module:
     """``torch.compile`` the layer stacks of a network in place (its ``nn.Sequential`` children: the encoders and
     decoders of a generator, the feature extractors and classifier of a discriminator); state-dict keys stay.
 
@@ -19,6 +19,9 @@ def compile_network(net: nn.Module) -> nn.Module:
     Spectral norm's power iteration updates u and v in place, which a compiled graph must not capture: each call
     computes the normalised weights eagerly first (one power iteration, as without compiling) and the compiled
     stack reads them from ``parametrize.cached()``.
+
+    ``static`` (``--cuda_graphs``: the model calls every network with fixed shapes): no dynamic dimension, and
+    ``mode="reduce-overhead"``, which on CUDA replays each stack as a CUDA graph.
     """
     # Every stack is an nn.Sequential, so all share one code object and one dynamo cache: the default limit of 8
     # compiled versions per code object is too few for the 14 stacks of InstaGAN's four networks.
@@ -27,11 +30,11 @@ def compile_network(net: nn.Module) -> nn.Module:
     setattr(config, limit, max(getattr(config, limit), 64))
     for child in net.children():
         if isinstance(child, nn.Sequential):
-            compiled = torch.compile(child.forward, dynamic=False)
+            compiled = torch.compile(child.forward, dynamic=False, mode="reduce-overhead" if static else None)
             normalised = [m for m in child.modules() if parametrize.is_parametrized(m, "weight")]
 
             def forward(x: torch.Tensor, compiled: Callable = compiled, normalised: list = normalised) -> torch.Tensor:
-                if x.shape[0] > 1:
+                if x.shape[0] > 1 and not static:
                     torch._dynamo.mark_dynamic(x, 0)
                 with parametrize.cached():
                     for module in normalised:

@@ -109,6 +109,30 @@ class NLayerSetDiscriminator(nn.Module):
             set_feature.index_add_(0, sample_of, feat_segs)  # (in place: keeps the layout)
         return self.classifier(torch.cat([feat_img, set_feature], dim=1))
 
+    def forward_static(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward`` with shapes fixed by x's: every sample's instances go through the extractor, empty slots
+        included, and the set feature sums the encoded ones (for CUDA graphs, ``--cuda_graphs``). Per instance
+        (``sn_update="per_instance"`` in training) the k-th encoded instance of every sample is one call, as in
+        ``forward``, so the power iterations are the same; otherwise one call on every slot. The output is
+        ``forward``'s, float rounding apart."""
+        img, segs = x[:, : self.input_nc], x[:, self.input_nc :]
+        slots = instance_set.encoded_slots(segs)
+        feat_img = self.feature_img(img)
+        b, n, h, w = segs.shape
+        set_feature = torch.zeros_like(feat_img)
+        if self.training and self.sn_update == "per_instance":
+            rank = torch.where(slots, slots.cumsum(dim=1) - 1, -1)  # k-th encoded instance of its sample, from 0
+            for k in range(int(slots.sum(dim=1).max())):
+                hit = rank == k  # (B, N): at most one slot per sample
+                slot = hit.to(torch.uint8).argmax(dim=1)  # (its slot; 0 for a sample without a k-th instance)
+                masks = segs.gather(1, slot.view(b, 1, 1, 1).expand(b, 1, h, w))
+                set_feature = set_feature + self.feature_seg(masks) * hit.any(dim=1).to(feat_img.dtype).view(b, 1, 1, 1)
+        elif n:
+            feat_segs = self.feature_seg(segs.reshape(b * n, 1, h, w))
+            weights = slots.to(feat_segs.dtype).reshape(b * n, 1, 1, 1)
+            set_feature = (feat_segs * weights).reshape(b, n, *feat_segs.shape[1:]).sum(dim=1)
+        return self.classifier(torch.cat([feat_img, set_feature], dim=1))
+
 
 class NLayerDiscriminator(nn.Module):
     """CycleGAN's PatchGAN discriminator: (B, input_nc, H, W) -> (B, 1, h, w) patch logits."""

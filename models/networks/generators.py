@@ -145,9 +145,9 @@ class ResnetSetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         img, segs = x[:, : self.input_nc], x[:, self.input_nc :]
-        slots = instance_set.encoded_slots(segs)
         if torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
-            return self.forward_dense(img, segs, slots)
+            return self.forward_static(x)
+        slots = instance_set.encoded_slots(segs)
         sample_of, slot_of = slots.nonzero(as_tuple=True)
 
         enc_img = self.encoder_img(img)
@@ -158,6 +158,11 @@ class ResnetSetGenerator(nn.Module):
         dec_segs = self.decoder_seg(torch.cat([enc_segs, enc_img[sample_of], set_feature[sample_of]], dim=1))
         out_segs = segs.index_put((sample_of, slot_of), dec_segs[:, 0].to(segs.dtype))
         return torch.cat([out_img, out_segs], dim=1)
+
+    def forward_static(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward`` with shapes fixed by x's (``forward_dense`` on every slot), for CUDA graphs."""
+        img, segs = x[:, : self.input_nc], x[:, self.input_nc :]
+        return self.forward_dense(img, segs, instance_set.encoded_slots(segs))
 
     def forward_dense(self, img: torch.Tensor, segs: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
         """The same function with every slot computed and the empty ones masked out: no data-dependent shapes, so it
@@ -204,16 +209,12 @@ class StaticStep:
 
     def __init__(self, generator: ResnetSetGenerator, compiled: bool) -> None:
         self.generator = generator
-        self.step = torch.compile(self._dense, mode="reduce-overhead", dynamic=False) if compiled else self._dense
+        dense = generator.forward_static
+        self.step = torch.compile(dense, mode="reduce-overhead", dynamic=False) if compiled else dense
         self.compiled = compiled
-
-    def _dense(self, x: torch.Tensor) -> torch.Tensor:
-        g = self.generator
-        img, segs = x[:, : g.input_nc], x[:, g.input_nc :]
-        return g.forward_dense(img, segs, instance_set.encoded_slots(segs))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not self.compiled:
-            return self._dense(x)
+            return self.step(x)
         torch.compiler.cudagraph_mark_step_begin()
         return self.step(x).clone()
