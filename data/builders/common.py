@@ -46,7 +46,7 @@ def unknown_name(kind: str, name: str, known: list[str]) -> SourceError:
     return SourceError(f"unknown {kind} {name!r}{suggestion}")
 
 
-def _png(array: np.ndarray) -> bytes:
+def png(array: np.ndarray) -> bytes:
     buffer = BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -115,8 +115,8 @@ def write_sample(save_root: Path, split: str, domain: str, stem: str, image: np.
         if old.stem[len(stem) + 1 :].isdigit():
             old.unlink()
     for k, mask in enumerate(masks):
-        atomic_write_bytes(seg_dir / f"{stem}_{k}.png", _png((np.asarray(mask) > 0).astype(np.uint8) * 255))
-    atomic_write_bytes(img_dir / f"{stem}.png", _png(image))
+        atomic_write_bytes(seg_dir / f"{stem}_{k}.png", png((np.asarray(mask) > 0).astype(np.uint8) * 255))
+    atomic_write_bytes(img_dir / f"{stem}.png", png(image))
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

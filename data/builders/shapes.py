@@ -7,20 +7,32 @@ for trainB, testA and testB. Each image has --min_instances to --max_instances i
 positions, colours and striped or dotted textures, on a textured background of one of a few materials (see
 MATERIALS); instances may touch or overlap (a mask holds the visible part of its instance), or with --apart keep a
 pixel of background between them. The same --seed gives the same files.
+
+Every test image also gets its ideal translation, which the data set knows exactly: the same background, each
+instance redrawn as the other domain's shape in its bounding box with its look, in the same stacking order
+(testA_ideal/<stem>.png, its masks testA_ideal_seg/<stem>_<k>.png, mask k the translation of mask k), and its
+background alone (testA_background/<stem>.png); the same for testB. evaluate.py scores translations against them.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from instagan.data.builders.common import BuildFolder, write_sample
+from instagan.data.builders.common import BuildFolder, png, write_sample
 from instagan.util.cli import UserError
+from instagan.util.files import atomic_write_bytes
 
 DOMAINS = {"A": "box", "B": "round"}
+OTHER = {"box": "round", "round": "box"}
+# beside every test folder: <split><domain>_ideal/<stem>.png, the ideal translation of each image, with its masks in
+# <split><domain>_ideal_seg/<stem>_<k>.png (mask k translates mask k), and <split><domain>_background/<stem>.png,
+# the background alone
+IDEAL, BACKGROUND = "_ideal", "_background"
 
 
 # Background materials: (name, RGB colour, wave pattern). An instance-normalised generator (InstaGAN's and
@@ -55,20 +67,84 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return base + 16 * waves[..., None] + rng.normal(0, 2, size=(size, size, 3))
 
 
-def _shape_mask(kind: str, rng: np.random.Generator, size: int, sides: tuple[float, float] = SIDES) -> np.ndarray:
-    """A boolean mask of one axis-aligned box or ellipse with random size and position; its height and width are
-    drawn between the fractions ``sides`` of the image side."""
+@dataclass(frozen=True)
+class Placed:
+    """One instance of a scene: its shape (``box`` or ``round``) inside the bounding box (top, left, height, width),
+    and its look, a (size, size, 3) float texture shown where the shape is."""
+
+    kind: str
+    top: int
+    left: int
+    height: int
+    width: int
+    texture: np.ndarray
+
+    def mask(self, size: int) -> np.ndarray:
+        """The shape drawn in its bounding box, as a boolean (size, size) mask: a box fills it; an ellipse touches
+        each of its sides."""
+        yy, xx = np.mgrid[0:size, 0:size]
+        top, left, h, w = self.top, self.left, self.height, self.width
+        if self.kind == "box":
+            return (yy >= top) & (yy < top + h) & (xx >= left) & (xx < left + w)
+        cy, cx, ry, rx = top + (h - 1) / 2, left + (w - 1) / 2, h / 2, w / 2
+        return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+
+    def swapped(self) -> Placed:
+        """The same instance as the other domain's shape, in the same bounding box and with the same look."""
+        return replace(self, kind=OTHER[self.kind])
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What one image shows: a background (size, size, 3), float) and instances drawn over it in order, each over
+    the ones before. ``labelled`` are the instances that get a mask (those whose visible part is not too small)."""
+
+    background: np.ndarray
+    instances: tuple[Placed, ...]
+    labelled: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return self.background.shape[0]
+
+    def visible(self) -> list[np.ndarray]:
+        """The visible part of every instance (boolean masks, in drawing order)."""
+        visible: list[np.ndarray] = []
+        for placed in self.instances:
+            shape = placed.mask(self.size)
+            visible = [m & ~shape for m in visible] + [shape]
+        return visible
+
+    def render(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The image (size, size, 3) uint8 and the masks of the labelled instances (each (size, size) uint8, 255
+        inside the visible part)."""
+        img = self.background
+        for placed in self.instances:
+            img = np.where(placed.mask(self.size)[..., None], placed.texture, img)
+        visible = self.visible()
+        masks = [visible[k].astype(np.uint8) * 255 for k in self.labelled]
+        return np.clip(img, 0, 255).astype(np.uint8), masks
+
+    def translated(self) -> Scene:
+        """The ideal translation into the other domain: the same background, every instance as the other shape in
+        its bounding box with its look, in the same stacking order; the same instances labelled, mask k for mask k."""
+        return replace(self, instances=tuple(placed.swapped() for placed in self.instances))
+
+    def background_image(self) -> np.ndarray:
+        """The background alone, uint8 (size, size, 3)."""
+        return np.clip(self.background, 0, 255).astype(np.uint8)
+
+
+def _placement(kind: str, rng: np.random.Generator, size: int, sides: tuple[float, float] = SIDES) -> Placed:
+    """An axis-aligned box or ellipse (texture not yet drawn) with random size and position; its height and width
+    are drawn between the fractions ``sides`` of the image side."""
     # + 1e-9: a product such as 48 * 0.45 = 21.599... or 30 * (1 / 3) = 9.999... must not lose a pixel to rounding
     lo, hi = max(4, int(size * sides[0] + 1e-9)), max(6, int(size * sides[1] + 1e-9))
     h, w = int(rng.integers(lo, hi + 1)), int(rng.integers(lo, hi + 1))
     if rng.uniform() < 0.4:  # squares and discs as often as rectangles and ellipses
         w = h
     top, left = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
-    yy, xx = np.mgrid[0:size, 0:size]
-    if kind == "box":
-        return (yy >= top) & (yy < top + h) & (xx >= left) & (xx < left + w)
-    cy, cx, ry, rx = top + (h - 1) / 2, left + (w - 1) / 2, h / 2, w / 2
-    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+    return Placed(kind, top, left, h, w, np.empty(0))
 
 
 def _texture(rng: np.random.Generator, size: int, style: str = "patterned") -> np.ndarray:
@@ -97,7 +173,7 @@ def _grown(mask: np.ndarray) -> np.ndarray:
     return np.logical_or.reduce([padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)])
 
 
-def make_sample(
+def make_scene(
     kind: str,
     rng: np.random.Generator,
     size: int,
@@ -106,20 +182,22 @@ def make_sample(
     sides: tuple[float, float] = SIDES,
     min_instances: int = 1,
     apart: bool = False,
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """One image (size, size, 3) uint8 and its instance masks (each (size, size) uint8, 255 inside): min_instances to
-    max_instances of them, each with height and width between the fractions ``sides`` of ``size``.
+) -> Scene:
+    """One scene of min_instances to max_instances instances of ``kind``, each with height and width between the
+    fractions ``sides`` of ``size``.
 
     Instances may overlap a little (each keeps most of its area; a mask holds the visible part); with ``apart`` they
     neither overlap nor touch, and an image on which the drawn number does not fit is drawn again."""
     for _image_attempt in range(100):
-        img = _background(rng, size)
+        background = _background(rng, size)
         count = int(rng.integers(min_instances, max_instances + 1))
+        placed: list[Placed] = []
         visible: list[np.ndarray] = []
         min_pixels = max(6, size * size // 400)
         for _ in range(count):
             for _attempt in range(50 if apart else 20):
-                shape = _shape_mask(kind, rng, size, sides)
+                candidate = _placement(kind, rng, size, sides)
+                shape = candidate.mask(size)
                 if apart:
                     fits = not any((_grown(m) & shape).any() for m in visible)
                 else:  # touching and small overlaps are fine; an instance must keep most of its own area
@@ -129,11 +207,11 @@ def make_sample(
             else:
                 if apart:
                     break  # no room left: draw the image again
-            img = np.where(shape[..., None], _texture(rng, size, style), img)
+            placed.append(replace(candidate, texture=_texture(rng, size, style)))
             visible = [m & ~shape for m in visible] + [shape]
-        masks = [m for m in visible if m.sum() >= min_pixels]
-        if len(masks) >= min_instances and (not apart or len(visible) == count):
-            return np.clip(img, 0, 255).astype(np.uint8), [m.astype(np.uint8) * 255 for m in masks]
+        labelled = tuple(k for k, m in enumerate(visible) if m.sum() >= min_pixels)
+        if len(labelled) >= min_instances and (not apart or len(visible) == count):
+            return Scene(background, tuple(placed), labelled)
     raise UserError(
         f"{min_instances} instances of sides {sides[0]}-{sides[1]} do not fit a {size}x{size} image"
         f"{' apart' if apart else ''}: lower --min_instances or --sides, or raise --size"
@@ -141,10 +219,18 @@ def make_sample(
 
 
 def write_split(out: Path, split: str, domain: str, count: int, rng: np.random.Generator, args: argparse.Namespace) -> None:
+    """``count`` samples of a split and domain; a test split also gets each sample's ideal translation, its masks
+    and its background (``IDEAL``)."""
     for i in range(count):
-        img, masks = make_sample(DOMAINS[domain], rng, args.size, args.max_instances, args.instances, tuple(args.sides),
-                                 args.min_instances, args.apart)  # fmt: skip
-        write_sample(out, split, domain, f"{i:05d}", img, masks)
+        scene = make_scene(DOMAINS[domain], rng, args.size, args.max_instances, args.instances, tuple(args.sides),
+                           args.min_instances, args.apart)  # fmt: skip
+        stem = f"{i:05d}"
+        write_sample(out, split, domain, stem, *scene.render())
+        if split == "test":
+            write_sample(out, split, f"{domain}{IDEAL}", stem, *scene.translated().render())
+            folder = out / f"{split}{domain}{BACKGROUND}"
+            folder.mkdir(exist_ok=True)
+            atomic_write_bytes(folder / f"{stem}.png", png(scene.background_image()))
 
 
 def main(argv: list[str] | None = None) -> Path:
