@@ -69,6 +69,9 @@ class BaseOptions:
             "--netD", default="set", choices=("set", "basic", "n_layers"), help="discriminator (set: InstaGAN, basic: PatchGAN)"
         )
         m.add_argument("--n_blocks", default=9, help="residual blocks in each encoder of --netG set", **at_least(0))
+        m.add_argument("--upsample", default="transpose", choices=("transpose", "transpose4", "nearest", "bilinear"),
+                       help="the generators' upsampling: transposed 3x3 convolutions (the original's), transposed 4x4 "
+                       "ones (an even overlap), or a resize (nearest or bilinear) followed by a 3x3 convolution")  # fmt: skip
         m.add_argument("--n_layers_D", default=3, help="layers of --netD n_layers", **at_least(1))
         m.add_argument("--norm", default="instance", choices=("instance", "batch", "none"), help="normalisation layers")
         m.add_argument("--init_type", default="normal", choices=("normal", "xavier", "kaiming", "orthogonal"), help="weight init")

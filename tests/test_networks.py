@@ -31,6 +31,33 @@ def test_parameter_counts_match_the_original():
     assert count(N.define_D(3, 64, "set")) == 9_721_729
 
 
+@pytest.mark.parametrize("upsample", N.generators.UPSAMPLING)
+def test_every_upsampling_keeps_the_shapes_and_the_set_structure(upsample):
+    G = N.define_G(3, 3, 4, "set", n_blocks=1, upsample=upsample).eval()
+    x = make_input(empty={(0, 3)})
+    perm = torch.tensor([2, 0, 3, 1])
+    with torch.no_grad():
+        y, y_perm = G(x), G(torch.cat([x[:, :3], x[:, 3:][:, perm]], 1))
+    assert y.shape == x.shape and torch.equal(y[0, 3 + 3], x[0, 3 + 3])
+    torch.testing.assert_close(y_perm[:, 3:], y[:, 3:][:, perm], atol=1e-5, rtol=0)
+    kinds = {type(m).__name__ for m in G.decoder_img}
+    transposed = upsample.startswith("transpose")
+    assert ("ConvTranspose2d" in kinds) == transposed and ("Upsample" in kinds) == (not transposed)
+
+
+def test_a_transposed_3x3_convolution_draws_a_checkerboard_and_the_others_do_not():
+    # one stride-2 upsampling of a constant input with constant weights: a kernel of 3 adds up 1, 2 or 4 inputs in
+    # neighbouring outputs (a checkerboard); a kernel of 4 and a resize add up as many everywhere (inside the border)
+    x = torch.ones(1, 1, 8, 8)
+    for mode, even in (("transpose", False), ("transpose4", True), ("nearest", True), ("bilinear", True)):
+        layers = torch.nn.Sequential(*N.generators.upsampling(1, 1, mode, use_bias=False))
+        for m in layers:
+            if hasattr(m, "weight"):
+                torch.nn.init.constant_(m.weight, 1.0)
+        inner = layers(x)[0, 0, 2:-2, 2:-2]
+        assert (inner.max() == inner.min()) == even, mode
+
+
 def test_generator_shapes_and_empty_slots_pass_through(G):
     x = make_input(empty={(0, 2), (1, 0), (1, 3)})
     y = G(x)

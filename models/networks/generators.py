@@ -26,13 +26,17 @@ def define_G(
     init_type: str = "normal",
     init_gain: float = 0.02,
     n_blocks: int = 9,
+    upsample: str = "transpose",
 ) -> nn.Module:
-    """Build a generator: ``set`` (InstaGAN), ``resnet_9blocks`` or ``resnet_6blocks``."""
+    """Build a generator: ``set`` (InstaGAN), ``resnet_9blocks`` or ``resnet_6blocks``; ``upsample``: see
+    ``upsampling``."""
     norm_layer = get_norm_layer(norm)
+    if upsample not in UPSAMPLING:
+        raise ValueError(f"unknown --upsample {upsample!r}: use {', '.join(UPSAMPLING)}")
     if netG == "set":
-        net = ResnetSetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks)
+        net = ResnetSetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample)
     elif netG in ("resnet_9blocks", "resnet_6blocks"):
-        net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, int(netG.split("_")[1][0]))
+        net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, int(netG.split("_")[1][0]), upsample)
     else:
         raise ValueError(f"unknown --netG {netG!r}: use set, resnet_9blocks or resnet_6blocks")
     init_weights(net, init_type, init_gain)
@@ -79,15 +83,30 @@ def _resnet_encoder(
     return layers
 
 
-def _resnet_decoder(output_nc: int, ngf: int, norm_layer: NormFactory, use_bias: bool) -> list[nn.Module]:
-    """From 4*ngf channels: two stride-2 transposed convs down to ngf, 7x7 conv to output_nc, tanh."""
+UPSAMPLING = ("transpose", "transpose4", "nearest", "bilinear")
+
+
+def upsampling(in_channels: int, out_channels: int, mode: str, use_bias: bool) -> list[nn.Module]:
+    """Twice the size: a stride-2 transposed 3x3 convolution (``transpose``, the original's), a stride-2 transposed
+    4x4 convolution (``transpose4``), or a resize (``nearest`` or ``bilinear``) and a 3x3 convolution. A transposed
+    convolution of stride 2 and kernel 3 adds up unevenly many inputs in neighbouring outputs, which invites a
+    checkerboard (Odena et al., Distill 2016); a kernel of 4 adds up as many in every output, and a resize first
+    draws none, at four times the arithmetic."""
+    if mode == "transpose":
+        return [nn.ConvTranspose2d(in_channels, out_channels, kernel_size=3, stride=2, padding=1, output_padding=1,
+                                   bias=use_bias)]  # fmt: skip
+    if mode == "transpose4":
+        return [nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1, bias=use_bias)]
+    return [nn.Upsample(scale_factor=2, mode=mode), nn.ReflectionPad2d(1),
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, bias=use_bias)]  # fmt: skip
+
+
+def _resnet_decoder(output_nc: int, ngf: int, norm_layer: NormFactory, use_bias: bool,
+                    upsample: str = "transpose") -> list[nn.Module]:  # fmt: skip
+    """From 4*ngf channels: two upsamplings by 2 (``upsampling``) down to ngf, 7x7 conv to output_nc, tanh."""
     layers: list[nn.Module] = []
     for mult in (4, 2):
-        layers += [
-            nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, kernel_size=3, stride=2, padding=1, output_padding=1, bias=use_bias),
-            norm_layer(ngf * mult // 2),
-            nn.ReLU(True),
-        ]
+        layers += [*upsampling(ngf * mult, ngf * mult // 2, upsample, use_bias), norm_layer(ngf * mult // 2), nn.ReLU(True)]
     layers += [nn.ReflectionPad2d(3), FewOutputsConv2d(ngf, output_nc, kernel_size=7), nn.Tanh()]
     return layers
 
@@ -103,12 +122,13 @@ class ResnetGenerator(nn.Module):
         norm_layer: NormFactory = nn.BatchNorm2d,
         use_dropout: bool = False,
         n_blocks: int = 9,
+        upsample: str = "transpose",
     ) -> None:
         super().__init__()
         use_bias = _uses_bias(norm_layer)
         self.model = nn.Sequential(
             *_resnet_encoder(input_nc, ngf, norm_layer, use_dropout, n_blocks, use_bias),
-            *_resnet_decoder(output_nc, ngf, norm_layer, use_bias),
+            *_resnet_decoder(output_nc, ngf, norm_layer, use_bias, upsample),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -134,14 +154,15 @@ class ResnetSetGenerator(nn.Module):
         norm_layer: NormFactory = InstanceNorm2d,
         use_dropout: bool = False,
         n_blocks: int = 9,
+        upsample: str = "transpose",
     ) -> None:
         super().__init__()
         use_bias = _uses_bias(norm_layer)
         self.input_nc = input_nc
         self.encoder_img = nn.Sequential(*_resnet_encoder(input_nc, ngf, norm_layer, use_dropout, n_blocks, use_bias))
         self.encoder_seg = nn.Sequential(*_resnet_encoder(1, ngf, norm_layer, use_dropout, n_blocks, use_bias))
-        self.decoder_img = nn.Sequential(*_resnet_decoder(output_nc, 2 * ngf, norm_layer, use_bias))
-        self.decoder_seg = nn.Sequential(*_resnet_decoder(1, 3 * ngf, norm_layer, use_bias))
+        self.decoder_img = nn.Sequential(*_resnet_decoder(output_nc, 2 * ngf, norm_layer, use_bias, upsample))
+        self.decoder_seg = nn.Sequential(*_resnet_decoder(1, 3 * ngf, norm_layer, use_bias, upsample))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         img, segs = x[:, : self.input_nc], x[:, self.input_nc :]
