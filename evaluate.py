@@ -1,6 +1,7 @@
-"""Score test.py's translations: domain classification, mask shape, context preservation, instances kept, and
-distances between the translated and the real images (FID and KID with Inception when its weights are on disk, and
-the same distances on the domain classifiers' features, always).
+"""Score test.py's translations: domain classification (A, B or neither), mask shape, context preservation,
+instances kept, realism (classifier two-sample tests), scores per sequential step, the ground truth where the data
+set has ideal translations (the shapes data), and distances between the translated and the real images (FID and KID
+with Inception when its weights are on disk, and the same distances on the domain classifiers' features, always).
 
     python evaluate.py --results results/shapes_instagan/test_latest
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from instagan.evaluation import inception, scoring
+from instagan.evaluation import inception, realism, scoring
 from instagan.evaluation.judge import train_or_load
 from instagan.options.base_options import Parser
 from instagan.reporting.results import read_manifest, write_page
@@ -32,10 +33,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--fid", choices=("auto", "inception", "none"), default="auto",
                         help="FID/KID with Inception: auto (if its weights are on disk), inception (required), none")  # fmt: skip
     parser.add_argument("--fid_weights", help=f"path of {inception.WEIGHTS} (default: torch hub's checkpoints folder)")
+    parser.add_argument("--realism_splits", type=int, default=realism.SPLITS,
+                        help="random splits of each realism test (a classifier trained per split); 0 skips realism")  # fmt: skip
     args = parser.parse_args(argv)
     for flag in ("classifier_steps", "classifiers"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag} {getattr(args, flag)} must be at least 1")
+    if args.realism_splits < 0:
+        parser.error(f"--realism_splits {args.realism_splits} must be at least 0")
     results_dir = Path(args.results)
     images = results_dir / "images"
     if not images.is_dir():
@@ -56,24 +61,35 @@ def main(argv: list[str] | None = None) -> dict:
     weights = None if args.fid == "none" else inception.weights(args.fid_weights, required=args.fid == "inception")
     cache = Path(args.cache) if args.cache else dataroot / "domain_classifier.pth"
     judge = train_or_load(dataroot, cache, steps=args.classifier_steps, members=args.classifiers)
-    real = scoring.RealCrops(dataroot, phase)
+    real = scoring.RealCrops(dataroot, phase, floor_cache=cache.with_name(f"{cache.stem}_realism_floors.json"))
     report = {"results": str(results_dir), "dataroot": str(dataroot), "phase": phase}
     report["classifier"] = {"members": len(judge.members), "steps": args.classifier_steps,
-                            "accuracy_real": scoring.classifier_accuracy(judge, real)}  # fmt: skip
+                            "accuracy_real": scoring.classifier_accuracy(judge, real),
+                            "probes": scoring.judge_probes(judge, real)}  # fmt: skip
     report["fid_inception"] = inception.status(weights, args.fid)
+    report["paste_background"] = bool(test_opt.get("paste_background"))
     title, samples = read_manifest(results_dir)
-    report["directions"] = scoring.score_directions(results_dir, samples, judge, real, weights)
+    report["directions"] = scoring.score_directions(results_dir, samples, judge, real, weights, test_opt,
+                                                    args.realism_splits)  # fmt: skip
     if not report["directions"]:
         raise FileNotFoundError(f"{results_dir} holds no translations: run test.py first")
     atomic_write_text(results_dir / "metrics.json", json.dumps(report, indent=2) + "\n")
     write_page(results_dir, samples, title, scoring.page_metrics(report))
+    if report["paste_background"]:
+        print("note: written with --paste_background, so outside the instances every pixel is the source's: the context "
+              "error and the background scores are the source's, by construction")  # fmt: skip
     accuracy = report["classifier"]["accuracy_real"]
     if accuracy:
         print(f"classifiers right on {accuracy['min']}-{accuracy['max']} of the real {phase} images")
     for direction, scores in report["directions"].items():
         print(direction, " ".join(f"{k}={scoring.cell(v)}" for k, v in scores.items() if k in scoring.columns()))
+        if scores.get("ground_truth"):
+            truth = scoring.columns(scoring.GROUND_TRUTH)
+            print("  against the ideal:", " ".join(f"{k}={scoring.cell(scores.get(k))}" for k in truth))
+        if scores.get("realism"):
+            print("  realism (0.5: real-like):", " ".join(f"{k}={scoring.cell(v)}" for k, v in scores["realism"].items()))
         for step, values in scores.get("by_step", {}).items():
-            columns = ("classification_score", "mask_shape_accuracy")
+            columns = ("classification_score", "classification_after_step", "mask_shape_accuracy", "mask_iou")
             print(f"  step {step}: {values['instances']} instances,", " ".join(f"{k}={scoring.cell(values[k])}" for k in columns))
     print(f"metrics written to {results_dir / 'metrics.json'}")
     return report

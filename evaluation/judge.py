@@ -1,10 +1,16 @@
-"""The judge of the classification score: an ensemble of small CNNs that tell an instance of domain A from one of B.
+"""The judge of the classification score: an ensemble of small CNNs that tell an instance of domain A from one of B,
+or from neither.
 
 InstaGAN translates instances, so the judge looks at instances: each is cut out of its image as a square around its
 mask (with a margin of background, resized to CROP x CROP) and classified. Trained on the instances of the real
 training images of both domains, a member is right on about 0.99 of the real test instances of the shapes data,
 where a classifier of whole images struggled to learn the shape that tells the domains apart and, when it did,
 judged translated images by other cues, differently for every seed.
+
+A forced choice between A and B would call anything without corners a disc: a blurred box, a smear, an erased
+instance. So the judge has a third class, ``neither``, trained on the same real instances made unrecognisable
+(``unrecognisable``: blurred by 3 to 5 pixels of a crop, smeared, erased into the background around them) and on crops of
+background alone; a translation judged ``neither`` counts as a failure.
 
 Each member has its own seed. Training is deterministic (one thread, a fixed order of batches and augmentations), so
 the same data set gives the same members and the same scores in every run; the ensemble is cached next to the data
@@ -35,19 +41,24 @@ from instagan.util.files import atomic_torch_save
 from instagan.util.images import from_uint8
 from instagan.util.progress import progress_bar
 
-VERSION = 5  # part of the cache fingerprint: a changed judge is retrained
+VERSION = 10  # part of the cache fingerprint: a changed judge is retrained
+CLASSES = ("A", "B", "neither")
+NEITHER = 2
 CROP = 32
 MARGIN = 1.3  # the crop's side, relative to the instance's larger side
 MEMBERS = 5
 STEPS = 600
 MIN_PIXELS = 6
+# Gaussian blurs in crop pixels (a crop is CROP pixels wide): up to MILD_BLUR the instance keeps its class (translations
+# are a little soft); from STRONG_BLUR on it is neither
+MILD_BLUR, STRONG_BLUR = (0.3, 1.8), (3.0, 5.0)
 
 
 class DomainClassifier(nn.Module):
-    """Instance crops (B, 3, CROP, CROP) in [-1, 1] -> (B,) logits, positive for domain B; ``features`` are the
-    pooled activations."""
+    """Instance crops (B, 3, CROP, CROP) in [-1, 1] -> (B, classes) logits (by default of ``CLASSES``: A, B,
+    neither); ``features`` are the pooled activations."""
 
-    def __init__(self, width: int = 16) -> None:
+    def __init__(self, width: int = 16, classes: int = len(CLASSES)) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = 3
@@ -55,7 +66,7 @@ class DomainClassifier(nn.Module):
             layers += [nn.Conv2d(channels, out, 3, stride=stride, padding=1), nn.BatchNorm2d(out), nn.ReLU(True)]
             channels = out
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(channels, 1)
+        self.head = nn.Linear(channels, classes)
         self.num_features = channels
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,7 +74,7 @@ class DomainClassifier(nn.Module):
         return self.body(x).amax(dim=(2, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))[:, 0]
+        return self.head(self.features(x))
 
 
 def crop(image: torch.Tensor, region: torch.Tensor) -> torch.Tensor | None:
@@ -72,7 +83,11 @@ def crop(image: torch.Tensor, region: torch.Tensor) -> torch.Tensor | None:
     ys, xs = torch.nonzero(region, as_tuple=True)
     if len(ys) < MIN_PIXELS:
         return None
-    top, bottom, left, right = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    return crop_box(image, int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
+
+
+def crop_box(image: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
+    """``crop`` of the region whose bounding box is rows top:bottom and columns left:right."""
     side = int(max(bottom - top, right - left) * MARGIN) + 2
     y0, x0 = round((top + bottom - side) / 2), round((left + right - side) / 2)
     rows = torch.arange(y0, y0 + side).clamp(0, image.shape[1] - 1)  # outside the image: its border, repeated
@@ -81,20 +96,112 @@ def crop(image: torch.Tensor, region: torch.Tensor) -> torch.Tensor | None:
     return F.interpolate(square[None], size=(CROP, CROP), mode="bilinear", antialias=True, align_corners=False)[0]
 
 
+def folder_images(folder: Path, limit: int = 1000) -> list[tuple[torch.Tensor, list[torch.Tensor]]]:
+    """The images of a data-set folder (3, H, W) in [-1, 1], each with its instance masks (boolean (H, W))."""
+    masks = index_masks(f"{folder}_seg")
+    return [(from_uint8(read_image(path)), [read_image(m)[0] > 127 for m in masks.get(path.stem, [])])
+            for path in make_dataset(folder, limit)]  # fmt: skip
+
+
 def folder_crops(folder: Path, limit: int = 1000) -> tuple[torch.Tensor, list[int]]:
     """The instance crops of a data-set folder's images (N, 3, CROP, CROP) and, for each crop, its image's index."""
-    masks = index_masks(f"{folder}_seg")
     crops, owners = [], []
-    for i, path in enumerate(make_dataset(folder, limit)):
-        image = from_uint8(read_image(path))
-        for mask_path in masks.get(path.stem, []):
-            piece = crop(image, read_image(mask_path)[0] > 127)
+    for i, (image, masks) in enumerate(folder_images(folder, limit)):
+        for mask in masks:
+            piece = crop(image, mask)
             if piece is not None:
                 crops.append(piece)
                 owners.append(i)
-    if not crops:
-        return torch.empty(0, 3, CROP, CROP), []
-    return torch.stack(crops), owners
+    return stacked(crops), owners
+
+
+def stacked(crops: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack(crops) if crops else torch.empty(0, 3, CROP, CROP)
+
+
+def blurred(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """An image (3, H, W), or a batch (B, 3, H, W), blurred by a Gaussian of ``sigma`` pixels (its border repeated)."""
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    batch = image if image.dim() == 4 else image[None]
+    padded = F.pad(batch, (radius,) * 4, mode="replicate")
+    rows = F.conv2d(padded, kernel.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+    out = F.conv2d(rows, kernel.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
+    return out if image.dim() == 4 else out[0]
+
+
+def smeared(image: torch.Tensor, length: int, angle: float) -> torch.Tensor:
+    """An image (3, H, W) averaged along a line of ``length`` pixels at ``angle`` (radians): motion blur."""
+    radius = length // 2
+    kernel = torch.zeros(2 * radius + 1, 2 * radius + 1)
+    for t in torch.linspace(-radius, radius, 4 * length):
+        kernel[round(radius + float(t) * math.sin(angle)), round(radius + float(t) * math.cos(angle))] = 1.0
+    kernel = (kernel / kernel.sum()).expand(3, 1, -1, -1)
+    return F.conv2d(F.pad(image[None], (radius,) * 4, mode="replicate"), kernel, groups=3)[0]
+
+
+def erased(image: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """An image (3, H, W) with a boolean region (H, W) filled in from the pixels around it, ring by ring: the
+    instance gone, its place a smooth continuation of the background."""
+    known = (~region).float()[None, None]
+    x = image[None] * known
+    for _ in range(max(image.shape[1:])):
+        if bool(known.all()):
+            break
+        total = F.avg_pool2d(x * known, 3, stride=1, padding=1, count_include_pad=False)
+        weight = F.avg_pool2d(known, 3, stride=1, padding=1, count_include_pad=False)
+        fresh = (known == 0) & (weight > 0)
+        x = torch.where(fresh, total / weight.clamp(min=1e-6), x)
+        known = known + fresh.float()
+    return x[0]
+
+
+def background_box(masks: list[torch.Tensor], height: int, width: int, generator: torch.Generator,
+                   tries: int = 20) -> tuple[int, int, int, int] | None:  # fmt: skip
+    """A box (top, bottom, left, right) of the given size whose crop (``crop_box``, with its margin) shows no
+    instance of ``masks``; None when ``tries`` random places all touch one."""
+    h, w = masks[0].shape if masks else (0, 0)
+    union = torch.zeros(h, w, dtype=torch.bool)
+    for m in masks:
+        union |= m
+    side = int(max(height, width) * MARGIN) + 2
+    for _ in range(tries):
+        top = int(torch.randint(0, max(1, h - height + 1), (1,), generator=generator))
+        left = int(torch.randint(0, max(1, w - width + 1), (1,), generator=generator))
+        y0, x0 = round(top + height / 2 - side / 2), round(left + width / 2 - side / 2)
+        if not union[max(0, y0) : y0 + side, max(0, x0) : x0 + side].any():
+            return top, top + height, left, left + width
+    return None
+
+
+def unrecognisable(image: torch.Tensor, masks: list[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
+    """Crops of ``neither`` class from one real image and its instance masks: each instance's crop blurred (by
+    STRONG_BLUR crop pixels: the blur is relative to the instance's size, as the crop is), smeared (over 5 to 9 crop
+    pixels), or the instance erased into the background around it, or in its place a crop of background alone of its
+    size; one of the four at random per instance."""
+    crops = []
+    for mask in masks:
+        ys, xs = torch.nonzero(mask, as_tuple=True)
+        if len(ys) < MIN_PIXELS:
+            continue
+        box = (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
+        kind = int(torch.randint(4, (1,), generator=generator))
+        if kind == 0:
+            sigma = STRONG_BLUR[0] + (STRONG_BLUR[1] - STRONG_BLUR[0]) * float(torch.rand(1, generator=generator))
+            crops.append(blurred(crop_box(image, *box), sigma))
+        elif kind == 1:
+            length = int(torch.randint(5, 10, (1,), generator=generator))
+            angle = math.pi * float(torch.rand(1, generator=generator))
+            crops.append(smeared(crop_box(image, *box), length, angle))
+        elif kind == 2:
+            crops.append(crop_box(erased(image, mask), *box))
+        else:
+            place = background_box(masks, box[1] - box[0], box[3] - box[2], generator)
+            if place is not None:
+                crops.append(crop_box(image, *place))
+    return crops
 
 
 class Ensemble:
@@ -106,11 +213,16 @@ class Ensemble:
             member.eval()
 
     @torch.no_grad()
-    def member_probs_B(self, crops: torch.Tensor, batch: int = 512) -> torch.Tensor:
-        """(M, N): each member's probability that each crop (N, 3, CROP, CROP) shows an instance of domain B."""
+    def member_probs(self, crops: torch.Tensor, batch: int = 512) -> torch.Tensor:
+        """(M, N, 3): each member's probabilities that each crop (N, 3, CROP, CROP) shows an instance of domain A, of
+        domain B, or neither (``CLASSES``)."""
         if len(crops) == 0:
-            return torch.empty(len(self.members), 0)
-        return torch.stack([torch.cat([torch.sigmoid(m(x)) for x in crops.split(batch)]) for m in self.members])
+            return torch.empty(len(self.members), 0, len(CLASSES))
+        return torch.stack([torch.cat([m(x).softmax(dim=1) for x in crops.split(batch)]) for m in self.members])
+
+    def member_votes(self, crops: torch.Tensor) -> torch.Tensor:
+        """(M, N) long: each member's verdict on each crop, an index into ``CLASSES``."""
+        return self.member_probs(crops).argmax(dim=2)
 
     @torch.no_grad()
     def features(self, crops: torch.Tensor, batch: int = 512) -> torch.Tensor:
@@ -119,17 +231,24 @@ class Ensemble:
 
 
 def _degrade(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Blur, noise and colour shifts on half the crops: translated images are blurrier and tinted, and the
-    classifier must judge their content, not their quality."""
+    """Mild blur (by MILD_BLUR crop pixels at most), noise and colour shifts, each on about half the crops and
+    independently: translated images are a little soft, noisy or tinted, and the classifier must judge their content,
+    not their quality."""
     n = len(batch)
-    pick = (torch.rand(n, generator=generator) < 0.5)[:, None, None, None]
-    blurred = F.avg_pool2d(batch, 3, stride=1, padding=1, count_include_pad=False)
-    noisy = blurred + 0.05 * torch.randn(batch.shape, generator=generator)
-    tinted = noisy + 0.3 * (torch.rand(n, 3, 1, 1, generator=generator) - 0.5)
-    return torch.where(pick, tinted.clamp(-1, 1), batch)
+
+    def some() -> torch.Tensor:
+        return (torch.rand(n, generator=generator) < 0.5)[:, None, None, None]
+
+    sigma = MILD_BLUR[0] + (MILD_BLUR[1] - MILD_BLUR[0]) * float(torch.rand(1, generator=generator))
+    batch = torch.where(some(), blurred(batch, sigma), batch)
+    batch = torch.where(some(), batch + 0.05 * torch.randn(batch.shape, generator=generator), batch)
+    batch = torch.where(some(), batch + 0.3 * (torch.rand(n, 3, 1, 1, generator=generator) - 0.5), batch)
+    return batch.clamp(-1, 1)
 
 
-def _fingerprint(folders: list[Path], limit: int, steps: int, members: int) -> str:
+def fingerprint(folders: list[Path], limit: int, steps: int, members: int) -> str:
+    """A digest of what a judge (or a test on real crops) is computed from: the folders' images and masks (names and
+    sizes) and the settings."""
     digest = hashlib.sha1(f"v{VERSION}:{CROP}:{MARGIN}:{steps}:{members};".encode())
     for folder in folders:
         for p in make_dataset(folder, limit):
@@ -140,7 +259,7 @@ def _fingerprint(folders: list[Path], limit: int, steps: int, members: int) -> s
 
 
 @contextlib.contextmanager
-def _one_thread():
+def one_thread():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -152,8 +271,9 @@ def _one_thread():
 def train_member(
     model: DomainClassifier, x: torch.Tensor, y: torch.Tensor, seed: int, steps: int, progress: tqdm | None = None
 ) -> DomainClassifier:
-    """One member from its initial weights: batches of 32 with flips, rotations by 90 degrees and degradations, Adam
-    with a cosine schedule; every random draw from its own generator (members may train at the same time)."""
+    """One member from its initial weights, on crops ``x`` with class indices ``y``: batches of 32 with flips,
+    rotations by 90 degrees and mild degradations, Adam with a cosine schedule; every random draw from its own
+    generator (members may train at the same time)."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
@@ -165,7 +285,7 @@ def train_member(
         batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
         batch = torch.rot90(batch, int(torch.randint(4, (1,), generator=generator)), dims=(2, 3))
         batch = _degrade(batch, generator)
-        loss = F.binary_cross_entropy_with_logits(model(batch), y[idx])
+        loss = F.cross_entropy(model(batch), y[idx])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -178,20 +298,21 @@ def train_member(
 def train_or_load(
     dataroot: Path, cache: Path, phase: str = "train", limit: int = 1000, steps: int = STEPS, members: int = MEMBERS
 ) -> Ensemble:
-    """The ensemble for ``<dataroot>/<phase>A`` vs ``<phase>B`` instances, trained once and cached at ``cache``.
+    """The ensemble for ``<dataroot>/<phase>A`` vs ``<phase>B`` instances vs neither, trained once and cached at
+    ``cache``. The ``neither`` crops are made from the same images (``unrecognisable``), one per instance of each.
 
     Each member trains for a fixed number of steps (batches of 32) with a cosine-decayed learning rate, whatever the
     data set's size, on one thread, as many members at a time as there are cores.
     """
     folders = [Path(dataroot) / f"{phase}A", Path(dataroot) / f"{phase}B"]
-    fingerprint = _fingerprint(folders, limit, steps, members)
+    digest = fingerprint(folders, limit, steps, members)
     saved = {}
     if cache.is_file():
         try:
             saved = load_file(cache)
         except UserError as err:
             warnings.warn(f"{err}: the judge is trained again and the cache rewritten", stacklevel=2)
-        if saved.get("fingerprint") == fingerprint:
+        if saved.get("fingerprint") == digest:
             ensemble = []
             for state in saved["members"]:
                 member = DomainClassifier()
@@ -201,19 +322,23 @@ def train_or_load(
     (a, _), (b, _) = (folder_crops(f, limit) for f in folders)
     if len(a) == 0 or len(b) == 0:
         raise ValueError(f"the judge needs instance masks in {folders[0]}_seg and {folders[1]}_seg")
-    x = torch.cat([a, b])
-    y = torch.cat([torch.zeros(len(a)), torch.ones(len(b))])
+    generator = torch.Generator().manual_seed(0)
+    neither = stacked([piece for f in folders for image, masks in folder_images(f, limit)
+                       for piece in unrecognisable(image, masks, generator)])  # fmt: skip
+    neither = neither[torch.randperm(len(neither), generator=generator)[: (len(a) + len(b)) // 2]]  # a third of the crops
+    x = torch.cat([a, b, neither])
+    y = torch.cat([torch.full((len(a),), 0), torch.full((len(b),), 1), torch.full((len(neither),), NEITHER)])
     initial = []
     for seed in range(members):  # each member's initial weights from its own seed, before any trains
         torch.manual_seed(seed)
         initial.append(DomainClassifier())
     # the members train side by side, one per core; each on one thread, so each is the same as trained alone
     workers = max(1, min(members, os.cpu_count() or 1))
-    with _one_thread(), progress_bar(total=steps * members, desc="training the domain classifiers", unit="step") as progress:
+    with one_thread(), progress_bar(total=steps * members, desc="training the domain classifiers", unit="step") as progress:
         with ThreadPoolExecutor(workers) as pool:
             trained = list(pool.map(lambda seed: train_member(initial[seed], x, y, seed, steps, progress), range(members)))
     try:
-        atomic_torch_save(cache, {"fingerprint": fingerprint, "members": [m.state_dict() for m in trained]})
+        atomic_torch_save(cache, {"fingerprint": digest, "members": [m.state_dict() for m in trained]})
     except OSError as err:
         warnings.warn(f"the judge could not be cached at {cache} ({err.strerror}): pass --cache with a writable file "
                       "to train it once", stacklevel=2)  # fmt: skip

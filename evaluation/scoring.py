@@ -2,26 +2,40 @@
 
 A metric that one translated image gives on its own (context error, mask shape, ...) is one row of ``PER_IMAGE``:
 its column, the note the results page prints, and the function of one ``Image``; adding a metric is adding a row.
-The judge's classification score, the scores per sequential step and the feature distances look at all the images of
-a direction together and are computed in ``score_direction``.
+Rows of the group ``GROUND_TRUTH`` compare the translation with its ideal, where the data set has one
+(``ground_truth``). The judge's classification score, the scores per sequential step, realism (``realism``) and the
+feature distances look at all the images of a direction together and are computed in ``score_direction``.
+
+Only the instances that were translated count in the instance metrics; those beyond --ins_max are reported on their
+own (the step "not translated").
 """
 
 from __future__ import annotations
 
+import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import torch
+from tqdm import tqdm
 
 from instagan.data.image_folder import index_masks, make_dataset, read_image, read_mask
-from instagan.evaluation import inception, metrics
-from instagan.evaluation.judge import Ensemble, crop, folder_crops
+from instagan.evaluation import ground_truth, inception, metrics, realism
+from instagan.evaluation.ground_truth import IdealFolder, Truth
+from instagan.evaluation.judge import CLASSES, NEITHER, Ensemble, blurred, crop, fingerprint, folder_crops, folder_images
+from instagan.util import instance_set
+from instagan.util.files import atomic_write_text
 from instagan.util.images import from_uint8
+from instagan.util.progress import progress_bar
 
 NOT_TRANSLATED = "not translated"  # the step of an instance beyond --ins_max
 REAL_LIMIT = 500  # real images per folder for the judge's accuracy and the distances
+GROUND_TRUTH = "ground truth"  # the group of the per-image metrics that need the ideal translation
+BACKGROUND_PATCHES = 2  # per image, for the realism of backgrounds
+PROBE_BLURS = (1, 2, 3)  # pixels: the real instances blurred for the judge's probes
 
 
 class Sample(Protocol):
@@ -52,13 +66,25 @@ def _resized_mask(path: Path, size: tuple[int, int]) -> torch.Tensor:
 
 
 @dataclass
+class Judged:
+    """An instance as the judge sees it: its region in the output (where it was and where it went), its step (from 1;
+    NOT_TRANSLATED beyond --ins_max; None for an image-only model) and whether its mask has the target shape."""
+
+    region: torch.Tensor
+    step: int | str | None
+    right_shape: bool | None
+
+
+@dataclass
 class Image:
     """One source image and its translation, read once from a results folder.
 
     ``translated_from``: the masks of the instances that were translated, ``translated_to`` their translations (same
     order), ``left``: the instances beyond --ins_max, not translated. An image-only model (CycleGAN) has no instance
     pairs: ``translated_from`` then holds the data set's masks (where the instances were) and ``has_instances`` is
-    False. ``bodies``: each translation binarized, without its specks (which would set its bounding box)."""
+    False. ``bodies``: each translation binarized, without its specks (which would set its bounding box).
+    ``after_step``: the image after each sequential step before the last (by step, from 1). ``truth``: the ideal
+    translation, where the data set has one."""
 
     source: torch.Tensor
     output: torch.Tensor
@@ -70,9 +96,12 @@ class Image:
     binary: list[torch.Tensor]
     bodies: list[torch.Tensor]
     right_shape: list[bool]
+    after_step: dict[int, torch.Tensor]
+    truth: Truth | None = None
 
     @classmethod
-    def read(cls, folder: Path, sample: Sample, dataset_masks: dict, target_shape: str) -> Image:
+    def read(cls, folder: Path, sample: Sample, dataset_masks: dict, target_shape: str,
+             ideal: IdealFolder | None = None) -> Image:  # fmt: skip
         source, output = _image(folder / sample.images["source"]), _image(folder / sample.images["translated"])
         size = tuple(source.shape[1:])
         if sample.instances:  # InstaGAN: the instances it translated, and their translations
@@ -87,54 +116,123 @@ class Image:
         binary = [metrics.binarize(m) for m in after]
         bodies = [metrics.without_specks(m) for m in binary]
         right = [metrics.shape_of(b) == target_shape for b in bodies]
-        return cls(source, output, bool(sample.instances), before, after, left, steps, binary, bodies, right)
+        after_step = {int(role.rsplit("_", 1)[1]): _image(folder / path) for role, path in sample.images.items()
+                      if role.startswith("after_step_")}  # fmt: skip
+        truth = ideal.truth(sample.source_file or f"{sample.stem}.png", source, before, left) if ideal else None
+        return cls(source, output, bool(sample.instances), before, after, left, steps, binary, bodies, right, after_step,
+                   truth)  # fmt: skip
 
     @property
     def instances(self) -> int:
         """Every instance of the source image, translated or not."""
         return len(self.translated_from) + len(self.left)
 
-    def judged(self) -> list[tuple[torch.Tensor, int | str | None, bool | None]]:
-        """What the judge looks at: each instance's region in the output (where it was and where it went), with its
-        step and whether its mask has the target shape; an instance left untranslated counts as the wrong shape."""
+    def step_image(self, step: int | str | None) -> torch.Tensor:
+        """The image as it stood after a sequential step (the output for the last step, or without steps)."""
+        return self.after_step.get(step, self.output) if isinstance(step, int) else self.output
+
+    def judged(self) -> list[Judged]:
+        """The translated instances as the judge sees them, then the untranslated ones (as they stand in the output;
+        their shape counts as wrong)."""
         if not self.has_instances:
-            return [(metrics.binarize(m), None, None) for m in self.translated_from]
-        moved = [(metrics.binarize(a) | b, step, right) for a, b, step, right in
+            return [Judged(metrics.binarize(m), None, None) for m in self.translated_from]
+        moved = [Judged(metrics.binarize(a) | b, step, right) for a, b, step, right in
                  zip(self.translated_from, self.bodies, self.steps, self.right_shape)]  # fmt: skip
-        return moved + [(metrics.binarize(m), NOT_TRANSLATED, False) for m in self.left]
+        return moved + [Judged(metrics.binarize(m), NOT_TRANSLATED, False) for m in self.left]
+
+    def occupied(self) -> torch.Tensor:
+        """Every pixel near an instance, before or after translation (grown by a pixel): no background patch there."""
+        masks = [metrics.binarize(m) for m in self.translated_from + self.left] + self.binary
+        masks += self.truth.masks if self.truth is not None else []
+        union = torch.zeros(self.output.shape[1:], dtype=torch.bool)
+        for m in masks:
+            union |= m
+        return instance_set.dilate(union, 1)
 
 
 PerImageValue = Callable[[Image], float | tuple[float, float] | None]
 
 
+def _truth(value: Callable[[Image, Truth], float | tuple[float, float] | None]) -> PerImageValue:
+    """A per-image metric of the ground truth: None for an image without an ideal."""
+    return lambda image: None if image.truth is None else value(image, image.truth)
+
+
+def _mask_iou(image: Image, truth: Truth) -> tuple[float, float] | None:
+    if not image.has_instances or not image.translated_to:
+        return None
+    return sum(ground_truth.iou(b, m) for b, m in zip(image.binary, truth.masks)), len(truth.masks)
+
+
+def _agreement(image: Image, truth: Truth) -> float | None:
+    if not image.has_instances:
+        return None
+    shown = ground_truth.drawn(image.output, truth)
+    if shown is None:
+        return None
+    masks = image.binary + [metrics.binarize(m) for m in image.left]
+    union = torch.zeros_like(shown)
+    for m in masks:
+        union |= m
+    return ground_truth.iou(union, shown)
+
+
 @dataclass(frozen=True)
 class PerImage:
     """A metric that each image gives alone: a value (a mean over the images), or (numerator, denominator) for a
-    ratio over the images' instances, or None where it does not apply (skipped)."""
+    ratio over the images' instances, or None where it does not apply (skipped). ``group`` names the table it is
+    shown in."""
 
     column: str
     note: str
     value: PerImageValue
+    group: str = "main"
 
 
 def _specks(image: Image) -> tuple[float, float] | None:
-    if not image.has_instances:
+    if not image.has_instances or not image.translated_to:
         return None
-    return sum(not torch.equal(b, m) for b, m in zip(image.bodies, image.binary)), image.instances
+    return sum(not torch.equal(b, m) for b, m in zip(image.bodies, image.binary)), len(image.translated_to)
+
+
+def _shapes(image: Image) -> tuple[float, float] | None:
+    if not image.has_instances or not image.translated_to:
+        return None
+    return sum(image.right_shape), len(image.translated_to)
 
 
 PER_IMAGE = (
     PerImage("mask_shape_accuracy",
              f"the fraction of translated masks whose body (without specks, parts of fewer than {metrics.SPECK_PIXELS} "
-             "pixels) has the target domain's shape",
-             lambda im: (sum(im.right_shape), im.instances) if im.has_instances else None),
+             "pixels) has the target domain's shape, by its fill ratio alone",
+             _shapes),
     PerImage("masks_with_specks", "the fraction of translated masks that have specks", _specks),
-    PerImage("context_error", "the mean absolute change in [-1, 1] outside the instances (before and after)",
+    PerImage("context_error", "the mean absolute change in [-1, 1] outside the instances (before and after), "
+             "each grown by 2 pixels",
              lambda im: metrics.context_error(im.source, im.output, im.translated_from + im.left + im.translated_to)),
     PerImage("instances_kept", "the fraction of translated instances whose mask did not vanish",
              lambda im: metrics.instances_kept(im.translated_from, im.translated_to) if im.has_instances else None),
     PerImage("instances_translated", "the fraction of each image's instances that were translated (--ins_max)",
              lambda im: len(im.translated_from) / im.instances if im.has_instances else None),
+    PerImage("mask_iou", "intersection over union of each translated mask with its ideal mask, over the translated "
+             "instances", _truth(_mask_iou), GROUND_TRUTH),
+    PerImage("instance_psnr", "PSNR (dB, images in [0, 1], at most 60) against the ideal, over the pixels a translated "
+             "instance covers in the source or the ideal", _truth(lambda im, t: ground_truth.psnr(im.output, t.image,
+             t.instance_region())), GROUND_TRUTH),
+    PerImage("instance_error", "the mean absolute difference in [-1, 1] from the ideal over the same pixels",
+             _truth(lambda im, t: ground_truth.error(im.output, t.image, t.instance_region())), GROUND_TRUTH),
+    PerImage("background_psnr", "PSNR against the ideal outside every instance of the source and of the ideal, "
+             "a region that no mask can shrink", _truth(lambda im, t: ground_truth.psnr(im.output, t.image,
+             t.background_region())), GROUND_TRUTH),
+    PerImage("background_error", "the mean absolute difference in [-1, 1] from the ideal over the same pixels",
+             _truth(lambda im, t: ground_truth.error(im.output, t.image, t.background_region())), GROUND_TRUTH),
+    PerImage("image_psnr", "PSNR of the whole image against the ideal", _truth(lambda im, t: ground_truth.psnr(
+             im.output, t.image)), GROUND_TRUTH),
+    PerImage("image_ssim", "structural similarity (SSIM) of the whole image with the ideal",
+             _truth(lambda im, t: ground_truth.ssim(im.output, t.image)), GROUND_TRUTH),
+    PerImage("mask_agreement", "intersection over union of the translated masks (and those left untranslated) with "
+             "the instances as drawn in the translated image (the pixels that differ from the background alone by more "
+             "than half the ideal instances' contrast)", _truth(_agreement), GROUND_TRUTH),
 )  # fmt: skip
 
 
@@ -161,11 +259,13 @@ def target_shape(dataroot: Path, domain: str, limit: int = 200) -> str:
 
 
 class RealCrops:
-    """The instance crops of a data set's real images of one phase, per domain, cut once."""
+    """The instance crops and background patches of a data set's real images of one phase, per domain, cut once;
+    their realism floors (``floor``), computed once per data set and kept in ``floor_cache`` (a JSON file)."""
 
-    def __init__(self, dataroot: Path, phase: str, limit: int = REAL_LIMIT) -> None:
-        self.dataroot, self.phase, self.limit = dataroot, phase, limit
+    def __init__(self, dataroot: Path, phase: str, limit: int = REAL_LIMIT, floor_cache: Path | None = None) -> None:
+        self.dataroot, self.phase, self.limit, self.floor_cache = dataroot, phase, limit, floor_cache
         self._crops: dict[str, tuple[torch.Tensor, list[int]]] = {}
+        self._backgrounds: dict[str, torch.Tensor] = {}
 
     def folder(self, domain: str) -> Path:
         return self.dataroot / f"{self.phase}{domain}"
@@ -175,6 +275,38 @@ class RealCrops:
             self._crops[domain] = folder_crops(self.folder(domain), self.limit)
         return self._crops[domain]
 
+    def backgrounds(self, domain: str) -> torch.Tensor:
+        """(N, 3, CROP, CROP): patches of the real images that show no instance (``realism.background_patches``)."""
+        if domain not in self._backgrounds:
+            generator, patches = torch.Generator().manual_seed(0), []
+            for image, masks in folder_images(self.folder(domain), self.limit):
+                union = torch.zeros(image.shape[1:], dtype=torch.bool)
+                for m in masks:
+                    union |= m
+                patches += realism.background_patches(image, instance_set.dilate(union, 1), BACKGROUND_PATCHES, generator)
+            self._backgrounds[domain] = torch.stack(patches) if patches else torch.empty(0)
+        return self._backgrounds[domain]
+
+    def floor(self, kind: str, domain: str, splits: int, progress: tqdm | None = None) -> dict | None:
+        """``realism.floor`` of the domain's real ``instances`` or ``backgrounds``."""
+        key = f"{kind}:{splits}:{realism.STEPS}:{fingerprint([self.folder(domain)], self.limit, 0, 0)}"
+        cached: dict = {}
+        if self.floor_cache is not None and self.floor_cache.is_file():
+            try:
+                cached = json.loads(self.floor_cache.read_text())
+            except (ValueError, OSError):
+                cached = {}  # damaged: computed again and rewritten
+        if key in cached:
+            return cached[key]
+        crops = self(domain)[0] if kind == "instances" else self.backgrounds(domain)
+        cached[key] = realism.floor(crops, splits, progress=progress)
+        if self.floor_cache is not None:
+            try:
+                atomic_write_text(self.floor_cache, json.dumps(cached, indent=1) + "\n")
+            except OSError as err:
+                warnings.warn(f"the realism floors could not be cached at {self.floor_cache} ({err.strerror})", stacklevel=2)
+        return cached[key]
+
 
 def _per_image(values: torch.Tensor, owners: torch.Tensor, images: int) -> torch.Tensor:
     """(..., N) values of instances -> (..., images) their means per image (nan for an image without instances)."""
@@ -183,64 +315,120 @@ def _per_image(values: torch.Tensor, owners: torch.Tensor, images: int) -> torch
     return sums / counts
 
 
-def judge_instances(
-    judge: Ensemble, crops: list[torch.Tensor], owners: list[int], images: int, tgt: str
-) -> tuple[dict, torch.Tensor]:
-    """The classification score: for each image, the fraction of (member, instance) verdicts that put its instances in
-    the target domain; averaged over the images, with a bootstrap interval and each member's score. Also returns each
-    instance's share of members that put it in the target domain, (instances,)."""
-    probs = judge.member_probs_B(torch.stack(crops) if crops else torch.empty(0))
-    votes = (probs > 0.5) if tgt == "B" else (probs <= 0.5)  # (members, instances)
+def _share(votes: torch.Tensor, owners: list[int], images: int) -> dict:
+    """Per image, the share of (member, instance) ``votes`` (M, N) that are True; averaged over the images with a
+    bootstrap interval, and each member's mean."""
     per_image = _per_image(votes, torch.tensor(owners, dtype=torch.long), images)  # (members, images)
     members = per_image.nanmean(dim=1)
-    score = {
+    return {
         **metrics.estimate(per_image.mean(dim=0).tolist()),
         "members": [round(float(m), 4) for m in members],
         "members_std": round(float(members.std()), 4) if len(members) > 1 else 0.0,
     }
-    return score, votes.double().mean(dim=0)
 
 
-def by_step(steps: list, right_domain: torch.Tensor, right_shape: list[bool | None]) -> dict:
+def judge_instances(
+    judge: Ensemble, crops: list[torch.Tensor], owners: list[int], images: int, tgt: str
+) -> tuple[dict, dict, torch.Tensor]:
+    """The classification score: for each image, the fraction of (member, instance) verdicts that put its instances in
+    the target domain; averaged over the images, with a bootstrap interval and each member's score. The same for the
+    verdicts ``neither`` (the instance is no instance of either domain). Also returns each instance's share of members
+    that put it in the target domain, (instances,)."""
+    verdicts = judge.member_votes(torch.stack(crops) if crops else torch.empty(0))  # (members, instances)
+    right = verdicts == CLASSES.index(tgt)
+    return _share(right, owners, images), _share(verdicts == NEITHER, owners, images), right.double().mean(dim=0)
+
+
+def by_step(steps: list, right_domain: torch.Tensor, right_after_step: torch.Tensor, right_shape: list[bool | None],
+            ious: list[float | None]) -> dict:  # fmt: skip
     """Scores of the instances grouped by the sequential step that translated them ("1", "2", ...; "not translated"
-    for those beyond --ins_max): how many, their classification score (share of the judge's verdicts for the target
-    domain) and mask shape accuracy, each over the instances with a bootstrap interval."""
+    for those beyond --ins_max): how many; their classification score (share of the judge's verdicts for the target
+    domain) on the final image and on the image as it stood after their step; their mask shape accuracy and mask IoU
+    with the ideal (where there is one); each over the instances with a bootstrap interval."""
     out = {}
     keys = sorted({s for s in steps if isinstance(s, int)}) + ([NOT_TRANSLATED] if NOT_TRANSLATED in steps else [])
     for key in keys:
         chosen = [i for i, s in enumerate(steps) if s == key]
         shapes = [float(right_shape[i]) for i in chosen if right_shape[i] is not None]
-        out[str(key)] = {"instances": len(chosen), "classification_score": metrics.estimate(right_domain[chosen].tolist()),
-                         "mask_shape_accuracy": metrics.estimate(shapes) if shapes else None}  # fmt: skip
+        overlaps = [ious[i] for i in chosen if ious[i] is not None]
+        out[str(key)] = {
+            "instances": len(chosen),
+            "classification_score": metrics.estimate(right_domain[chosen].tolist()),
+            "classification_after_step": metrics.estimate(right_after_step[chosen].tolist()),
+            "mask_shape_accuracy": metrics.estimate(shapes) if shapes and key != NOT_TRANSLATED else None,
+            "mask_iou": metrics.estimate(overlaps) if overlaps else None,
+        }
     return out
 
 
-def score_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemble, real: RealCrops,
-                    inception_weights: Path | None) -> dict | None:  # fmt: skip
-    """The metrics of one direction's samples (read from the results folder's manifest).
+def realism_scores(images: list[Image], crops: list[torch.Tensor], real: RealCrops, tgt: str, splits: int) -> dict:
+    """The classifier two-sample tests of a direction (``realism``): translated instances against the real ones of
+    the target domain, translated backgrounds against real ones, each with its real-against-real floor."""
+    if splits < 1:
+        return {}
+    generator, patches = torch.Generator().manual_seed(0), []
+    for image in images:
+        patches += realism.background_patches(image.output, image.occupied(), BACKGROUND_PATCHES, generator)
+    real_crops, _ = real(tgt)
+    real_backgrounds = real.backgrounds(tgt)
+    fake_crops = torch.stack(crops) if crops else torch.empty(0)
+    fake_backgrounds = torch.stack(patches) if patches else torch.empty(0)
+    with progress_bar(desc=f"realism of the translations to {tgt}", unit="classifier") as progress:
+        return {
+            "instances": realism.two_sample_accuracy(real_crops, fake_crops, splits, progress=progress),
+            "instances_floor": real.floor("instances", tgt, splits, progress),
+            "backgrounds": realism.two_sample_accuracy(real_backgrounds, fake_backgrounds, splits, progress=progress),
+            "backgrounds_floor": real.floor("backgrounds", tgt, splits, progress),
+        }
 
-    With instances, every instance of a source image counts: one that was not translated (beyond ``--ins_max``) is
-    judged as it stands in the output, and its mask shape counts as wrong."""
+
+def score_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemble, real: RealCrops,
+                    inception_weights: Path | None, options: dict | None = None,
+                    realism_splits: int = 0) -> dict | None:  # fmt: skip
+    """The metrics of one direction's samples (read from the results folder's manifest; ``options``: its test
+    options, which say how the source images were read, for the ground truth).
+
+    Every instance of a source image is listed; the instance metrics count the translated ones, and those beyond
+    ``--ins_max`` are scored on their own."""
     if not samples:
         return None
     shape = target_shape(real.dataroot, tgt)
-    dataset_masks = index_masks(real.dataroot / f"{real.phase}{samples[0].src}_seg")
-    images = [Image.read(folder, sample, dataset_masks, shape) for sample in samples]
-    crops, owners, steps, shapes = [], [], [], []  # per judged instance: its crop, image, step, shape verdict
+    src = samples[0].src
+    dataset_masks = index_masks(real.dataroot / f"{real.phase}{src}_seg")
+    ideal = IdealFolder(real.dataroot, real.phase, src, options) if options is not None else None
+    ideal = ideal if ideal is not None and ideal.available else None
+    images = [Image.read(folder, sample, dataset_masks, shape, ideal) for sample in samples]
+    crops, step_crops, owners, steps, shapes, ious = [], [], [], [], [], []  # per judged instance
+    left_crops, left_owners = [], []
     for i, image in enumerate(images):
-        for region, step, right_shape in image.judged():  # the judge sees each instance where it was and went
-            piece = crop(image.output, region)
-            if piece is not None:
-                crops.append(piece)
-                owners.append(i)
-                steps.append(step)
-                shapes.append(right_shape)
-    classification, right_domain = judge_instances(judge, crops, owners, len(images), tgt)
-    report = {"images": len(images), "classification_score": classification, "target_shape": shape}
+        overlaps = [ground_truth.iou(b, m) for b, m in zip(image.binary, image.truth.masks)] if image.truth else []
+        for k, judged in enumerate(image.judged()):  # the judge sees each instance where it was and went
+            piece = crop(image.output, judged.region)
+            if piece is None:
+                continue
+            if judged.step == NOT_TRANSLATED:
+                left_crops.append(piece)
+                left_owners.append(i)
+                continue
+            crops.append(piece)
+            step_crops.append(crop(image.step_image(judged.step), judged.region))
+            owners.append(i)
+            steps.append(judged.step)
+            shapes.append(judged.right_shape)
+            ious.append(overlaps[k] if k < len(overlaps) else None)
+    classification, neither, right_domain = judge_instances(judge, crops, owners, len(images), tgt)
+    report = {"images": len(images), "classification_score": classification, "judged_neither": neither,
+              "target_shape": shape, "ground_truth": sum(im.truth is not None for im in images)}  # fmt: skip
     report.update({metric.column: aggregate(metric, images) for metric in PER_IMAGE})
-    if any(isinstance(s, int) for s in steps):
-        report["by_step"] = by_step(steps, right_domain, shapes)
+    if any(isinstance(s, int) for s in steps) or left_crops:
+        _, _, right_after = judge_instances(judge, step_crops, owners, len(images), tgt)
+        _, _, right_left = judge_instances(judge, left_crops, left_owners, len(images), tgt)
+        everything = steps + [NOT_TRANSLATED] * len(left_crops)
+        report["by_step"] = by_step(everything, torch.cat([right_domain, right_left]),
+                                    torch.cat([right_after, right_left]), shapes + [None] * len(left_crops),
+                                    ious + [None] * len(left_crops))  # fmt: skip
     if real.folder(tgt).is_dir():
+        report["realism"] = realism_scores(images, crops, real, tgt, realism_splits)
         real_crops, _ = real(tgt)
         if crops and len(real_crops) > 1:
             distances = metrics.feature_distances(judge.features(real_crops), judge.features(torch.stack(crops)))
@@ -262,7 +450,7 @@ def classifier_accuracy(judge: Ensemble, real: RealCrops) -> dict | None:
         crops, owners = real(domain)
         if not owners:
             return None
-        votes = (judge.member_probs_B(crops) > 0.5) == (domain == "B")  # right verdicts, (members, instances)
+        votes = judge.member_votes(crops) == CLASSES.index(domain)  # right verdicts, (members, instances)
         right = _per_image(votes, torch.tensor(owners), max(owners) + 1)
         per_instance.append(votes.double().sum(dim=1))
         per_image.append((right > 0.5).double().nansum(dim=1))
@@ -276,8 +464,32 @@ def classifier_accuracy(judge: Ensemble, real: RealCrops) -> dict | None:
             "per_instance_min": round(float(by_instance.min()), 4)}  # fmt: skip
 
 
+def judge_probes(judge: Ensemble, real: RealCrops) -> dict | None:
+    """What the judge answers on probes made from the real images of the phase: each domain's instances blurred by
+    ``PROBE_BLURS`` pixels, and patches of background alone; per probe, the share of (member, crop) verdicts for
+    each class."""
+    probes: dict[str, torch.Tensor] = {}
+    for domain in ("A", "B"):
+        if not real.folder(domain).is_dir():
+            return None
+        pictures = folder_images(real.folder(domain), real.limit)
+        probes[f"{domain} as they are"] = real(domain)[0]
+        for sigma in PROBE_BLURS:
+            pieces = [crop(blurred(image, sigma), m) for image, masks in pictures for m in masks]
+            probes[f"{domain} blurred {sigma} px"] = torch.stack([c for c in pieces if c is not None])
+    probes["background alone"] = torch.cat([real.backgrounds(domain) for domain in ("A", "B")])
+    out = {}
+    for name, crops in probes.items():
+        if len(crops) == 0:
+            continue
+        votes = judge.member_votes(crops)
+        out[name] = {"crops": len(crops), **{c: round(float((votes == i).double().mean()), 4) for i, c in enumerate(CLASSES)}}
+    return out
+
+
 def score_directions(folder: Path, samples: list[Sample], judge: Ensemble, real: RealCrops,
-                     inception_weights: Path | None) -> dict[str, dict]:  # fmt: skip
+                     inception_weights: Path | None, options: dict | None = None,
+                     realism_splits: int = 0) -> dict[str, dict]:  # fmt: skip
     """The metrics of each direction ("A->B", "B->A") that the results folder holds."""
     directions = {}
     for src, tgt in (("A", "B"), ("B", "A")):
@@ -287,49 +499,82 @@ def score_directions(folder: Path, samples: list[Sample], judge: Ensemble, real:
             if sample.direction == f"{src}->{tgt}" and sample.stem not in seen:
                 seen.add(sample.stem)
                 chosen.append(sample)
-        scores = score_direction(folder, chosen, tgt, judge, real, inception_weights)
+        scores = score_direction(folder, chosen, tgt, judge, real, inception_weights, options, realism_splits)
         if scores:
             directions[f"{src}->{tgt}"] = scores
     return directions
 
 
 def cell(value) -> str:
-    """A metric as the page and the console print it: value [interval]."""
+    """A metric as the page and the console print it: value [interval], or value ± spread for a realism test."""
     if isinstance(value, dict):
         if value.get("value") is None:
             return "-"
+        if "ci95" not in value:
+            return f"{value['value']} ± {value['std']}"
         return f"{value['value']} [{value['ci95'][0]}, {value['ci95'][1]}]"
     return "-" if value is None else str(value)
 
 
-def columns() -> tuple[str, ...]:
-    """The results table's columns: the direction metrics around the ``PER_IMAGE`` ones."""
-    return ("images", "classification_score", *(m.column for m in PER_IMAGE), "classifier_fd", "classifier_kd", "fid", "kid")
+def columns(group: str = "main") -> tuple[str, ...]:
+    """The columns of a results table: the main one has the direction metrics around the ``PER_IMAGE`` ones of its
+    group; the ground truth's, its own."""
+    own = tuple(m.column for m in PER_IMAGE if m.group == group)
+    if group == GROUND_TRUTH:
+        return ("ground_truth", *own)
+    return ("images", "classification_score", "judged_neither", *own, "classifier_fd", "classifier_kd", "fid", "kid")
+
+
+REALISM = ("instances", "instances_floor", "backgrounds", "backgrounds_floor")
+STEP_COLUMNS = ("instances", "classification_score", "classification_after_step", "mask_shape_accuracy", "mask_iou")
 
 
 def page_metrics(results: dict) -> dict:
-    """The metrics as the results page shows them: a table and notes."""
-    header = ["direction", *columns()]
-    rows = [[direction] + [cell(values.get(c)) for c in columns()] for direction, values in results["directions"].items()]
+    """The metrics as the results page shows them: tables and notes."""
+    directions = results["directions"]
     judge = results["classifier"]
     accuracy = judge["accuracy_real"] or {"min": "-", "max": "-"}
+    tables = [(["direction", *columns()], [[d, *(cell(v.get(c)) for c in columns())] for d, v in directions.items()])]
     notes = [
         "value [95% bootstrap interval over the test images].",
         f"classification_score: the fraction of translated instances that {judge['members']} independently trained "
-        f"classifiers assign to the target domain; they are right on {accuracy['min']} to {accuracy['max']} of the real "
-        f"{results['phase']} images. classifier_fd / classifier_kd: Frechet and kernel distances between the "
-        "classifiers' features of translated and real instances (not FID/KID, which need Inception features).",
-        *(f"{metric.column}: {metric.note}." for metric in PER_IMAGE),
+        f"classifiers assign to the target domain (each chooses A, B or neither); they are right on {accuracy['min']} "
+        f"to {accuracy['max']} of the real {results['phase']} images. judged_neither: the fraction they find to be no "
+        "instance of either domain (blurred, smeared, erased). classifier_fd / classifier_kd: Frechet and kernel "
+        "distances between the classifiers' features of translated and real instances (not FID/KID, which need "
+        "Inception features; the classifiers learned to overlook mild blur and noise).",
+        *(f"{metric.column}: {metric.note}." for metric in PER_IMAGE if metric.group == "main"),
         f"FID/KID with Inception: {results['fid_inception']}.",
     ]
-    tables = [(header, rows)]
-    steps = [(direction, step, values) for direction, scores in results["directions"].items()
-             for step, values in scores.get("by_step", {}).items()]  # fmt: skip
+    if results.get("paste_background"):
+        notes.append("These translations were written with --paste_background: outside the instances (grown by "
+                     "--paste_radius) every pixel is the source's, so the context error and the background scores "
+                     "are those of the source image by construction, not the generator's.")  # fmt: skip
+    if any(v.get("ground_truth") for v in directions.values()):
+        gt = columns(GROUND_TRUTH)
+        tables.append((["direction", *gt], [[d, *(cell(v.get(c)) for c in gt)] for d, v in directions.items()]))
+        notes += ["Ground truth: the translations against the ideal ones the data set holds (ground_truth: the images "
+                  "with an ideal; instances beyond --ins_max stay as they were in the ideal).",
+                  *(f"{metric.column}: {metric.note}." for metric in PER_IMAGE if metric.group == GROUND_TRUTH)]  # fmt: skip
+    if any(v.get("realism") for v in directions.values()):
+        tables.append((["direction", *REALISM],
+                       [[d, *(cell((v.get("realism") or {}).get(c)) for c in REALISM)] for d, v in directions.items()]))
+        notes.append("Realism: the accuracy of a small CNN trained on half of the real and half of the translated crops "
+                     "to tell them apart, scored on the other halves (mean ± spread over random splits): 0.5 means they "
+                     "cannot be told apart, 1.0 that every translation gives itself away. instances: the translated "
+                     "instances against the target domain's real ones; backgrounds: patches that show no instance; "
+                     "_floor: the same test on two halves of the real crops.")  # fmt: skip
+    steps = [(d, step, v) for d, scores in directions.items() for step, v in scores.get("by_step", {}).items()]
     if steps:
-        tables.append((["direction", "step", "instances", "classification_score", "mask_shape_accuracy"],
-                       [[d, step, str(v["instances"]), cell(v["classification_score"]), cell(v["mask_shape_accuracy"])]
-                        for d, step, v in steps]))  # fmt: skip
+        tables.append((["direction", "step", *STEP_COLUMNS], [[d, step, *(cell(v.get(c)) for c in STEP_COLUMNS)]
+                                                              for d, step, v in steps]))  # fmt: skip
         notes.append("By step: the instances translated in each sequential step of --ins_per instances (1 = the first, "
                      "on the source image; later steps start from the image translated so far), and those beyond "
-                     "--ins_max that were not translated; scores over instances.")  # fmt: skip
+                     "--ins_max that were not translated; scores over instances. classification_after_step: judged on "
+                     "the image as it stood after the instance's step.")  # fmt: skip
+    if judge.get("probes"):
+        tables.append((["probe", "crops", *CLASSES], [[name, str(v["crops"]), *(str(v[c]) for c in CLASSES)]
+                                                      for name, v in judge["probes"].items()]))  # fmt: skip
+        notes.append("Probes: what the judge answers (share of verdicts per class) on real instances as they are, "
+                     "blurred, and on patches of background alone.")
     return {"tables": tables, "notes": notes}

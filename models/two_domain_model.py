@@ -47,6 +47,7 @@ class Translation:
     reconstructed_masks: torch.Tensor
     slot_steps: list[int] = field(default_factory=list)
     untranslated_masks: torch.Tensor | None = None
+    step_images: list[torch.Tensor] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -71,6 +72,7 @@ class Direction:
     lambda_cyc: float = 10.0
     # the sequence so far
     translated: torch.Tensor | None = None  # the image translated so far, detached
+    step_images: list[torch.Tensor] = field(default_factory=list)  # the translated image after each step so far
     translated_masks: list[torch.Tensor] = field(default_factory=list)  # per step (B, n, H, W), detached
     reconstructed_masks: list[torch.Tensor] = field(default_factory=list)
     reconstructed: torch.Tensor | None = None  # reconstruction at each sample's first translated step
@@ -80,7 +82,8 @@ class Direction:
     def translation(self) -> Translation:
         return Translation(self.src, self.tgt, self.paths, self.source, self.source_masks, self.translated,
                            torch.cat(self.translated_masks, dim=1), self.reconstructed,
-                           torch.cat(self.reconstructed_masks, dim=1), self.slot_steps, self.untranslated_masks)  # fmt: skip
+                           torch.cat(self.reconstructed_masks, dim=1), self.slot_steps, self.untranslated_masks,
+                           self.step_images)  # fmt: skip
 
 
 @dataclass
@@ -153,7 +156,8 @@ class TwoDomainModel(BaseModel):
     def make_generator(self, input_nc: int, output_nc: int) -> nn.Module:
         o = self.opt
         dropout = not o.no_dropout
-        return networks.define_G(input_nc, output_nc, o.ngf, o.netG, o.norm, dropout, o.init_type, o.init_gain, o.n_blocks)
+        return networks.define_G(input_nc, output_nc, o.ngf, o.netG, o.norm, dropout, o.init_type, o.init_gain, o.n_blocks,
+                                 o.upsample)  # fmt: skip
 
     def make_discriminator(self, input_nc: int) -> nn.Module:
         o = self.opt
@@ -205,7 +209,7 @@ class TwoDomainModel(BaseModel):
     def start_sequence(self) -> None:
         """Before step 0: every direction starts from its source image, with nothing translated yet."""
         for d in self.directions:
-            d.translated, d.translated_masks, d.reconstructed_masks = d.source, [], []
+            d.translated, d.translated_masks, d.reconstructed_masks, d.step_images = d.source, [], [], []
             d.reconstructed = d.source.clone()
 
     def translate_steps(self, index: int, identity: bool = False) -> list[Step]:
@@ -281,6 +285,7 @@ class TwoDomainModel(BaseModel):
         if index == 0:
             d.reconstructed = d.reconstructed.index_copy(0, rows, rec_img)
         d.translated = d.translated.index_copy(0, rows, fake_img)
+        d.step_images.append(d.translated)
         d.translated_masks.append(masks.index_copy(0, rows, fake_masks))
         d.reconstructed_masks.append(masks.index_copy(0, rows, rec_masks))
 

@@ -36,6 +36,8 @@ NAMES = {
     "steps": "{stem}_fake_{t}_steps.png",
 }
 INSTANCE_NAMES = {"source": "{stem}_real_{s}_ins{k}.png", "translated": "{stem}_fake_{t}_ins{k}.png"}
+# the image as it stood after each sequential step but the last (which is "translated"), role "after_step_<k>"
+AFTER_STEP_NAME = "{stem}_fake_{t}_after_step{k}.png"
 UNTRANSLATED_NAME = "{stem}_real_{s}_left{k}.png"
 COLUMNS = ("source", "source_masks", "translated", "translated_masks", "steps", "reconstructed", "reconstructed_masks")
 # the outline colours of the "steps" image: the instances of the first sequential step, the second, ...; and the
@@ -110,19 +112,23 @@ class ResultsWriter:
                         t.reconstructed_masks), translated_masks=instance_set.merge(t.translated_masks))  # fmt: skip
                 images = {role: self._save(NAMES[role].format(stem=stem, **names), tensors[role][b]) for role in COLUMNS
                           if role in tensors}  # fmt: skip
-                instances, drawn = [], []
+                instances, drawn, last_step = [], [], 0
                 for k in instance_set.nonempty(t.source_masks[b : b + 1])[0].nonzero(as_tuple=True)[0].tolist():
                     pair = {"source": t.source_masks[b, k : k + 1], "translated": t.translated_masks[b, k : k + 1]}
                     entry = {role: self._save(INSTANCE_NAMES[role].format(stem=stem, k=k, **names), mask)
                              for role, mask in pair.items()}  # fmt: skip
                     step = t.slot_steps[k] if k < len(t.slot_steps) else None
                     instances.append({**entry, "step": None if step is None else step + 1})
+                    last_step = max(last_step, 0 if step is None else step)
                     colour = UNTRANSLATED_COLOUR if step is None else STEP_COLOURS[step % len(STEP_COLOURS)]
                     drawn.append((t.translated_masks[b, k], colour))
                 for k in instance_set.nonempty(left[b : b + 1])[0].nonzero(as_tuple=True)[0].tolist():
                     name = UNTRANSLATED_NAME.format(stem=stem, k=k, **names)
                     instances.append({"source": self._save(name, left[b, k : k + 1]), "step": None})
                     drawn.append((left[b, k], UNTRANSLATED_COLOUR))
+                for k in range(min(last_step, len(t.step_images))):  # the steps before the sample's last
+                    name = AFTER_STEP_NAME.format(stem=stem, k=k + 1, **names)
+                    images[f"after_step_{k + 1}"] = self._save(name, t.step_images[k][b])
                 if with_masks:
                     steps = outlines(t.translated[b], [m for m, _ in drawn], [c for _, c in drawn])
                     images["steps"] = self._save(NAMES["steps"].format(stem=stem, **names), steps)
@@ -189,7 +195,9 @@ def write_page(folder: Path, samples: list[Sample], title: str, metrics: dict | 
         doc.add_text(steps_legend(steps))
     for s in sorted(samples, key=lambda s: (s.direction, s.stem)):  # each direction's images in order
         doc.add_header(f"{s.stem} ({s.src} -> {s.tgt})")
-        files = [(s.images[role], role) for role in COLUMNS if role in s.images]
+        after = sorted((r for r in s.images if r.startswith("after_step_")), key=lambda r: int(r.rsplit("_", 1)[1]))
+        roles = [*COLUMNS[:2], *after, *COLUMNS[2:]]  # the image after each step, then the translation
+        files = [(s.images[role], role) for role in roles if role in s.images]
         names = [Path(f).name for f, _ in files]
         doc.add_images(names, [role for _, role in files], names, width)
     return doc.save()

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -93,3 +95,10 @@ def test_test_py_paste_background_is_pixel_exact(shapes_root, tmp_path):
     grown = instance_set.dilate(torch.from_numpy(union), 2).numpy()
     assert (real[~grown] == fake[~grown]).all()
     assert (real[grown] != fake[grown]).any()
+    # evaluate.py says that the background is the source's by construction, on the console and on the page
+    evaluated = run("evaluate.py", "--results", tmp_path / "r" / "p" / "test_latest", "--fid", "none", "--cache",
+                    tmp_path / "judge.pth", "--classifier_steps", "2", "--classifiers", "1", "--realism_splits", "0")  # fmt: skip
+    assert "written with --paste_background" in evaluated.stdout
+    metrics = json.loads((tmp_path / "r" / "p" / "test_latest" / "metrics.json").read_text())
+    assert metrics["paste_background"] is True
+    assert "by construction" in (tmp_path / "r" / "p" / "test_latest" / "index.html").read_text()

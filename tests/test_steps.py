@@ -90,5 +90,13 @@ def test_evaluate_scores_every_instance_by_the_step_that_translated_it(tmp_path)
     assert set(results[2][1]["directions"]["A->B"]["by_step"]) == {"1", "not translated"}
     assert set(results[8][1]["directions"]["A->B"]["by_step"]) == {"1", "2"}
     assert results[8][1]["directions"]["A->B"]["instances_translated"]["value"] == 1.0
-    # a mask left out counts as a wrong shape: one step of 2 on images of 3 or 4 instances gets at most 2/3 right
-    assert results[2][1]["directions"]["A->B"]["mask_shape_accuracy"]["value"] <= 2 / 3 + 1e-4
+    # the instances left out are scored on their own, never in the translated instances' denominators: one step of 2
+    # on images of 3 or 4 instances has the mask shape accuracy of the instances of its one step
+    one_step = results[2][1]["directions"]["A->B"]
+    assert one_step["mask_shape_accuracy"]["value"] == pytest.approx(one_step["by_step"]["1"]["mask_shape_accuracy"]["value"])
+    assert one_step["by_step"]["not translated"]["mask_shape_accuracy"] is None
+    for step in ("1", "2"):  # judged on the final image, and on the image as it stood after the step
+        assert 0 <= results[8][1]["directions"]["A->B"]["by_step"][step]["classification_after_step"]["value"] <= 1
+    manifest = results[8][0]
+    assert any("after_step_1" in s["images"] for s in manifest["samples"])  # test.py kept the image after step 1
+    assert not any("after_step_2" in s["images"] for s in manifest["samples"])  # the last step's image is the output
