@@ -81,6 +81,9 @@ def test_demo_script_quick_mode(tmp_path):
     assert (tmp_path / "res" / "demo" / "test_latest" / "metrics.json").is_file()
     assert (tmp_path / "ck" / "demo" / "web" / "index.html").is_file()
     assert "classification_score: " in proc.stdout and "test results:" in proc.stdout and "(target >= 0.9)" in proc.stdout
+    assert "targets met" in proc.stdout and "mask_iou: " in proc.stdout
+    record = json.loads((tmp_path / "res" / "demo" / "test_latest" / "demo.json").read_text())
+    assert record["quick"] is True and record["seconds"]["total"] >= record["seconds"]["training"] > 0
 
 
 @pytest.mark.slow
@@ -165,3 +168,24 @@ def test_a_new_per_image_metric_is_one_row_of_the_table(tiny_run, shapes_root, t
     assert "mean_brightness=" in capsys.readouterr().out
     page = (folder / "index.html").read_text()
     assert "mean_brightness" in page and "the mean of the translated image" in page
+
+
+@pytest.mark.slow
+def test_benchmark_demo_runs_the_demo_per_seed_and_writes_its_table(tmp_path):
+    script = str(ROOT / "scripts" / "benchmark_demo.py")
+    out = tmp_path / "bench.md"
+    out.write_text("# Benchmarks\n\nA reading.\n")
+    args = ["--quick", "--seeds", "4-5", "--work", str(tmp_path / "w"), "--out", str(out)]
+    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = out.read_text()
+    assert "A reading." in text and "<!-- demo table -->" in text and "--seeds 4-5" in text
+    rows = [line for line in text.splitlines() if line.startswith("| 4 |") or line.startswith("| 5 |")]
+    assert len(rows) == 2 and all(" min " in row for row in rows)
+    for seed in (4, 5):  # each seed its own data set and run, with its record
+        record = json.loads((tmp_path / "w" / "results" / f"demo_s{seed}" / "test_latest" / "demo.json").read_text())
+        assert record["seed"] == seed and record["batches"] > 0 and set(record["met"]) == set(record["values"])
+    assert (tmp_path / "w" / "data_s4" / "testA_ideal").is_dir()
+    # --resume keeps the seeds that finished
+    proc = subprocess.run([sys.executable, script, *args, "--resume"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "== seed" not in proc.stdout
