@@ -43,12 +43,13 @@ BUDGET = ["--batch_size", "4", "--niter", "7", "--niter_decay", "3", "--lr", "0.
 FAST = ["--channels_last", "--sn_update", "per_call"]
 SIZE = ["--loadSizeH", "48", "--loadSizeW", "48", "--fineSizeH", "48", "--fineSizeW", "48"]
 TEST = ["--ins_max", "8", "--ins_per", "2"]
-EVALUATE: list[str] = []
+EVALUATE = ["--realism_splits", "1"]  # realism is reported, not a target: one split of its test (evaluate.py: 3)
 # A -> B against the ideal translations (evaluate.py): the judge's verdict (A, B or neither), masks, pixels inside the
-# instances and in the background, and how well a classifier tells the translated instances from real ones (0.5: not
-# at all); docs/benchmarks.md says how they were chosen
-TARGETS = {"classification_score": (">=", 0.9), "mask_iou": (">=", 0.9), "instance_psnr": (">=", 20.0),
-           "background_psnr": (">=", 27.0), "realism.instances": ("<=", 0.95)}  # fmt: skip
+# instances and in the background; chosen from seeds 0 to 2 and claimed on seeds 10 to 19 (docs/benchmarks.md)
+TARGETS = {"classification_score": (">=", 0.85), "mask_iou": (">=", 0.9), "instance_psnr": (">=", 19.5),
+           "background_psnr": (">=", 27.0)}  # fmt: skip
+# Reported beside the targets (demo.json, scripts/benchmark_demo.py's table)
+SHOWN = [*TARGETS, "judged_neither", "realism.instances", "realism.backgrounds"]
 QUICK_DATA = ["--size", "32", "--train", "24", "--test", "6", "--max_instances", "4", "--test_min_instances", "3",
               "--apart", "--instances", "mono"]  # fmt: skip
 QUICK = {"networks": ["--ngf", "8", "--ndf", "8", "--n_blocks", "1"], "budget": ["--batch_size", "4", "--niter", "1",
@@ -82,14 +83,16 @@ def measured(scores: dict, name: str) -> dict:
     return found
 
 
+def meets(name: str, value: float | None) -> bool:
+    """Whether a value meets the target of that name."""
+    sign, target = TARGETS[name]
+    return value is not None and (value >= target if sign == ">=" else value <= target)
+
+
 def met(report: dict) -> dict[str, bool]:
     """Whether the A -> B translation met each target."""
     scores = report["directions"]["A->B"]
-    out = {}
-    for name, (sign, target) in TARGETS.items():
-        value = measured(scores, name).get("value")
-        out[name] = value is not None and (value >= target if sign == ">=" else value <= target)
-    return out
+    return {name: meets(name, measured(scores, name).get("value")) for name in TARGETS}
 
 
 def verdict(report: dict) -> list[str]:
@@ -134,7 +137,7 @@ def main() -> int:
     trained = batches(data, budget)
     record = {"seed": int(seed), "quick": quick, "seconds": {k: round(v, 1) for k, v in seconds.items()},
               "batches": trained, "pace": round(trained / seconds["training"], 3), "met": met(report),
-              "values": {name: measured(report["directions"]["A->B"], name).get("value") for name in TARGETS}}  # fmt: skip
+              "values": {name: measured(report["directions"]["A->B"], name).get("value") for name in SHOWN}}  # fmt: skip
     atomic_write_text(folder / "demo.json", json.dumps(record, indent=1) + "\n")
     minutes, rest = divmod(round(seconds["total"]), 60)
     smoke = " (a smoke run of the pipeline with tiny settings: it is not expected to meet them)" if quick else ""

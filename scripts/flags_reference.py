@@ -30,6 +30,7 @@ COMMANDS = [
     (["datasets/make_shapes_dataset.py"], "the shapes data set"),
     (["datasets/make_masks.py"], "masks for plain photos"),
     (["scripts/benchmark_shapes.py"], "the shapes benchmarks"),
+    (["scripts/benchmark_demo.py"], "the demo over many seeds"),
     (["scripts/benchmark_speed.py"], "speed and memory"),
 ]
 

@@ -184,7 +184,7 @@ def test_benchmark_demo_runs_the_demo_per_seed_and_writes_its_table(tmp_path):
     assert len(rows) == 2 and all(" min " in row for row in rows)
     for seed in (4, 5):  # each seed its own data set and run, with its record
         record = json.loads((tmp_path / "w" / "results" / f"demo_s{seed}" / "test_latest" / "demo.json").read_text())
-        assert record["seed"] == seed and record["batches"] > 0 and set(record["met"]) == set(record["values"])
+        assert record["seed"] == seed and record["batches"] > 0 and set(record["met"]) < set(record["values"])
     assert (tmp_path / "w" / "data_s4" / "testA_ideal").is_dir()
     # --resume keeps the seeds that finished
     proc = subprocess.run([sys.executable, script, *args, "--resume"], capture_output=True, text=True)
