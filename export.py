@@ -1,10 +1,13 @@
 """Export a run's generators for use outside this project: ONNX (onnxruntime and other runtimes) or safetensors.
 
     python export.py --name shp2gir_coco_instagan --epoch 200 --format onnx   # exported/shp2gir_coco_instagan_200/G_A.onnx
-    python export.py --name shp2gir_coco_instagan --format safetensors        # G_A.safetensors, G_B.safetensors
+    python export.py --name shp2gir_coco_instagan --epoch 200 --format safetensors
+                                                   # exported/shp2gir_coco_instagan_200_safetensors/G_A.safetensors
 
-Both write export.json beside the files: what each file is, the layout of its input and output, and the options
-needed to use it. An ONNX generator takes any batch size and any number of instance masks. The folder appears whole.
+Both write export.json beside the files: what each file is, the layout of its input and output, the architecture,
+and the run's options as its train_opt.json records them (null where the run has none, as the authors' files). An
+ONNX generator takes any batch size and any number of instance masks. The folder appears whole; an existing --out is
+replaced only when it holds an earlier export of the same format and nothing else.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from pathlib import Path
 import torch
 
 from instagan.models import checkpoint, networks
-from instagan.options.base_options import option_values
 from instagan.translator import Translator
 from instagan.util import cli
 from instagan.util.cli import UserError
@@ -34,7 +36,8 @@ def parse(argv: list[str] | None):
     p.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
     p.add_argument("--epoch", default="latest", help="which checkpoint: latest or an epoch number")
     p.add_argument("--format", default="onnx", choices=FORMATS, help="onnx: graphs for onnxruntime; safetensors: weights")
-    p.add_argument("--out", help="the folder to write (default: exported/<name>_<epoch>)")
+    p.add_argument("--out", help="the folder to write (default: exported/<name>_<epoch>, for safetensors "
+                   "exported/<name>_<epoch>_safetensors)")  # fmt: skip
     p.add_argument("--ngf", type=int, help="generator width, for weight files without the run's train_opt.json")
     p.add_argument("--n_blocks", type=int, help="residual blocks, for weight files without the run's train_opt.json")
     return p.parse_args(argv)
@@ -65,7 +68,37 @@ def export_onnx(generator: torch.nn.Module, path: Path, input_nc: int, size: tup
                           dynamic_axes={"x": axes, "y": axes}, dynamo=False)  # fmt: skip
 
 
-def describe(opt, files: dict[str, str], fmt: str) -> dict:
+def default_out(name: str, epoch: str, fmt: str) -> Path:
+    """A folder per format, so that exporting one never replaces the other: ONNX keeps the README's path."""
+    return Path("exported") / (f"{name}_{epoch}" if fmt == "onnx" else f"{name}_{epoch}_{fmt}")
+
+
+def check_out(out: Path, fmt: str) -> None:
+    """Refuse an ``out`` whose replacement would lose anything: it must be new, an empty folder, or an earlier export of
+    ``fmt`` by this tool holding nothing but its export.json and the files that lists (replaced whole on commit)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UserError(f"--out {out} exists and is not a folder: choose a new folder (export.py writes one)")
+    found = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if not found:
+        return
+    fix = "choose a new folder or delete it"
+    try:
+        info = json.loads((out / "export.json").read_text())
+        listed, weights = set(info["files"].values()), info["weights"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise UserError(f"--out {out} exists and is not an export folder written by export.py: {fix}") from None
+    others = [name for name in found if name != "export.json" and name not in listed]
+    if others:
+        raise UserError(f"--out {out} holds files export.py did not write ({', '.join(others[:3])}"
+                        f"{', ...' if len(others) > 3 else ''}): {fix}")  # fmt: skip
+    if weights != fmt:
+        raise UserError(f"--out {out} holds an export in another format ({weights}): choose another folder for "
+                        f"--format {fmt}, or delete it")  # fmt: skip
+
+
+def describe(opt, files: dict[str, str], fmt: str, epoch: str, trained: dict, source: Path) -> dict:
+    """export.json: the files, their layout, the architecture they were built with, and the run's options as its
+    ``source`` (train_opt.json) records them; what the run does not record (no train_opt.json) is null."""
     with_masks = opt.model == "insta_gan"
     layout = (
         "the RGB image, then one channel per instance mask (+1 inside, -1 outside; a channel that is -1 everywhere "
@@ -80,15 +113,17 @@ def describe(opt, files: dict[str, str], fmt: str) -> dict:
         else "x: float32 (batch, 3, H, W) in [-1, 1]: the RGB image",
         "output": "y: the input's layout: the translated image"
         + (" and the translated masks; an image without any instance in x is returned as it is" if with_masks else ""),
-        "size": [opt.fineSizeH, opt.fineSizeW],
+        "epoch": epoch,
+        "size": [trained["fineSizeH"], trained["fineSizeW"]] if "fineSizeH" in trained else None,
         "sequential": "translate --ins_per instances per call, each call on the image the last one returned (the paper's "
         "sequential mini-batches); one call with every instance also works"
         if with_masks
         else None,
-        "ins_per": getattr(opt, "ins_per", None),
+        "ins_per": trained.get("ins_per") if with_masks else None,
         "architecture": checkpoint.architecture(opt),
         "weights": fmt,
-        "options": option_values(opt),
+        "options": trained or None,
+        "options_from": str(source) if trained else f"{source} not found: only the architecture above is known",
     }
 
 
@@ -101,13 +136,14 @@ def main(argv: list[str] | None = None) -> Path:
     run = Path(args.checkpoints_dir) / args.name
     if not run.is_dir():
         raise FileNotFoundError(f"{run} not found: check --name and --checkpoints_dir")
+    out = Path(args.out) if args.out else default_out(args.name, args.epoch, args.format)
+    check_out(out, args.format)
     trained = checkpoint.run_options(run / "train_opt.json")
     flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
     translator = Translator.from_checkpoint(run, args.epoch, device="cpu", ins_per=trained.get("ins_per", 2), **flags)
     model, opt = translator.model, translator.opt
-    opt.fineSizeH, opt.fineSizeW = trained.get("fineSizeH", opt.fineSizeH), trained.get("fineSizeW", opt.fineSizeW)
+    size = (trained.get("fineSizeH", opt.fineSizeH), trained.get("fineSizeW", opt.fineSizeW))  # the example's only
     with_masks = opt.model == "insta_gan"
-    out = Path(args.out or Path("exported") / f"{args.name}_{args.epoch}")
     files = {}
     with StagedFolder(out) as staged:
         for name in ("G_A", "G_B"):
@@ -115,7 +151,7 @@ def main(argv: list[str] | None = None) -> Path:
             if args.format == "onnx":
                 files[name] = f"{name}.onnx"
                 export_onnx(generator, staged.partial / files[name], opt.input_nc if name == "G_A" else opt.output_nc,
-                            (opt.fineSizeH, opt.fineSizeW), with_masks)  # fmt: skip
+                            size, with_masks)  # fmt: skip
             else:
                 from safetensors.torch import save_file
 
@@ -124,7 +160,9 @@ def main(argv: list[str] | None = None) -> Path:
                 save_file(
                     state, str(staged.partial / files[name]), metadata={"architecture": json.dumps(checkpoint.architecture(opt))}
                 )
-        (staged.partial / "export.json").write_text(json.dumps(describe(opt, files, args.format), indent=2) + "\n")
+        info = describe(opt, files, args.format, args.epoch, trained, run / "train_opt.json")
+        (staged.partial / "export.json").write_text(json.dumps(info, indent=2) + "\n")
+        check_out(out, args.format)  # again: the folder may have changed while the generators were exported
         staged.commit()
     print(f"wrote {', '.join(files.values())} and export.json to {out}")
     return out

@@ -4,7 +4,9 @@ translate them with a trained run, and write side-by-side pictures, results.json
     python translate.py --input photos/ --name shp2gir_coco_instagan --category sheep
     python translate.py --input photos/ --name shp2gir_coco_instagan --masks photos_seg/ --instances 0,2
 
-Instances are numbered from 0, largest first; ``--instances`` translates only those (the others stay as they are).
+Instances are numbered from 0, largest first; ``--instances`` translates only those (the others stay as they are; a
+photo with fewer instances is translated with the chosen ones it has, and a warning names it). Photos are resized to
+the run's training crop (its train_opt.json), or else kept at their own size with a warning; ``--size`` chooses.
 Results go to <results_dir>/<name>/translate_<epoch>/: <stem>_side_by_side.png (photo, its instances, the
 translation, the translated instances), the images of test.py, results.json and index.html.
 """
@@ -24,7 +26,6 @@ from instagan.options.base_options import Parser, option_values
 from instagan.reporting.results import FreshFolder, ResultsWriter
 from instagan.translator import Translator
 from instagan.util import cli, instance_set
-from instagan.util.cli import UserError
 from instagan.util.devices import parse_gpu_ids, resolve_device
 from instagan.util.images import tensor2im
 from instagan.util.progress import progress_bar
@@ -40,9 +41,11 @@ def parse(argv: list[str] | None):
     p.add_argument("--overwrite", action="store_true", help="replace earlier results in the same folder")
     p.add_argument("--category", help="COCO category whose instances Mask R-CNN finds, e.g. sheep")
     p.add_argument("--masks", help="instead of --category: a folder of masks <stem>_<k>.png for the photos")
-    p.add_argument("--instances", help="translate only these instances (largest first, from 0), e.g. 0,2")
+    p.add_argument("--instances", help="translate only these instances (largest first, from 0), e.g. 0,2; a photo "
+                   "with fewer is translated with those it has")  # fmt: skip
     p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"), help="AtoB translates with G_A, BtoA with G_B")
-    p.add_argument("--size", help="resize the photos to H,W first (default: the run's training crop)")
+    p.add_argument("--size", help="resize the photos to H,W first, multiples of 4 (default: the run's training crop "
+                   "from its train_opt.json; without one, each photo's own size rounded to multiples of 4)")  # fmt: skip
     p.add_argument("--max_instances", type=int, default=20, help="at most this many instances per photo, largest first")
     p.add_argument("--score", type=float, default=0.7, help="smallest Mask R-CNN score kept")
     p.add_argument("--weights", default="DEFAULT", help="Mask R-CNN: DEFAULT (COCO, torchvision's cache), none or a file")
@@ -61,10 +64,16 @@ def parse(argv: list[str] | None):
         args.size = tuple(int(v) for v in args.size.split(",")) if args.size else None
     except ValueError:
         p.error("--instances takes numbers like 0,2 and --size H,W like 200,200")
-    if args.size is not None and (len(args.size) != 2 or any(v < 4 for v in args.size)):
-        p.error(f"--size {args.size}: give H,W, each at least 4")
+    if args.size is not None and (len(args.size) != 2 or any(v < 4 or v % 4 for v in args.size)):
+        p.error(f"--size {','.join(map(str, args.size))}: give H,W, each a multiple of 4 (the generators halve the "
+                "size twice), e.g. 200,200")  # fmt: skip
     if args.max_instances < 1 or args.ins_per < 1:
         p.error("--max_instances and --ins_per must be at least 1")
+    if args.instances is not None and (min(args.instances) < 0 or len(set(args.instances)) < len(args.instances)):
+        p.error(f"--instances {','.join(map(str, args.instances))}: give distinct numbers from 0, e.g. 0,2")
+    if args.instances is not None and max(args.instances) >= args.max_instances:
+        p.error(f"--instances {','.join(map(str, args.instances))}: --max_instances {args.max_instances} keeps only "
+                f"instances 0 to {args.max_instances - 1}; raise --max_instances")  # fmt: skip
     return args
 
 
@@ -90,6 +99,21 @@ def masks_for(photos: list[Path], args) -> dict[Path, list[torch.Tensor]]:
     return found
 
 
+def chosen_instances(photos: list[Path], masks: dict[Path, list[torch.Tensor]], instances: list[int] | None
+                     ) -> dict[Path, list[int] | None]:  # fmt: skip
+    """Each photo's share of ``--instances``: those it has. A photo with fewer masks is still translated, with the
+    chosen instances it has (the choice is per folder, the number of instances per photo), and one warning names them."""
+    if instances is None:
+        return dict.fromkeys(photos)
+    short = [p for p in photos if masks[p] and max(instances) >= len(masks[p])]
+    if short:
+        listed = ", ".join(f"{p.name} has {len(masks[p])}" for p in short[:5]) + (", ..." if len(short) > 5 else "")
+        warnings.warn(f"--instances {','.join(map(str, instances))} needs {max(instances) + 1} masks per photo and "
+                      f"{len(short)} photo{'s have' if len(short) > 1 else ' has'} fewer ({listed}): each is translated "
+                      "with the chosen instances it has (with none, kept as it is)", stacklevel=2)  # fmt: skip
+    return {p: [k for k in instances if k < len(masks[p])] for p in photos}
+
+
 def side_by_side(translation) -> np.ndarray:
     """The photo, its instances, the translation and the translated instances, in a row (uint8 (H, 4W, 3))."""
     parts = [translation.source, instance_set.merge(translation.source_masks), translation.translated,
@@ -102,33 +126,32 @@ def main(argv: list[str] | None = None) -> Path:
     source = Path(args.input)
     photos = [source] if source.is_file() and is_image_file(source) else make_dataset(source)
     run = Path(args.checkpoints_dir) / args.name
+    gpu_ids = parse_gpu_ids(args.gpu_ids)
+    device = f"cuda:{gpu_ids[0]}" if gpu_ids else "cpu"
+    flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
+    # before finding any instance: a missing run or weights that do not fit end the command at once
+    translator = Translator.from_checkpoint(run, args.epoch, device=device, precision=args.precision, ins_max=args.max_instances,
+                                            ins_per=args.ins_per, paste_background=args.paste_background, **flags)  # fmt: skip
     size = args.size
     trained = checkpoint.run_options(run / "train_opt.json")
     if size is None and "fineSizeH" in trained:  # the run's training crop
         size = (trained["fineSizeH"], trained["fineSizeW"])
-    if size is None:
+    if size is None:  # the authors' files: the size they were trained at is not recorded
         warnings.warn(f"{run / 'train_opt.json'} not found: photos are translated at their own size (sides rounded to "
                       "multiples of 4); pass --size H,W for the size the run was trained at", stacklevel=1)  # fmt: skip
     folder = FreshFolder(Path(args.results_dir) / args.name / f"translate_{args.epoch}", args.overwrite,
                          "--results_dir, --name or --epoch")  # fmt: skip
     masks = masks_for(photos, args)
-    gpu_ids = parse_gpu_ids(args.gpu_ids)
-    device = f"cuda:{gpu_ids[0]}" if gpu_ids else "cpu"
-    flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
-    translator = Translator.from_checkpoint(run, args.epoch, device=device, precision=args.precision, ins_max=args.max_instances,
-                                            ins_per=args.ins_per, paste_background=args.paste_background, **flags)  # fmt: skip
     without = [p.name for p in photos if not masks[p]]
     if without:
         warnings.warn(f"{len(without)} photos have no instances and pass through untranslated: {', '.join(without[:5])}",
                       stacklevel=1)  # fmt: skip
+    chosen = chosen_instances(photos, masks, args.instances)
     with folder:
         writer = ResultsWriter(folder.partial, f"{args.name}: your photos, epoch {args.epoch}")
         for photo in progress_bar(photos, desc="translating"):
-            picked = args.instances
-            if picked is not None and any(k >= len(masks[photo]) for k in picked):
-                raise UserError(f"{photo} has {len(masks[photo])} instances: --instances {args.instances} asks for more")
             image = read_image(photo)  # as the data sets read images: upright, every mode and bit depth
-            result = translator.translate(image, masks[photo], args.direction, picked, size, str(photo))
+            result = translator.translate(image, masks[photo], args.direction, chosen[photo], size, str(photo))
             writer.add([result])
             Image.fromarray(side_by_side(result)).save(folder.partial / f"{photo.stem}_side_by_side.png")
         writer.save(option_values(args))

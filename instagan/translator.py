@@ -123,13 +123,16 @@ class Translator:
 
         ``direction`` AtoB uses G_A, BtoA G_B. ``instances`` picks the masks to translate (by index); the others keep
         their pixels: the generator sees them as background, and they are pasted back from the input where no
-        translated instance covers them. ``size`` (H, W) resizes first, else the sides are rounded to multiples of 4.
+        translated instance covers them. ``size`` (H, W), multiples of 4, resizes first; without it the image keeps its
+        own size, the sides rounded to multiples of 4.
         The result's masks are the chosen instances, largest first, (1, chosen, H, W) in [-1, 1] (at most the model's
         ``--ins_max``; the rest, and the instances not chosen, are its ``untranslated_masks``). Images are (1, 3, H, W)
         in [-1, 1]: ``instagan.util.images.tensor2im`` turns one into a uint8 (H, W, 3) array for PIL.
         """
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction {direction!r}: use AtoB or BtoA")
+        if size is not None and (len(size) != 2 or any(v < 4 or v % 4 for v in size)):
+            raise ValueError(f"size {tuple(size)}: give (H, W), each a multiple of 4 (the generators halve it twice)")
         picked = list(range(len(masks))) if instances is None else list(instances)
         if any(not 0 <= k < len(masks) for k in picked):
             raise ValueError(f"instances {picked}: there are {len(masks)} masks, numbered from 0")

@@ -76,6 +76,36 @@ def test_translate_py_with_mask_files_and_with_mask_r_cnn(tiny_run, shapes_root,
     assert neither.returncode == 2 and "--category" in neither.stderr
 
 
+def test_photos_with_fewer_masks_than_instances_asks_for_are_translated_with_those_they_have(tiny_run, shapes_root,
+                                                                                               tmp_path):  # fmt: skip
+    counts = {stem: len(paths) for stem, paths in index_masks(shapes_root / "testA_seg").items()}
+    last = max(counts.values()) - 1  # --instances 0,<last>: only the photos with the most masks have them all
+    short = sorted(f"{stem}.png has {n}" for stem, n in counts.items() if n <= last)
+    assert short and len(short) < len(counts)
+    out = run("translate.py", "--input", shapes_root / "testA", "--name", "tiny", "--checkpoints_dir", tiny_run.parent,
+              "--masks", shapes_root / "testA_seg", "--instances", f"0,{last}", "--results_dir", tmp_path)  # fmt: skip
+    assert f"--instances 0,{last} needs {last + 1} masks per photo and {len(short)} photo" in out.stderr
+    assert f"fewer ({', '.join(short)}): each is translated with the chosen instances it has" in out.stderr
+    assert f"{len(counts)} photos translated" in out.stdout
+    samples = json.loads((tmp_path / "tiny" / "translate_latest" / "results.json").read_text())["samples"]
+    for s in samples:  # instance 0 everywhere, instance <last> where there is one; the others kept
+        steps = [i["step"] for i in s["instances"]]
+        assert len(steps) == counts[s["stem"]] and sum(k is not None for k in steps) == (2 if counts[s["stem"]] > last else 1)
+
+
+def test_translate_py_refuses_instances_and_sizes_it_cannot_give(tiny_run, shapes_root, tmp_path):
+    common = ["--input", shapes_root / "testA", "--name", "tiny", "--checkpoints_dir", tiny_run.parent, "--masks",
+              shapes_root / "testA_seg", "--results_dir", tmp_path]  # fmt: skip
+    for flags, says in [(["--instances", "0,0"], "--instances 0,0: give distinct numbers from 0"),
+                        (["--instances", "0,3", "--max_instances", "3"], "--max_instances 3 keeps only instances 0 to 2"),
+                        (["--size", "34,34"], "--size 34,34: give H,W, each a multiple of 4")]:  # fmt: skip
+        bad = run("translate.py", *common, *flags, check=False)
+        assert bad.returncode == 2 and says in bad.stderr and "Traceback" not in bad.stderr
+    image, masks = photo_and_masks(shapes_root)
+    with pytest.raises(ValueError, match=r"size \(34, 34\): give \(H, W\), each a multiple of 4"):
+        Translator.from_checkpoint(tiny_run, device="cpu").translate(image, masks, size=(34, 34))
+
+
 def test_test_py_takes_the_architecture_from_the_run(tiny_run, shapes_root, tmp_path):
     # the run was trained with --ngf 4 --ndf 4 --n_blocks 1: test.py reads them from its train_opt.json
     common = ["--dataroot", shapes_root, "--name", "tiny", "--checkpoints_dir", tiny_run.parent, "--gpu_ids", "-1", *SIZE]
@@ -116,8 +146,20 @@ def test_translate_py_without_train_opt_json_says_at_what_size(tiny_run, shapes_
     authors.mkdir(parents=True)
     for name in ("latest_net_G_A.pth", "latest_net_G_B.pth"):
         (authors / name).write_bytes((tiny_run / name).read_bytes())
-    photo, flags = shapes_root / "testA" / "00001.png", ["--ngf", "4", "--n_blocks", "1", "--results_dir", tmp_path]
-    out = run("translate.py", "--input", photo, "--name", "authors", "--checkpoints_dir", authors.parent, "--masks",
-              shapes_root / "testA_seg", *flags)  # fmt: skip
-    assert "train_opt.json not found: photos are translated at their own size" in out.stderr
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "masks").mkdir()
+    image, masks = photo_and_masks(shapes_root)
+    image.resize((46, 40)).save(tmp_path / "photos" / "p.png")  # not the size the run was trained at (32 x 32)
+    masks[0].resize((46, 40)).save(tmp_path / "masks" / "p_0.png")
+    common = ["--input", tmp_path / "photos", "--name", "authors", "--checkpoints_dir", authors.parent, "--masks",
+              tmp_path / "masks", "--ngf", "4", "--n_blocks", "1", "--results_dir", tmp_path]  # fmt: skip
+    out = run("translate.py", *common)
+    assert (
+        f"{authors / 'train_opt.json'} not found: photos are translated at their own size (sides rounded to multiples of "
+        "4); pass --size H,W for the size the run was trained at" in out.stderr
+    )
     assert "1 photo translated" in out.stdout
+    side_by_side = tmp_path / "authors" / "translate_latest" / "p_side_by_side.png"
+    assert Image.open(side_by_side).size == (4 * 48, 40)  # the photo's own size, 46 rounded to 48
+    sized = run("translate.py", *common, "--size", "16,24", "--overwrite")
+    assert "not found" not in sized.stderr and Image.open(side_by_side).size == (4 * 24, 16)

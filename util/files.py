@@ -113,9 +113,15 @@ class StagedFolder:
     def commit_from(self, folder: Path) -> Path:
         """Move ``folder`` (this one's ``partial``, or another on the same file system) into place."""
         old = self.final.parent / f".{self.final.name}.old-{self.tag}"
-        if self.final.exists():
+        replacing = self.final.exists()
+        if replacing:
             self.final.rename(old)
-        Path(folder).rename(self.final)
+        try:
+            Path(folder).rename(self.final)
+        except BaseException:
+            if replacing:  # a commit that fails leaves the previous version where it was
+                old.rename(self.final)
+            raise
         shutil.rmtree(old, ignore_errors=True)
         fsync_dir(self.final.parent)
         return self.final
