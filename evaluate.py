@@ -11,8 +11,12 @@ results give the same numbers. metrics.json is written into the results folder a
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
 from pathlib import Path
+
+import torch
 
 from instagan.evaluation import inception, realism, scoring
 from instagan.evaluation.judge import train_or_load
@@ -91,8 +95,34 @@ def main(argv: list[str] | None = None) -> dict:
         for step, values in scores.get("by_step", {}).items():
             columns = ("classification_score", "classification_after_step", "mask_shape_accuracy", "mask_iou")
             print(f"  step {step}: {values['instances']} instances,", " ".join(f"{k}={scoring.cell(values[k])}" for k in columns))
+    for line in fid_skipped(args, weights, report, real):
+        print(line)
     print(f"metrics written to {results_dir / 'metrics.json'}")
     return report
+
+
+def fid_skipped(args: argparse.Namespace, weights: Path | None, report: dict, real: scoring.RealCrops) -> list[str]:
+    """A line for each FID/KID with Inception that was not computed: why, and what computes it."""
+    skipped = "FID/KID with Inception skipped"
+    if args.fid == "none":
+        return [f"{skipped}: --fid none (--fid auto computes them when torch-fidelity and its weights are there)"]
+    if weights is None:
+        if importlib.util.find_spec("torch_fidelity") is None:
+            return [f"{skipped}: torch-fidelity is not installed (pip install torch-fidelity, or the [fid] extra)"]
+        hub = Path(torch.hub.get_dir()) / "checkpoints"
+        return [f"{skipped}: {inception.WEIGHTS} is not in {hub} (download it there from "
+                "github.com/toshas/torch-fidelity/releases/tag/v0.2.0, or pass its path to --fid_weights)"]  # fmt: skip
+    lines = []
+    for direction, scores in report["directions"].items():
+        if "fid" in scores:
+            continue
+        tgt = direction[-1]
+        if scores["images"] < 2:
+            why = f"only {scores['images']} translated image, FID needs 2 or more (test.py --num_test)"
+        else:
+            why = f"it needs 2 or more real images of {tgt} in {real.folder(tgt)}"
+        lines.append(f"{skipped} for {direction}: {why}")
+    return lines
 
 
 def entry() -> None:

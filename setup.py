@@ -15,7 +15,7 @@ SCRIPTS = ("train", "test", "evaluate", "translate", "export")  # instagan/<name
 setup(
     name="instagan",
     version="0.2.0",
-    description="InstaGAN: instance-aware image-to-image translation (Mo, Cho and Shin, ICLR 2019), on PyTorch 2.x",
+    description="InstaGAN: instance-aware image-to-image translation (Mo, Cho and Shin, ICLR 2019), on PyTorch 2.4 and newer",
     long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="BSD-3-Clause",
@@ -39,11 +39,12 @@ setup(
         "torchmetrics>=1.0",
     ],
     extras_require={
-        # pyright: tests/test_layout.py; with [logging] too, the TensorBoard and W&B tests run instead of skipping
-        "test": ["pytest>=7", "ruff", "scipy", "pyright[nodejs]"],
+        # with [logging] too, the TensorBoard and W&B tests run instead of skipping
+        "test": ["pytest>=7", "ruff", "scipy"],
+        "typecheck": ["pyright[nodejs]"],  # tests/test_layout.py's pyright test (brings its own Node.js)
         "logging": ["tensorboard", "wandb"],  # train.py --tensorboard, --wandb
         "ccp": ["scipy"],  # datasets/generate_ccp_dataset.py reads .mat files
-        # visdom 0.2.4's sdist needs pkg_resources; README: Display shows how to install it
+        # visdom 0.2.4's sdist needs pkg_resources: docs/tips.md: Logging and live display shows how to install it
         "display": ["visdom==0.2.4"],
         "fid": ["torch-fidelity"],  # FID/KID with Inception features in evaluate.py
         "export": ["onnx", "onnxscript", "onnxruntime", "safetensors"],  # export.py and running what it writes

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from instagan import data, models
@@ -25,6 +26,35 @@ GROUPS = (
     ("display", "progress, losses and pictures (train.py)"),
     ("run", "where runs live, devices and precision"),
 )
+
+
+class TurnsOff(argparse.Action):
+    """A flag that sets its dest to False, the opposite of the flag that owns the dest (``--dropout`` sets
+    ``no_dropout``). argparse keeps the dest's default in ``default`` (True: no dropout), which --help would print as
+    this flag's own; ``%(on_by_default)s`` in the help prints whether this flag is on by default instead."""
+
+    def __init__(self, option_strings: list[str], dest: str, default: bool = True, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    @property
+    def default(self):
+        return self._default
+
+    @default.setter
+    def default(self, value) -> None:  # set by argparse, then by set_defaults (a model's defaults, the run's values)
+        self._default = value
+        self.on_by_default = not value
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, False)
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on: its affinity where the system has one, else all of them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
 
 
 class BaseOptions:
@@ -54,7 +84,8 @@ class BaseOptions:
         )
         d.add_argument("--no_flip", action="store_true", help="no random horizontal flip")
         d.add_argument("--serial_batches", action="store_true", help="take images in order instead of shuffling")
-        d.add_argument("--num_threads", default=4, help="data loading workers", **at_least(0))
+        d.add_argument("--num_threads", default=4, help="data loading worker processes (0: load in the main process); "
+                       "no more are started than the CPU cores this process may use", **at_least(0))  # fmt: skip
         d.add_argument("--max_dataset_size", default=float("inf"), help="use at most this many images per domain",
                        **positive(infinite=True))  # fmt: skip
         m.add_argument("--model", default="insta_gan", help=f"model: {', '.join(models.available_models())}")
@@ -76,8 +107,9 @@ class BaseOptions:
         m.add_argument("--norm", default="instance", choices=("instance", "batch", "none"), help="normalisation layers")
         m.add_argument("--init_type", default="normal", choices=("normal", "xavier", "kaiming", "orthogonal"), help="weight init")
         m.add_argument("--init_gain", default=0.02, help="scale of the init", **positive())
-        m.add_argument("--no_dropout", action="store_true", default=True, help="no dropout in the generator (the default)")
-        m.add_argument("--dropout", dest="no_dropout", action="store_false", help="dropout in the generator's residual blocks")
+        m.add_argument("--no_dropout", action="store_true", default=True, help="no dropout in the generator")
+        m.add_argument("--dropout", dest="no_dropout", action=TurnsOff, help="dropout in the generator's residual blocks "
+                       "(default: %(on_by_default)s)")  # fmt: skip
         r.add_argument("--name", default="experiment_name", help="name of the run: checkpoints go to <checkpoints_dir>/<name>")
         r.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
         r.add_argument("--epoch", default="latest", help="which checkpoint to load: latest or an epoch number")
@@ -102,7 +134,8 @@ class BaseOptions:
             "reduce-overhead (CUDA graphs on a GPU): in test.py each step whole, in train.py each layer stack; "
             "the first batches compile",
         )
-        r.add_argument("--suffix", default="", help="appended to --name, formatted with the options, e.g. {model}_{netG}")
+        r.add_argument("--suffix", default="", help="appended to --name, formatted with the options, e.g. {model}_{netG} "
+                       "(default: %(default)r)")  # fmt: skip
         r.add_argument("--verbose", action="store_true", help="print the networks")
         self.groups["display"].add_argument(
             "--display_winsize", default=256, help="image size in visdom and the HTML pages", **at_least(1)
@@ -159,6 +192,8 @@ class BaseOptions:
             opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
         except ValueError as err:
             parser.error(str(err))
+        # more workers than cores only compete for them (and the DataLoader warns about it)
+        opt.num_threads = min(opt.num_threads, usable_cores())
         self.validate(opt, parser)
         return opt
 

@@ -13,8 +13,9 @@ class TestOptions(BaseOptions):
     is_train = False
     description = (
         "Translate a data split with a run's generators: <results_dir>/<name>/<phase>_<epoch>/ gets the images, "
-        "results.json and index.html. The architecture comes from the run's train_opt.json; at most --num_test images "
-        "are translated."
+        "results.json and index.html. The architecture comes from the run's train_opt.json. At most --num_test samples "
+        "are translated: a sample is an image of A and one of B, each translated to the other domain (up to twice "
+        "--num_test translations; --dataset_mode single_seg: one image)."
     )
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ class TrainOptions(BaseOptions):
     description = (
         "Train InstaGAN (or --model cycle_gan) on two unpaired domains of images with instance masks. Checkpoints, "
         "options, loss_log.txt and an HTML page with pictures and loss curves go to <checkpoints_dir>/<name>/; "
-        "--continue_train resumes a run where it stopped. README.md has the commands of each data set."
+        "--continue_train resumes a run where it stopped. scripts/train_<set>.sh hold the commands of each data set."
     )
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -57,7 +57,7 @@ def test_the_folders_are_imported_through_instagan():
 def test_pyright_resolves_every_import_that_python_resolves():
     pyright = shutil.which("pyright")
     if pyright is None:
-        pytest.skip("pyright is not installed: pip install -e '.[test]'")
+        pytest.skip("pyright is not installed: pip install -e '.[typecheck]'")
     proc = subprocess.run([pyright, "--outputjson"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     report = json.loads(proc.stdout)
     assert report["summary"]["filesAnalyzed"] > 100, report["summary"]  # pyproject.toml's [tool.pyright] found the code

@@ -13,6 +13,7 @@ from PIL import Image
 
 from instagan.util.cli import UserError
 from instagan.util.files import StagedFolder, atomic_write_bytes
+from instagan.util.flags import HelpFormatter
 
 
 class SourceError(UserError):
@@ -23,7 +24,7 @@ def builder_parser(
     description: str, source: str, domains: tuple[str, str], kind: str, min_pixels: int, cat1_help: str = ""
 ) -> argparse.ArgumentParser:
     """The flags every builder has: source and output folders, the two domains' names, the smallest instance."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     parser.add_argument("--data_root", required=True, help=source)
     parser.add_argument("--save_root", required=True, help="output data set folder")
     parser.add_argument("--cat1", default=domains[0], help=f"{kind} of domain A{cat1_help}")

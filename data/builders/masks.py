@@ -20,11 +20,12 @@ from instagan.data.builders.common import BuildFolder, write_sample
 from instagan.data.detection import build_detector, category_index, detect
 from instagan.data.image_folder import make_dataset, read_image
 from instagan.util.devices import parse_gpu_ids, resolve_device
+from instagan.util.flags import HelpFormatter
 from instagan.util.progress import progress_bar
 
 
 def main(argv: list[str] | None = None) -> dict[str, int]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     parser.add_argument("--input", required=True, help="folder of photos")
     parser.add_argument("--out", required=True, help="output data set folder")
     parser.add_argument("--category", required=True, help="COCO category to segment, e.g. sheep, giraffe, person")

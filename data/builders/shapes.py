@@ -26,6 +26,7 @@ import numpy as np
 from instagan.data.builders.common import BuildFolder, png, write_sample
 from instagan.util.cli import UserError
 from instagan.util.files import atomic_write_bytes
+from instagan.util.flags import HelpFormatter
 
 DOMAINS = {"A": "box", "B": "round"}
 OTHER = {"box": "round", "round": "box"}
@@ -234,7 +235,7 @@ def write_split(out: Path, split: str, domain: str, count: int, rng: np.random.G
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     parser.add_argument("--out", default="datasets/shapes", help="output folder")
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--train", type=int, default=400, help="training images per domain")
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> Path:
         "--test_max_instances", type=int, default=None, help="at most this many per test image (default: --max_instances)"
     )
     parser.add_argument("--apart", action="store_true", help="instances neither overlap nor touch (a pixel between them)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument(
         "--instances",
         choices=("patterned", "plain", "mono"),
