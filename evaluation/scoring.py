@@ -95,7 +95,7 @@ class Image:
     steps: list[int | None]  # the sequential step that translated each instance of translated_from
     binary: list[torch.Tensor]
     bodies: list[torch.Tensor]
-    right_shape: list[bool]
+    right_shape: list[bool | None]  # None: the data set has no target shape
     after_step: dict[int, torch.Tensor]
     truth: Truth | None = None
 
@@ -115,7 +115,7 @@ class Image:
             after, left, steps = [], [], [None] * len(before)
         binary = [metrics.binarize(m) for m in after]
         bodies = [metrics.without_specks(m) for m in binary]
-        right = [metrics.shape_of(b) == target_shape for b in bodies]
+        right = [metrics.shape_of(b) == target_shape if target_shape != "unknown" else None for b in bodies]
         after_step = {int(role.rsplit("_", 1)[1]): _image(folder / path) for role, path in sample.images.items()
                       if role.startswith("after_step_")}  # fmt: skip
         truth = ideal.truth(sample.source_file or f"{sample.stem}.png", source, before, left) if ideal else None
@@ -196,7 +196,7 @@ def _specks(image: Image) -> tuple[float, float] | None:
 
 
 def _shapes(image: Image) -> tuple[float, float] | None:
-    if not image.has_instances or not image.translated_to:
+    if not image.has_instances or not image.translated_to or None in image.right_shape:
         return None
     return sum(image.right_shape), len(image.translated_to)
 
@@ -204,7 +204,7 @@ def _shapes(image: Image) -> tuple[float, float] | None:
 PER_IMAGE = (
     PerImage("mask_shape_accuracy",
              f"the fraction of translated masks whose body (without specks, parts of fewer than {metrics.SPECK_PIXELS} "
-             "pixels) has the target domain's shape, by its fill ratio alone",
+             "pixels) has the target domain's shape, by its fill ratio alone (shapes data only)",
              _shapes),
     PerImage("masks_with_specks", "the fraction of translated masks that have specks", _specks),
     PerImage("context_error", "the mean absolute change in [-1, 1] outside the instances (before and after), "
@@ -246,7 +246,10 @@ def aggregate(metric: PerImage, images: list[Image]) -> dict | None:
 
 
 def target_shape(dataroot: Path, domain: str, limit: int = 200) -> str:
-    """``box`` or ``round``: the usual shape of a domain's training masks (by mean fill ratio)."""
+    """``box`` or ``round``: the usual shape of a domain's training masks (by mean fill ratio), on the shapes data set
+    (the one whose builder writes ideal translations); ``unknown`` on any other, where a fill ratio says nothing."""
+    if not any((dataroot / f"test{d}_ideal").is_dir() for d in "AB"):
+        return "unknown"
     ratios = []
     for paths in list(index_masks(dataroot / f"train{domain}_seg").values())[:limit]:
         for p in paths:
@@ -430,11 +433,12 @@ def score_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemb
     if real.folder(tgt).is_dir():
         report["realism"] = realism_scores(images, crops, real, tgt, realism_splits)
         real_crops, _ = real(tgt)
-        if crops and len(real_crops) > 1:
+        if len(crops) > 1 and len(real_crops) > 1:  # a covariance needs two samples of each
             distances = metrics.feature_distances(judge.features(real_crops), judge.features(torch.stack(crops)))
             report["classifier_fd"], report["classifier_kd"] = distances["fd"], distances["kd"]
-        if inception_weights is not None:
-            real_images = torch.stack([_image(p) for p in make_dataset(real.folder(tgt), REAL_LIMIT)])
+        real_files = make_dataset(real.folder(tgt), REAL_LIMIT)
+        if inception_weights is not None and len(images) > 1 and len(real_files) > 1:
+            real_images = torch.stack([_image(p) for p in real_files])
             report.update(inception.distances(real_images, torch.stack([im.output for im in images]), inception_weights))
     return report
 
@@ -529,14 +533,25 @@ REALISM = ("instances", "instances_floor", "backgrounds", "backgrounds_floor")
 STEP_COLUMNS = ("instances", "classification_score", "classification_after_step", "mask_shape_accuracy", "mask_iou")
 
 
+def by_metric(directions: dict, names: tuple[str, ...], part: str = "") -> tuple[list[str], list[list[str]]]:
+    """A table of one row per metric and one column per direction (narrow, however many metrics there are); ``part``
+    names the sub-dictionary of each direction's scores the metrics are in (``realism``)."""
+    scores = {d: (v.get(part) or {}) if part else v for d, v in directions.items()}
+    return ["metric", *directions], [[name, *(cell(s.get(name)) for s in scores.values())] for name in names]
+
+
 def page_metrics(results: dict) -> dict:
-    """The metrics as the results page shows them: tables and notes."""
+    """The metrics as the results page shows them: notes on them all, then sections, each a titled table with its
+    notes (``{"notes": [...], "sections": [{"title", "header", "rows", "notes"}, ...]}``)."""
     directions = results["directions"]
     judge = results["classifier"]
     accuracy = judge["accuracy_real"] or {"min": "-", "max": "-"}
-    tables = [(["direction", *columns()], [[d, *(cell(v.get(c)) for c in columns())] for d, v in directions.items()])]
+    sections = []
+
+    def section(title: str, table: tuple[list[str], list[list[str]]], notes: list[str]) -> None:
+        sections.append({"title": title, "header": table[0], "rows": table[1], "notes": notes})
+
     notes = [
-        "value [95% bootstrap interval over the test images].",
         f"classification_score: the fraction of translated instances that {judge['members']} independently trained "
         f"classifiers assign to the target domain (each chooses A, B or neither); they are right on {accuracy['min']} "
         f"to {accuracy['max']} of the real {results['phase']} images. judged_neither: the fraction they find to be no "
@@ -550,31 +565,30 @@ def page_metrics(results: dict) -> dict:
         notes.append("These translations were written with --paste_background: outside the instances (grown by "
                      "--paste_radius) every pixel is the source's, so the context error and the background scores "
                      "are those of the source image by construction, not the generator's.")  # fmt: skip
+    section("Scores", by_metric(directions, columns()), notes)
     if any(v.get("ground_truth") for v in directions.values()):
-        gt = columns(GROUND_TRUTH)
-        tables.append((["direction", *gt], [[d, *(cell(v.get(c)) for c in gt)] for d, v in directions.items()]))
-        notes += ["Ground truth: the translations against the ideal ones the data set holds (ground_truth: the images "
-                  "with an ideal; instances beyond --ins_max stay as they were in the ideal).",
-                  *(f"{metric.column}: {metric.note}." for metric in PER_IMAGE if metric.group == GROUND_TRUTH)]  # fmt: skip
+        section("Against the ideal translation", by_metric(directions, columns(GROUND_TRUTH)),
+                ["The translations against the ideal ones the data set holds (ground_truth: the images with an ideal; "
+                 "instances beyond --ins_max stay as they were in the ideal).",
+                 *(f"{metric.column}: {metric.note}." for metric in PER_IMAGE if metric.group == GROUND_TRUTH)])  # fmt: skip
     if any(v.get("realism") for v in directions.values()):
-        tables.append((["direction", *REALISM],
-                       [[d, *(cell((v.get("realism") or {}).get(c)) for c in REALISM)] for d, v in directions.items()]))
-        notes.append("Realism: the accuracy of a small CNN trained on half of the real and half of the translated crops "
-                     "to tell them apart, scored on the other halves (mean ± spread over random splits): 0.5 means they "
-                     "cannot be told apart, 1.0 that every translation gives itself away. instances: the translated "
-                     "instances against the target domain's real ones; backgrounds: patches that show no instance; "
-                     "_floor: the same test on two halves of the real crops.")  # fmt: skip
+        section("Realism", by_metric(directions, REALISM, "realism"),
+                ["The accuracy of a small CNN trained on half of the real and half of the translated crops to tell "
+                 "them apart, scored on the other halves (mean ± spread over random splits): 0.5 means they cannot be "
+                 "told apart, 1.0 that every translation gives itself away. instances: the translated instances "
+                 "against the target domain's real ones; backgrounds: patches that show no instance; _floor: the same "
+                 "test on two halves of the real crops."])  # fmt: skip
     steps = [(d, step, v) for d, scores in directions.items() for step, v in scores.get("by_step", {}).items()]
     if steps:
-        tables.append((["direction", "step", *STEP_COLUMNS], [[d, step, *(cell(v.get(c)) for c in STEP_COLUMNS)]
-                                                              for d, step, v in steps]))  # fmt: skip
-        notes.append("By step: the instances translated in each sequential step of --ins_per instances (1 = the first, "
-                     "on the source image; later steps start from the image translated so far), and those beyond "
-                     "--ins_max that were not translated; scores over instances. classification_after_step: judged on "
-                     "the image as it stood after the instance's step.")  # fmt: skip
+        section("By sequential step", (["direction", "step", *STEP_COLUMNS],
+                                       [[d, step, *(cell(v.get(c)) for c in STEP_COLUMNS)] for d, step, v in steps]),
+                ["The instances translated in each sequential step of --ins_per instances (1 = the first, on the "
+                 "source image; later steps start from the image translated so far), and those beyond --ins_max that "
+                 "were not translated; scores over instances. classification_after_step: judged on the image as it "
+                 "stood after the instance's step."])  # fmt: skip
     if judge.get("probes"):
-        tables.append((["probe", "crops", *CLASSES], [[name, str(v["crops"]), *(str(v[c]) for c in CLASSES)]
-                                                      for name, v in judge["probes"].items()]))  # fmt: skip
-        notes.append("Probes: what the judge answers (share of verdicts per class) on real instances as they are, "
-                     "blurred, and on patches of background alone.")
-    return {"tables": tables, "notes": notes}
+        section("The judge's probes", (["probe", "crops", *CLASSES], [[name, str(v["crops"]), *(str(v[c]) for c in CLASSES)]
+                                                                     for name, v in judge["probes"].items()]),
+                ["What the judge answers (share of verdicts per class) on real instances as they are, blurred, and on "
+                 "patches of background alone."])  # fmt: skip
+    return {"notes": ["value [95% bootstrap interval over the test images]."], "sections": sections}

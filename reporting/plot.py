@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
+import math
 from html import escape
 
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+# Okabe and Ito's palette, told apart with colour blindness too (its yellow left out: too pale on white)
+COLOURS = ("#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#000000")
+DASHES = {"A": "", "B": "6,3"}  # a loss of direction A solid, of B dashed
 
 
-def loss_curves_svg(x: list[float], series: dict[str, list[float]], width: int = 760, height: int = 300) -> str:
-    """An inline SVG: one polyline per series over x (epochs), with axes, ticks and a legend."""
+def styles(names: list[str]) -> dict[str, tuple[str, str]]:
+    """The colour and dash of each series: ``G_A`` and ``G_B`` share a colour (one per kind of loss), A solid, B dashed."""
+    kinds: list[str] = []
+    found = {}
+    for name in names:
+        kind, _, domain = name.rpartition("_") if name[-2:] in ("_A", "_B") else (name, "", "")
+        if kind not in kinds:
+            kinds.append(kind)
+        found[name] = (COLOURS[kinds.index(kind) % len(COLOURS)], DASHES.get(domain, ""))
+    return found
+
+
+def whole_ticks(lo: float, hi: float, most: int = 10) -> list[int]:
+    """Integer ticks from ``lo`` to ``hi`` at a step of 1, 2 or 5 times a power of ten, at most ``most`` + 1 of them."""
+    k, step = 0, 1
+    while (hi - lo) / step > most:
+        k += 1
+        step = (1, 2, 5)[k % 3] * 10 ** (k // 3)
+    return list(range(math.ceil(lo / step) * step, math.floor(hi) + 1, step))
+
+
+def loss_curves_svg(x: list[float], series: dict[str, list[float]], width: int = 600, height: int = 280,
+                    x_range: tuple[float, float] | None = None, title: str = "") -> str:  # fmt: skip
+    """An inline SVG: one polyline per series over ``x`` (epochs done, fractional), with whole-epoch ticks over
+    ``x_range`` (default: the whole epochs around ``x``), y ticks, a title and a legend."""
     if not x or not series:
         return "<p>No losses logged yet.</p>"
-    left, right, top, bottom = 50, 150, 10, 30
+    left, right, top, bottom = 50, 130, 22, 32
     values = [v for ys in series.values() for v in ys]
     y_min, y_max = min(values + [0.0]), max(values)
     if y_max <= y_min:
         y_max = y_min + 1.0
-    x_min, x_max = min(x), max(x)
+    x_min, x_max = x_range or (math.floor(min(x)), math.ceil(max(x)))
     if x_max <= x_min:
         x_max = x_min + 1.0
 
@@ -26,23 +52,26 @@ def loss_curves_svg(x: list[float], series: dict[str, list[float]], width: int =
     def sy(v: float) -> float:
         return top + (1 - (v - y_min) / (y_max - y_min)) * (height - top - bottom)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-size="11">']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+             'font-size="11">']  # fmt: skip
+    if title:
+        parts.append(f'<text x="{left}" y="{top - 8}" font-weight="bold">{escape(title)}</text>')
     parts.append(
         f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{height - top - bottom}" fill="none" stroke="#999"/>'
     )
     for i in range(5):
         yv = y_min + (y_max - y_min) * i / 4
         parts.append(f'<text x="{left - 4}" y="{sy(yv) + 4:.1f}" text-anchor="end">{yv:.3g}</text>')
-        xv = x_min + (x_max - x_min) * i / 4
-        parts.append(f'<text x="{sx(xv):.1f}" y="{height - bottom + 14}" text-anchor="middle">{xv:.3g}</text>')
-    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 2}" text-anchor="middle">epoch</text>')
-    for i, (name, ys) in enumerate(series.items()):
-        colour = COLOURS[i % len(COLOURS)]
-        points = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(x, ys))
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>')
-        ly = top + 14 * i + 10
-        x0 = width - right + 10
-        parts.append(f'<line x1="{x0}" y1="{ly - 4}" x2="{x0 + 18}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"/>')
-        parts.append(f'<text x="{width - right + 32}" y="{ly}">{escape(name)}</text>')
+    for tick in whole_ticks(x_min, x_max):
+        parts.append(f'<line x1="{sx(tick):.1f}" y1="{top}" x2="{sx(tick):.1f}" y2="{height - bottom}" stroke="#eee"/>')
+        parts.append(f'<text x="{sx(tick):.1f}" y="{height - bottom + 14}" text-anchor="middle">{tick}</text>')
+    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 4}" text-anchor="middle">epochs done</text>')
+    for i, (name, (colour, dash)) in enumerate(styles(list(series)).items()):
+        points = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(x, series[name]))
+        pattern = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5"{pattern} points="{points}"/>')
+        ly, x0 = top + 14 * i + 10, width - right + 10
+        parts.append(f'<line x1="{x0}" y1="{ly - 4}" x2="{x0 + 22}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"{pattern}/>')
+        parts.append(f'<text x="{x0 + 28}" y="{ly}">{escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)

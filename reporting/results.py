@@ -9,6 +9,7 @@ manifests existed by their file names, in this one place (``_from_names``).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -25,6 +26,9 @@ from instagan.util.files import FolderLock, StagedFolder, atomic_write_bytes, at
 from instagan.util.images import outlines, save_image, tensor2im
 
 MANIFEST = "results.json"
+# what a results folder may hold beside it, shown on its index page (scripts/demo_shapes.py writes both)
+DEMO_RECORD, OVERVIEW = "demo.json", "overview.png"
+PER_PAGE = 50  # translated samples per page: a page of every sample of a test split would hold thousands of images
 # file names by role, as CycleGAN named its visuals (and as earlier versions of this project wrote them)
 NAMES = {
     "source": "{stem}_real_{s}_img.png",
@@ -180,27 +184,84 @@ def _from_names(folder: Path) -> list[Sample]:
     return samples
 
 
-def write_page(folder: Path, samples: list[Sample], title: str, metrics: dict | None = None, width: int = 256) -> Path:
-    """``index.html`` of a results folder: the metrics (if any), then a row of images per translated sample, A -> B
-    first, each direction by file name."""
-    doc = page.HTML(folder, title)
+def write_page(folder: Path, samples: list[Sample], title: str, metrics: dict | None = None, width: int = 256,
+               per_page: int = PER_PAGE) -> Path:  # fmt: skip
+    """The pages of a results folder. ``index.html``: what the folder holds beside the translations (the targets of
+    ``demo.json``, ``overview.png``), the metrics (if any, as ``evaluation.scoring.page_metrics`` gives them), then the
+    first ``per_page`` translated samples; ``page2.html``, ... the next. A row of images per sample, A -> B first, each
+    direction by file name; every page links to the others. Returns the index."""
+    folder = Path(folder)
+    ordered = sorted(samples, key=lambda s: (s.direction, s.stem))  # each direction's images in order
+    chunks = [ordered[k : k + per_page] for k in range(0, len(ordered), per_page)] or [[]]
+    names = ["index.html", *(f"page{k + 1}.html" for k in range(1, len(chunks)))]
+    steps = max((i.get("step") or 0 for s in samples for i in s.instances), default=0)
+    for number, (name, chunk) in enumerate(zip(names, chunks)):
+        doc = page.HTML(folder, title if number == 0 else f"{title}: page {number + 1} of {len(chunks)}")
+        if number == 0:
+            _summary(doc, folder, metrics)
+        else:
+            doc.add_links([("index.html", "index.html")], before="metrics and the first samples:")
+        doc.add_header("Translations")
+        if any("steps" in s.images for s in samples):
+            doc.add_text(steps_legend(steps))
+        pages = f"{len(ordered)} samples on {len(chunks)} pages of {per_page}:"
+        if len(chunks) > 1:
+            doc.add_links(_navigation(names, chunks, number), before=pages)
+        for s in chunk:
+            doc.add_header(f"{s.stem} ({s.src} -> {s.tgt})")
+            after = sorted((r for r in s.images if r.startswith("after_step_")), key=lambda r: int(r.rsplit("_", 1)[1]))
+            roles = [*COLUMNS[:2], *after, *COLUMNS[2:]]  # the image after each step, then the translation
+            files = [(s.images[role], role) for role in roles if role in s.images]
+            images = [Path(f).name for f, _ in files]
+            doc.add_images(images, [role for _, role in files], images, width)
+        if len(chunks) > 1:
+            doc.add_links(_navigation(names, chunks, number), before=pages)
+        doc.save(name)
+    for stale in folder.glob("page*.html"):  # of an earlier write with more samples
+        if stale.name not in names and re.fullmatch(r"page\d+\.html", stale.name):
+            stale.unlink()
+    return folder / "index.html"
+
+
+def _navigation(names: list[str], chunks: list[list[Sample]], here: int) -> list[tuple[str, str | None]]:
+    """The links between the pages: previous, one per page (named by its first and last sample), next."""
+    links = [("previous", names[here - 1])] if here else []
+    for k, (name, chunk) in enumerate(zip(names, chunks)):
+        first, last = chunk[0], chunk[-1]
+        links.append((f"{k + 1} ({first.direction} {first.stem} to {last.direction} {last.stem})", None if k == here else name))
+    return links + ([("next", names[here + 1])] if here + 1 < len(names) else [])
+
+
+def _summary(doc: page.HTML, folder: Path, metrics: dict | None) -> None:
+    """The top of the index: the demo's targets and verdict (``demo.json``), the overview picture, the metrics."""
+    if (folder / DEMO_RECORD).is_file():
+        record = json.loads((folder / DEMO_RECORD).read_text())
+        targets, met = record.get("targets", {}), record.get("met", {})
+        doc.add_header("Targets")
+        rows = [[name, "-" if value is None else str(value), " ".join(map(str, targets.get(name, ["-"]))),
+                 "-" if name not in met else "met" if met[name] else "NOT met"]
+                for name, value in record.get("values", {}).items()]  # fmt: skip
+        doc.add_table(["A -> B", "value", "target", "verdict"], rows)
+        verdict = "all targets met" if met and all(met.values()) else f"{sum(met.values())} of {len(met)} targets met"
+        smoke = " (a smoke run with tiny settings: not expected to meet them)" if record.get("quick") else ""
+        minutes, seconds = divmod(round(record.get("seconds", {}).get("total", 0)), 60)
+        took = f"; the demo took {minutes} min {seconds} s" if minutes or seconds else ""
+        doc.add_text(f"The demo (seed {record.get('seed')}{took}): {verdict}{smoke}. value: over the test images; the "
+                     "metrics below give their intervals.")  # fmt: skip
+    if (folder / OVERVIEW).is_file():
+        doc.add_header("Overview")
+        with Image.open(folder / OVERVIEW) as picture:
+            shown = picture.width
+        doc.add_picture(OVERVIEW, f"{OVERVIEW}: the first samples of each direction, one a row", shown)
     if metrics:
         doc.add_header("Metrics")
-        for table in metrics["tables"]:
-            doc.add_table(*table)
         for note in metrics.get("notes", []):
             doc.add_text(note)
-    steps = max((i.get("step") or 0 for s in samples for i in s.instances), default=0)
-    if any("steps" in s.images for s in samples):
-        doc.add_text(steps_legend(steps))
-    for s in sorted(samples, key=lambda s: (s.direction, s.stem)):  # each direction's images in order
-        doc.add_header(f"{s.stem} ({s.src} -> {s.tgt})")
-        after = sorted((r for r in s.images if r.startswith("after_step_")), key=lambda r: int(r.rsplit("_", 1)[1]))
-        roles = [*COLUMNS[:2], *after, *COLUMNS[2:]]  # the image after each step, then the translation
-        files = [(s.images[role], role) for role in roles if role in s.images]
-        names = [Path(f).name for f, _ in files]
-        doc.add_images(names, [role for _, role in files], names, width)
-    return doc.save()
+        for section in metrics["sections"]:
+            doc.add_header(section["title"], level=4)
+            doc.add_table(section["header"], section["rows"])
+            for note in section["notes"]:
+                doc.add_text(note)
 
 
 def overview(

@@ -7,7 +7,7 @@ split, score it, and say whether the translation met the demo's targets.
 
 DEMO_DATA, DEMO_NAME, DEMO_CHECKPOINTS and DEMO_RESULTS move its folders; a rerun replaces the demo's run and results
 (a smoke run has folders of its own: datasets/shapes_quick, shapes_instagan_quick). The results folder gets demo.json:
-the seed, the seconds of each part, the training pace and the targets met.
+the seed, the seconds of each part, the training pace and the targets met, which its index.html shows too.
 scripts/benchmark_shapes.py uses its networks and size (its own data and budget); docs/benchmarks.md says why each knob
 is set so.
 """
@@ -20,12 +20,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from instagan.reporting.results import overview  # noqa: E402
+from instagan.evaluation.scoring import page_metrics  # noqa: E402
+from instagan.reporting.results import overview, read_manifest, write_page  # noqa: E402
 from instagan.util.files import atomic_write_text  # noqa: E402
 
 # The data: 48x48 images, boxes (A) and discs (B) all of one light colour on four background materials, each 12 to 19
@@ -38,7 +40,7 @@ DATA = ["--size", "48", "--train", "360", "--test", "120", "--max_instances", "4
 # runs learned the background a little better but drifted off the shapes on 1 or 2 seeds of 10.
 NETWORKS = ["--ngf", "8", "--ndf", "8", "--n_blocks", "2"]
 BUDGET = ["--batch_size", "4", "--niter", "7", "--niter_decay", "3", "--lr", "0.0008"]
-# Faster training on the CPU, side by side 1.15x the pace (docs/benchmarks.md): NHWC memory, and the discriminators'
+# Faster training on the CPU (docs/speed.md, "The demo's training pace"): NHWC memory, and the discriminators'
 # spectral norm advanced once per call rather than once per instance (the two agree once its vectors have converged).
 FAST = ["--channels_last", "--sn_update", "per_call"]
 SIZE = ["--loadSizeH", "48", "--loadSizeW", "48", "--fineSizeH", "48", "--fineSizeW", "48"]
@@ -111,13 +113,19 @@ def verdict(report: dict) -> list[str]:
     return lines
 
 
+def folders(env: Mapping[str, str], quick: bool) -> tuple[str, str, str, str]:
+    """The data set, the run's name, the checkpoints and the results folders (``DEMO_*`` move them); a smoke run's data
+    and name are its own, so that it never replaces the demo's data, run and results."""
+    suffix = "_quick" if quick else ""
+    return (env.get("DEMO_DATA", f"datasets/shapes{suffix}"), env.get("DEMO_NAME", f"shapes_instagan{suffix}"),
+            env.get("DEMO_CHECKPOINTS", "checkpoints"), env.get("DEMO_RESULTS", "results"))  # fmt: skip
+
+
 def main() -> int:
     env = os.environ
     quick = env.get("DEMO_QUICK", "0") == "1"
     seed = env.get("DEMO_SEED", "0")
-    suffix = "_quick" if quick else ""  # a smoke run never replaces the demo's own run and results
-    root, name = env.get("DEMO_DATA", f"datasets/shapes{suffix}"), env.get("DEMO_NAME", f"shapes_instagan{suffix}")
-    checkpoints, results = env.get("DEMO_CHECKPOINTS", "checkpoints"), env.get("DEMO_RESULTS", "results")
+    root, name, checkpoints, results = folders(env, quick)
     networks, budget, size = (QUICK["networks"], QUICK["budget"], QUICK["size"]) if quick else (NETWORKS, BUDGET, SIZE)
     dirs = ["--name", name, "--checkpoints_dir", checkpoints, "--gpu_ids", "-1"]
     start, seconds = time.time(), {}
@@ -137,8 +145,11 @@ def main() -> int:
     trained = batches(data, budget)
     record = {"seed": int(seed), "quick": quick, "seconds": {k: round(v, 1) for k, v in seconds.items()},
               "batches": trained, "pace": round(trained / seconds["training"], 3), "met": met(report),
-              "values": {name: measured(report["directions"]["A->B"], name).get("value") for name in SHOWN}}  # fmt: skip
+              "values": {name: measured(report["directions"]["A->B"], name).get("value") for name in SHOWN},
+              "targets": TARGETS}  # fmt: skip
     atomic_write_text(folder / "demo.json", json.dumps(record, indent=1) + "\n")
+    title, samples = read_manifest(folder)
+    write_page(folder, samples, title, page_metrics(report))  # evaluate.py's page again, now with the targets and picture
     minutes, rest = divmod(round(seconds["total"]), 60)
     smoke = " (a smoke run of the pipeline with tiny settings: it is not expected to meet them)" if quick else ""
     print(f"== the demo took {minutes} min {rest} s (seed {seed}; training {trained} batches at {record['pace']} "

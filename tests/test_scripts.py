@@ -1,5 +1,6 @@
 """The per-data-set scripts, run as written on the shared sample data, with the authors' weight layout."""
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -40,3 +41,16 @@ def test_train_script_runs_with_the_paper_sizes(tmp_path):
     opt = (tmp_path / "shp2gir_coco_instagan" / "train_opt.txt").read_text()
     assert "fineSizeH: 200" in opt and "loadSizeW: 220" in opt
     assert (tmp_path / "shp2gir_coco_instagan" / "1_net_G_A.pth").is_file()
+
+
+def test_demo_quick_run_has_folders_of_its_own():
+    spec = importlib.util.spec_from_file_location("demo_shapes", ROOT / "scripts" / "demo_shapes.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    data, name = demo.folders({}, quick=False)[:2]
+    quick_data, quick_name = demo.folders({}, quick=True)[:2]
+    assert (data, name) == ("datasets/shapes", "shapes_instagan")  # the full demo's
+    # a smoke run never writes the full demo's data set, run (checkpoints/<name>) or results (results/<name>)
+    assert quick_data != data and quick_name != name
+    moved = {"DEMO_DATA": "d", "DEMO_NAME": "n", "DEMO_CHECKPOINTS": "c", "DEMO_RESULTS": "r"}
+    assert demo.folders(moved, quick=True) == demo.folders(moved, quick=False) == ("d", "n", "c", "r")
