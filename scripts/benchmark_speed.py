@@ -199,7 +199,7 @@ def configs(args: argparse.Namespace, device: str) -> list[dict]:
 
 
 def against(rev: str, config: dict, rounds: int = 3) -> tuple[float, float] | str:
-    """Seconds per step of ``config`` on a worktree of revision ``rev`` and on this tree: the medians of ``rounds``
+    """Seconds per step of ``config`` on a worktree of revision ``rev`` and on the checkout: the medians of ``rounds``
     measurements of each, taken in turns (old, new, old, new, ...) so that a slow spell of the machine hits both."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
@@ -251,10 +251,13 @@ def main(argv: list[str] | None = None) -> Path | None:
     device = "cpu" if args.small else (args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     size = "48x48, ngf = ndf = 8, 2 residual blocks" if args.small else "200x200, ngf = ndf = 64, 9 residual blocks"
     flags = (" --small" if args.small else "") + (" --short" if args.short else "")
+    flags += f" --device {args.device}" if args.device and not args.small else ""
+    flags += f' --match "{args.match}"' if args.match else ""
+    flags += f" --warmup {args.warmup} --iters {args.iters}" if (args.warmup, args.iters) != (2, 6) else ""
     text = [f"Measured by `python scripts/benchmark_speed.py{flags}` on {machine(device)}; {size}.", "",
             "| configuration | train images/s | train peak memory (GB) | test images/s | test peak memory (GB) |",
             "|---|---|---|---|---|"]  # fmt: skip
-    section = "cpu" if device == "cpu" else "gpu"
+    section = "gpu" if device == "cuda" else "cpu" if args.small else "cpu_paper"
     chosen = [c for c in configs(args, device) if args.match is None or args.match in label(c)]
     for config in [] if args.against_only else chosen:
         train = run_one({**config, "mode": "train"})
@@ -264,7 +267,8 @@ def main(argv: list[str] | None = None) -> Path | None:
             if "error" in result:
                 cells += [f"failed: {result['error'][:80]}", "-"]
             elif result:
-                cells += [f"{result['images_per_s']:.2f}", f"{result['peak_gb']:.2f}"]
+                rate = result["images_per_s"]  # a second or more per image (the paper's size on a CPU): 2 digits
+                cells += [f"{rate:.2f}" if rate >= 1 else f"{rate:.2g}", f"{result['peak_gb']:.2f}"]
             else:
                 cells += ["-", "-"]
         if config["compile"] and "warmup_s" in train:
@@ -279,20 +283,21 @@ def main(argv: list[str] | None = None) -> Path | None:
         if isinstance(result, str):
             line += f"failed: {result}"
         else:
-            line += f"{result[0]:.3f} s, this tree {result[1]:.3f} s: {result[0] / result[1]:.2f}x faster"
+            line += f"{result[0]:.3f} s, the checkout {result[1]:.3f} s: {result[0] / result[1]:.2f}x faster"
         text += ["", line]
         print(line)
     return write_section(args.out, section, text)
 
 
 def write_section(out: str, section: str, lines: list[str]) -> Path | None:
-    """Write ``lines`` as the ``section`` ("gpu" or "cpu") of the report ``out``: the other section and the notes
+    """Write ``lines`` as the ``section`` ("gpu", "cpu" or "cpu_paper") of the report ``out``: the other sections and the notes
     written by hand below the notes marker stay as they are."""
     if out == "-":
         return None
     path = ROOT / out
     text = path.read_text() if path.is_file() else f"# Speed and memory\n\n{NOTES}\n"
-    title = {"gpu": "## On a GPU, at the paper's size", "cpu": "## On the CPU, at the demo's size"}[section]
+    title = {"gpu": "## On a GPU, at the paper's size", "cpu": "## On the CPU, at the demo's size",
+             "cpu_paper": "## On the CPU, at the paper's size"}[section]
     begin, end = f"<!-- {section} table -->", f"<!-- end of {section} table -->"
     block = "\n".join([begin, title, "", *lines, end])
     if begin in text and end in text:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The checks that need a CUDA GPU, in one call of a few minutes: the CUDA tests (fp32 against the CPU, mixed
-# precision, compile, channels-last, CUDA graphs, NCCL), then the speed rows of the GPU engine's newest options.
+# precision, compile, channels-last, CUDA graphs, NCCL), then the speed rows of --channels_last and --cuda_graphs (eager and compiled).
 #   bash scripts/gpu_check.sh [OUT]      # OUT (default: ./gpu_check): test log, speed rows
 # Needs dominate and pycocotools for the tests: `pip install -e ".[test]"`, or wheels on the path.
 set -uo pipefail

@@ -16,9 +16,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import flags_reference  # noqa: E402
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-# flags of other programs that the docs show in commands: torchrun's and pip's
+# flags of other programs that the docs show in commands: torchrun's, pip's and git's
 EXTERNAL = {"--nproc_per_node", "--nnodes", "--node_rank", "--rdzv_backend", "--rdzv_endpoint", "--standalone",
-            "--index-url", "--no-build-isolation"}  # fmt: skip
+            "--index-url", "--no-build-isolation", "--depth"}  # fmt: skip
 WRONG_ON_PURPOSE = {"--lambda_c"}  # docs/qa.md shows that an abbreviation is refused
 FLAG = re.compile(r"(?<![\w-])--[a-zA-Z][\w-]*")
 
@@ -112,3 +112,123 @@ def test_the_readme_python_example_imports():
     imports = "\n".join(line for line in code.splitlines() if line.startswith(("from ", "import ")))
     exec(imports, {})
     assert Path(ROOT / "README.md").read_text().count("\n") < 160  # the front page stays short
+
+
+# --- pointers, links, words and numbers -------------------------------------------------------------------------------
+
+# what a user reads: the pages, the files that point into them, and every command's --help (docs/flags.md holds it)
+READ = [*DOCS, ROOT / "requirements.txt", ROOT / "setup.py", ROOT / "CITATION.cff", ROOT / "LICENSE",
+        *sorted((ROOT / "scripts").glob("*.sh"))]  # fmt: skip
+CODE = sorted(p for folder in ("models", "data", "options", "util", "evaluation", "reporting", "scripts", "datasets")
+              for p in (ROOT / folder).rglob("*.py")) + sorted(ROOT.glob("*.py"))  # fmt: skip
+
+
+def titles(page: Path) -> list[str]:
+    """The headings of a page and the bold lead-ins of its paragraphs (docs/qa.md's questions), without markup."""
+    text = page.read_text()
+    found = [h.strip() for h in re.findall(r"^#+ (.+)$", text, re.M)]
+    found += [b.strip().rstrip(".?") for b in re.findall(r"^\*\*(.+?)\*\*", text, re.M)]
+    return [re.sub(r"[`*]", "", t) for t in found]
+
+
+def anchor(title: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation out, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
+POINTER = re.compile(r"(README|docs/\w+\.md)(?::|,) \"?([A-Z][^\"\n)]*)")
+
+
+def broken_pointers(text: str) -> list[str]:
+    """Every "README: Heading", "docs/x.md: Heading" or 'docs/x.md, "Heading"' in ``text`` whose heading (or bold
+    lead-in) does not exist; a pointer may run on into its sentence, so a title it starts with is enough."""
+    broken = []
+    for page, words in POINTER.findall(text):
+        path = ROOT / ("README.md" if page == "README" else page)
+        words = words.strip()
+        if not path.is_file() or not any(words.startswith(t) or t.startswith(words) for t in titles(path) if t):
+            broken.append(f"{page}: {words}")
+    return broken
+
+
+def test_every_pointer_to_a_section_resolves():
+    broken = {f"{p.relative_to(ROOT)}: {b}" for p in READ + CODE for b in broken_pointers(p.read_text())}
+    assert not broken, sorted(broken)
+    assert broken_pointers("see README: Display") == ["README: Display"]  # the check itself finds a missing heading
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def broken_links(page: Path) -> list[str]:
+    broken = []
+    for target in LINK.findall(page.read_text()):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        file, _, fragment = target.partition("#")
+        path = (page.parent / file).resolve() if file else page
+        if not path.exists():
+            broken.append(target)
+        elif fragment and path.suffix == ".md" and fragment not in {anchor(t) for t in titles(path)}:
+            broken.append(target)
+    return broken
+
+
+def test_every_relative_link_resolves():
+    broken = {f"{page.relative_to(ROOT)}: {link}" for page in DOCS for link in broken_links(page)}
+    assert not broken, sorted(broken)
+
+
+# words about how the project was made, not about the software (its history belongs in commit messages)
+MAKING = ["the issue", "our session", "this session", "this tree", "see the git history", "an earlier version",
+          "the recipe before", "how the demo got there", "the newest speed", "newest options", "they used to",
+          "placeholder", "before the trainer", "todo", "fixme"]  # fmt: skip
+REVISION = re.compile(r"\brevision [0-9a-f]{7,40}\b")
+
+
+def test_no_words_about_how_the_project_was_made():
+    found = {f"{p.relative_to(ROOT)}: {w}" for p in READ for w in MAKING if w in p.read_text().lower()}
+    found |= {f"{p.relative_to(ROOT)}: {m}" for p in READ for m in REVISION.findall(p.read_text())}
+    assert not found, sorted(found)
+
+
+# A measured number a user reads outside the two pages of measurements must be quoted from them: the same number
+# with the same unit appears in docs/benchmarks.md or docs/speed.md, where the script that measured it wrote it.
+SOURCES = [ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "speed.md"]
+QUOTING = [ROOT / "README.md", *(ROOT / "docs" / f"{name}.md" for name in ("overview", "qa", "tips", "datasets"))]
+MEASURED = re.compile(r"(?<![\w.,])(\d[\d,]*(?:\.\d+)?(?: to \d[\d,]*(?:\.\d+)?)?) ?"
+                      r"(x|%|minutes|min|hours|s|ms|MiB|GiB|GB|MB|dB|batches/s|images/s)(?![\w/])"
+                      r"|\b\d+ of \d+\b")  # a count of seeds or runs: "4 of 6"  # fmt: skip
+NOT_MEASURED = {"95 %": "the level of every interval", "5 GB": "the size of torch's CUDA wheels",
+                "19 GB": "the size of COCO 2017's download", "10 s": "how often a progress line is written to a file",
+                "50 %": "a ratio named in a rule"}  # fmt: skip
+
+
+def unquoted(text: str, sources: str) -> list[str]:
+    """The measured numbers of ``text`` (with their units) that ``sources`` does not hold."""
+    flat = " ".join(sources.split())
+    found = [" ".join(m.group(0).split()) for m in MEASURED.finditer(" ".join(text.split()))]
+    return [q for q in found if q not in NOT_MEASURED and q not in flat and q.replace(" ", "") not in flat]
+
+
+def test_every_number_quoted_outside_the_measurements_is_in_them():
+    sources = "\n".join(p.read_text() for p in SOURCES)
+    stale = {f"{p.relative_to(ROOT)}: {q}" for p in QUOTING for q in unquoted(p.read_text(), sources)}
+    assert not stale, sorted(stale)
+
+
+def test_a_planted_stale_number_is_caught():
+    sources = "\n".join(p.read_text() for p in SOURCES)
+    readme = (ROOT / "README.md").read_text()
+    quoted = re.search(r"\d+\.\d+ to \d+\.\d+ minutes", readme)
+    assert quoted and not unquoted(quoted.group(0), sources)
+    low = quoted.group(0).split()[0]
+    planted = readme.replace(quoted.group(0), quoted.group(0).replace(low, f"{float(low) - 0.1:.1f}", 1))
+    assert unquoted(planted, sources) == [quoted.group(0).replace(low, f"{float(low) - 0.1:.1f}", 1)]
+    assert unquoted("trains 1.4x faster", sources) == []  # a quoted speed-up (docs/speed.md's bf16 row)...
+    assert unquoted("trains 1.7x faster", sources) == ["1.7x"]  # ... and one that no table says
+
+
+def test_the_citation_names_the_version_the_package_has():
+    version = re.search(r'version="([^"]+)"', (ROOT / "setup.py").read_text()).group(1)
+    assert f'version: "{version}"' in (ROOT / "CITATION.cff").read_text()

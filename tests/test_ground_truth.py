@@ -259,3 +259,16 @@ def test_background_patches_touch_no_instance():
     assert len(patches) == 4 and all(p.shape == (3, 32, 32) for p in patches)
     occupied[:] = True
     assert realism.background_patches(image, occupied, 4, torch.Generator().manual_seed(0)) == []
+
+
+def test_mask_shape_is_scored_on_the_shapes_data_only(tmp_path):
+    from instagan.evaluation.scoring import target_shape
+
+    shapes.main(["--out", str(tmp_path / "shapes"), "--size", "32", "--train", "4", "--test", "2", "--seed", "1"])
+    assert (target_shape(tmp_path / "shapes", "A"), target_shape(tmp_path / "shapes", "B")) == ("box", "round")
+    # the same masks in a data set of photos (no ideal translations): a fill ratio says nothing about sheep
+    for split in ("trainA_seg", "trainB_seg"):
+        (tmp_path / "photos" / split).mkdir(parents=True)
+        for mask in (tmp_path / "shapes" / split).iterdir():
+            (tmp_path / "photos" / split / mask.name).write_bytes(mask.read_bytes())
+    assert target_shape(tmp_path / "photos", "A") == "unknown"
