@@ -40,7 +40,7 @@ setup(
     ],
     extras_require={
         # with [logging] too, the TensorBoard and W&B tests run instead of skipping
-        "test": ["pytest>=7", "ruff", "scipy"],
+        "test": ["pytest>=7", "pytest-xdist", "ruff", "scipy"],
         "typecheck": ["pyright[nodejs]"],  # tests/test_layout.py's pyright test (brings its own Node.js)
         "logging": ["tensorboard", "wandb"],  # train.py --tensorboard, --wandb
         "ccp": ["scipy"],  # datasets/generate_ccp_dataset.py reads .mat files

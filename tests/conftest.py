@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,14 @@ SHARED = ROOT.parent / "shared"
 REFERENCE = SHARED / "reference" / "original_instagan"
 SAMPLE_COCO = SHARED / "data" / "shp2gir_coco_sample"
 
+# With pytest-xdist (-n N) each of the N workers, and each command it starts, gets its share of the cores: the tests'
+# networks are small, so a step's time is mostly Python and dispatch, which N workers run side by side.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+THREADS = max(1, CORES // WORKERS) if WORKERS > 1 else 2
+if WORKERS > 1:
+    os.environ["OMP_NUM_THREADS"] = str(THREADS)
+
 
 def require_shared(path: Path) -> Path:
     if not path.exists():
@@ -20,7 +29,7 @@ def require_shared(path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
 
 
 @pytest.fixture(scope="session")
