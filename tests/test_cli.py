@@ -80,11 +80,12 @@ def test_single_domain_folder_and_epoch_selection(shapes_root, tmp_path):
 
 
 def test_bad_input_gives_one_line_errors(tmp_path):
-    missing = run("train.py", "--dataroot", tmp_path / "nowhere", *TINY, "--display_id", "0", check=False)
+    missing = run("train.py", "--dataroot", tmp_path / "nowhere", "--checkpoints_dir", tmp_path, *TINY, "--display_id", "0",
+                  check=False)  # fmt: skip
     assert missing.returncode != 0
     assert missing.stderr.strip().splitlines()[-1].startswith("error:") and "--dataroot" in missing.stderr
     no_ckpt = run("test.py", "--dataroot", tmp_path, "--dataset_mode", "single_seg", "--name", "absent",
-                  "--checkpoints_dir", tmp_path, *TINY, check=False)  # fmt: skip
+                  "--checkpoints_dir", tmp_path, "--results_dir", tmp_path / "results", *TINY, check=False)  # fmt: skip
     assert no_ckpt.returncode != 0
     unknown = run("train.py", "--dataroot", tmp_path, "--model", "pix2pix", check=False)
     assert unknown.returncode != 0 and "insta_gan" in unknown.stderr

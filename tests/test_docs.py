@@ -16,9 +16,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import flags_reference  # noqa: E402
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-# flags of other programs that the docs show in commands: torchrun's, pip's and git's
+# flags of other programs that the docs show in commands: torchrun's, pip's, git's and pytest's
 EXTERNAL = {"--nproc_per_node", "--nnodes", "--node_rank", "--rdzv_backend", "--rdzv_endpoint", "--standalone",
-            "--index-url", "--no-build-isolation", "--depth"}  # fmt: skip
+            "--index-url", "--no-build-isolation", "--depth", "--durations"}  # fmt: skip
 WRONG_ON_PURPOSE = {"--lambda_c"}  # docs/qa.md shows that an abbreviation is refused
 FLAG = re.compile(r"(?<![\w-])--[a-zA-Z][\w-]*")
 
