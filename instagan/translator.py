@@ -25,13 +25,13 @@ from instagan.models import checkpoint, create_model
 from instagan.models.two_domain_model import Translation, TwoDomainModel
 from instagan.util import instance_set
 from instagan.util.cli import UserError
-from instagan.util.images import to_uint8
 
 ImageLike = Image.Image | np.ndarray | torch.Tensor
 
 
-def _uint8(image: ImageLike, channels: int) -> torch.Tensor:
-    """A PIL image, an (H, W[, C]) array or an ([C,] H, W) tensor (uint8, bool, or float in [-1, 1]) -> uint8 (C, H, W)."""
+def _uint8(image: ImageLike, channels: int, what: str) -> torch.Tensor:
+    """A PIL image, an (H, W[, C]) array or an ([C,] H, W) tensor -> uint8 (C, H, W). Pixels are uint8 (0-255), bool,
+    or float in [0, 1] (what torchvision's ToTensor gives); anything else is refused, naming ``what``."""
     if isinstance(image, Image.Image):  # read as the data sets read files: upright, every mode and bit depth
         image = upright(image)
         image = pil_to_uint8(image) if channels == 3 else pil_to_mask(image)
@@ -42,8 +42,14 @@ def _uint8(image: ImageLike, channels: int) -> torch.Tensor:
         image = image[None]
     if image.dtype == torch.bool:
         image = image.to(torch.uint8) * 255
+    elif image.is_floating_point():
+        low, high = (float(image.min()), float(image.max())) if image.numel() else (0.0, 0.0)
+        if low < 0 or high > 1:
+            raise ValueError(f"{what}: float values from {low:.3g} to {high:.3g}; floats must lie in [0, 1] (as ToTensor "
+                             "gives them); for [-1, 1], as this package returns images and masks, pass (x + 1) / 2")  # fmt: skip
+        image = (image * 255).round().to(torch.uint8)
     elif image.dtype != torch.uint8:
-        image = to_uint8(image)
+        raise ValueError(f"{what}: {image.dtype} pixels; give uint8 (0-255), bool or float in [0, 1]")
     return image[:channels] if image.shape[0] >= channels else image.expand(channels, *image.shape[1:])
 
 
@@ -119,7 +125,10 @@ class Translator:
         size: tuple[int, int] | None = None,
         path: str = "image",
     ) -> Translation:
-        """Translate one image with its instance masks (each a PIL image, an (H, W) array or tensor, >0 inside).
+        """Translate one image with its instance masks (each a PIL image, an (H, W) array or tensor).
+
+        The image and masks are uint8 (0-255), bool, or float in [0, 1] (torchvision's ToTensor); a mask is inside
+        where it is above half (above 127, or 0.5 for floats); anything else raises ValueError.
 
         ``direction`` AtoB uses G_A, BtoA G_B. ``instances`` picks the masks to translate (by index); the others keep
         their pixels: the generator sees them as background, and they are pasted back from the input where no
@@ -136,9 +145,9 @@ class Translator:
         picked = list(range(len(masks))) if instances is None else list(instances)
         if any(not 0 <= k < len(masks) for k in picked):
             raise ValueError(f"instances {picked}: there are {len(masks)} masks, numbered from 0")
-        pixels = _uint8(image, 3)
+        pixels = _uint8(image, 3, "the image")
         order = picked + [k for k in range(len(masks)) if k not in picked]  # the chosen ones, then the others
-        binary = [(_uint8(masks[k], 1)[0] > 0).to(torch.uint8) * 255 for k in order]
+        binary = [(_uint8(masks[k], 1, f"mask {k}")[0] > 127).to(torch.uint8) * 255 for k in order]
         for k, mask in zip(order, binary):
             if mask.shape != pixels.shape[1:]:
                 raise ValueError(f"mask {k} is {tuple(mask.shape)} but the image is {tuple(pixels.shape[1:])} (H, W)")

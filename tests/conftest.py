@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from instagan.options.base_options import usable_cores
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
@@ -14,8 +16,7 @@ SAMPLE_COCO = SHARED / "data" / "shp2gir_coco_sample"
 # With pytest-xdist (-n N) each of the N workers, and each command it starts, gets its share of the cores: the tests'
 # networks are small, so a step's time is mostly Python and dispatch, which N workers run side by side.
 WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-THREADS = max(1, CORES // WORKERS) if WORKERS > 1 else 2
+THREADS = max(1, usable_cores() // WORKERS) if WORKERS > 1 else 2
 if WORKERS > 1:
     os.environ["OMP_NUM_THREADS"] = str(THREADS)
 

@@ -546,6 +546,26 @@ def test_sixteen_bit_photos_are_read_alike_by_translate_py_and_the_api(trained, 
     torch.testing.assert_close(result.source[0], translator.translate(read_image(tmp_path / "deep.png"), [mask]).source[0])
 
 
+
+def test_the_api_reads_floats_in_zero_one_and_refuses_other_ranges(trained, shapes_root):
+    from instagan.translator import Translator
+
+    translator = Translator.from_checkpoint(trained / "ck" / "run", device="cpu")
+    image = read_image(next((shapes_root / "testA").glob("*.png")))  # uint8 (3, 32, 32)
+    mask = torch.zeros(32, 32, dtype=torch.uint8)
+    mask[4:20, 6:18] = 255
+    expected = translator.translate(image, [mask])
+    # what ToTensor gives: an image in [0, 1], a 0/1 mask; the same translation, the instance only where the mask is 1
+    floats = translator.translate(image.float() / 255, [mask.float() / 255])
+    torch.testing.assert_close(floats.translated, expected.translated)
+    assert float((floats.source_masks > 0).float().mean()) == pytest.approx(float((mask > 0).float().mean()))
+    with pytest.raises(ValueError, match=r"the image: float values from -1 to 1; floats must lie in \[0, 1\]"):
+        translator.translate(image.float() / 127.5 - 1, [mask])
+    with pytest.raises(ValueError, match=r"mask 0: float values from -1 to 1"):
+        translator.translate(image, [mask.float() / 127.5 - 1])
+    with pytest.raises(ValueError, match=r"mask 0: torch.int64 pixels"):
+        translator.translate(image, [mask.long()])
+
 def _bomb(path: Path) -> None:
     """A small PNG that declares more pixels than PIL allows (a decompression bomb)."""
     Image.new("1", (20000, 20000)).save(path)

@@ -3,7 +3,6 @@ is not given, and a broken torch / torchvision pair ends in one line that says h
 
 import argparse
 import math
-import re
 import runpy
 import subprocess
 import sys
@@ -157,29 +156,6 @@ def test_evaluate_says_why_fid_was_skipped(monkeypatch, tmp_path):
     lines = evaluate.fid_skipped(argparse.Namespace(fid="auto"), tmp_path / "weights.pth", report, real)
     assert lines[0].startswith("FID/KID with Inception skipped for A->B: only 1 translated image")
     assert lines[1] == f"FID/KID with Inception skipped for B->A: it needs 2 or more real images of A in {tmp_path / 'testA'}"
-
-
-POINTER = re.compile(r"\b(README|docs/\w+\.md)(?:\.md)?(?::|,) \"?([A-Z][^\"\n]*)")
-
-
-def test_every_pointer_to_a_section_names_a_heading_that_exists():
-    # "README: Train and test", "docs/tips.md: Logging and live display", docs/speed.md, "The demo's pace" in the
-    # code and the install files: the text after the colon starts with a heading of that file
-    files = [*sorted(ROOT.glob("*.py")), ROOT / "requirements.txt", *(p for folder in ("data", "datasets", "evaluation",
-             "models", "options", "reporting", "scripts", "util") for p in sorted((ROOT / folder).rglob("*.py")))]  # fmt: skip
-    headings = {}
-    wrong, found = [], 0
-    for path in files:
-        for name, text in POINTER.findall(path.read_text()):
-            doc = ROOT / ("README.md" if name == "README" else name)
-            if doc not in headings:
-                lines = doc.read_text().splitlines() if doc.is_file() else []
-                headings[doc] = [line.lstrip("#").strip() for line in lines if line.startswith("#")]
-            found += 1
-            if not any(text.startswith(h) for h in headings[doc]):
-                wrong.append(f"{path.relative_to(ROOT)}: {name}: {text}")
-    assert not wrong, wrong
-    assert found >= 3
 
 
 def test_no_visdom_says_so_once_in_one_line(capsys):
