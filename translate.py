@@ -24,7 +24,7 @@ from instagan.data.image_folder import index_masks, is_image_file, make_dataset,
 from instagan.models import checkpoint
 from instagan.options.base_options import Parser, option_values
 from instagan.reporting.results import FreshFolder, ResultsWriter
-from instagan.translator import Translator
+from instagan.translator import Translator, size_fits
 from instagan.util import cli, instance_set
 from instagan.util.devices import parse_gpu_ids, resolve_device
 from instagan.util.images import tensor2im
@@ -64,7 +64,7 @@ def parse(argv: list[str] | None):
         args.size = tuple(int(v) for v in args.size.split(",")) if args.size else None
     except ValueError:
         p.error("--instances takes numbers like 0,2 and --size H,W like 200,200")
-    if args.size is not None and (len(args.size) != 2 or any(v < 4 or v % 4 for v in args.size)):
+    if args.size is not None and not size_fits(args.size):
         p.error(f"--size {','.join(map(str, args.size))}: give H,W, each a multiple of 4 (the generators halve the "
                 "size twice), e.g. 200,200")  # fmt: skip
     if args.max_instances < 1 or args.ins_per < 1:

@@ -53,6 +53,11 @@ def _uint8(image: ImageLike, channels: int, what: str) -> torch.Tensor:
     return image[:channels] if image.shape[0] >= channels else image.expand(channels, *image.shape[1:])
 
 
+def size_fits(size: Sequence[int]) -> bool:
+    """Whether (H, W) is a size the generators take: each side a multiple of 4 (they halve it twice), at least 4."""
+    return len(size) == 2 and all(v >= 4 and v % 4 == 0 for v in size)
+
+
 class Translator:
     """A model's generators in test mode; ``translate`` one image with its masks, or ``translate_batch`` a loader's."""
 
@@ -140,7 +145,7 @@ class Translator:
         """
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction {direction!r}: use AtoB or BtoA")
-        if size is not None and (len(size) != 2 or any(v < 4 or v % 4 for v in size)):
+        if size is not None and not size_fits(size):
             raise ValueError(f"size {tuple(size)}: give (H, W), each a multiple of 4 (the generators halve it twice)")
         picked = list(range(len(masks))) if instances is None else list(instances)
         if any(not 0 <= k < len(masks) for k in picked):
