@@ -24,7 +24,7 @@ from instagan.translator import Translator
 from instagan.util import cli
 from instagan.util.cli import UserError
 from instagan.util.files import StagedFolder
-from instagan.util.flags import Parser
+from instagan.util.flags import Parser, checkpoint_tag, folder_name
 
 FORMATS = ("onnx", "safetensors")
 OPSET = 18
@@ -32,9 +32,9 @@ OPSET = 18
 
 def parse(argv: list[str] | None):
     p = Parser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--name", required=True, help="the run: <checkpoints_dir>/<name>")
+    p.add_argument("--name", required=True, type=folder_name, help="the run: <checkpoints_dir>/<name>")
     p.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
-    p.add_argument("--epoch", default="latest", help="which checkpoint: latest or an epoch number")
+    p.add_argument("--epoch", default="latest", type=checkpoint_tag, help="which checkpoint: latest or an epoch number")
     p.add_argument("--format", default="onnx", choices=FORMATS, help="onnx: graphs for onnxruntime; safetensors: weights")
     p.add_argument("--out", help="the folder to write (default: exported/<name>_<epoch>, for safetensors "
                    "exported/<name>_<epoch>_safetensors)")  # fmt: skip

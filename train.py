@@ -212,7 +212,11 @@ def after_batch(r: Run, epoch: int, i: int, batch: dict, epoch_iter: int, times:
 
 def end_epoch(r: Run, epoch: int) -> None:
     """The learning rate's next epoch, 'latest' and (every --save_epoch_freq epochs, and the last) the epoch's own
-    checkpoint."""
+    checkpoint. An epoch that ends without a single update (no batch held an instance) stops the run: it would save
+    untrained networks."""
+    if r.counters.updates == 0:
+        raise cli.UserError(f"epoch {epoch} trained nothing: no batch held an instance (every mask empty, or cropped away: "
+                            f"check the masks in {r.opt.dataroot} and --resize_or_crop); no checkpoint was saved")  # fmt: skip
     lr = r.trainer.update_learning_rate()
     r.counters.end_epoch(epoch)
     state = r.log.state_dict() if r.log else {}

@@ -27,6 +27,7 @@ from instagan.reporting.results import FreshFolder, ResultsWriter
 from instagan.translator import Translator, size_fits
 from instagan.util import cli, instance_set
 from instagan.util.devices import parse_gpu_ids, resolve_device
+from instagan.util.flags import checkpoint_tag, folder_name
 from instagan.util.images import tensor2im
 from instagan.util.progress import progress_bar
 
@@ -34,9 +35,9 @@ from instagan.util.progress import progress_bar
 def parse(argv: list[str] | None):
     p = Parser(description=__doc__.split("\n\n")[0])
     p.add_argument("--input", required=True, help="a photo or a folder of photos")
-    p.add_argument("--name", required=True, help="the run: <checkpoints_dir>/<name>")
+    p.add_argument("--name", required=True, type=folder_name, help="the run: <checkpoints_dir>/<name>")
     p.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
-    p.add_argument("--epoch", default="latest", help="which checkpoint: latest or an epoch number")
+    p.add_argument("--epoch", default="latest", type=checkpoint_tag, help="which checkpoint: latest or an epoch number")
     p.add_argument("--results_dir", default="./results/", help="results go to <results_dir>/<name>/translate_<epoch>")
     p.add_argument("--overwrite", action="store_true", help="replace earlier results in the same folder")
     p.add_argument("--category", help="COCO category whose instances Mask R-CNN finds, e.g. sheep")
@@ -124,7 +125,8 @@ def side_by_side(translation) -> np.ndarray:
 def main(argv: list[str] | None = None) -> Path:
     args = parse(argv)
     source = Path(args.input)
-    photos = [source] if source.is_file() and is_image_file(source) else make_dataset(source)
+    single = source.is_file() and is_image_file(source)
+    photos = [source] if single else make_dataset(source, check="--input (a photo, or a folder of photos)")
     run = Path(args.checkpoints_dir) / args.name
     gpu_ids = parse_gpu_ids(args.gpu_ids)
     device = f"cuda:{gpu_ids[0]}" if gpu_ids else "cpu"

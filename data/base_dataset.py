@@ -21,7 +21,14 @@ PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_c
 
 
 class BaseDataset(Dataset):
-    """A data set built from the options; subclasses add their flags in ``modify_commandline_options``."""
+    """A data set built from the options; subclasses add their flags in ``modify_commandline_options``.
+
+    What it gives, which the options check against the model's needs before anything is read: ``domains``, the
+    domains of a sample (2: A and B; 1: one folder, for test.py), and ``gives_masks``, whether samples carry instance
+    masks."""
+
+    domains = 2
+    gives_masks = False
 
     def __init__(self, opt: argparse.Namespace) -> None:
         self.opt = opt
@@ -55,6 +62,61 @@ def load_skipping_unreadable(load: Callable[[int], dict], index: int, length: in
         item["skipped"] = "|".join(skipped)
         return item
     raise UserError(f"{MAX_UNREADABLE_IN_A_ROW} samples in a row cannot be read (last: {skipped[-1]}): check the data set")
+
+
+def smallest_side(opt: argparse.Namespace) -> int:
+    """The smallest image side the networks take: the generators halve it twice and pad what is left by 1 (8); in
+    training the discriminators halve it ``n`` times and shrink it by 2 more (3 * 2^n: 24 for the default 3 layers)."""
+    if not opt.isTrain:
+        return 8
+    layers = 3 if opt.netD == "basic" else opt.n_layers_D
+    return max(8, 3 * 2**layers)
+
+
+def network_size(size: tuple[int, int], opt: argparse.Namespace) -> tuple[int, int] | str:
+    """The (H, W) at which an image of ``size`` (H, W) reaches the networks under ``--resize_or_crop``, or why it
+    cannot (too small for the crop, or for the networks)."""
+    h, w = size
+    mode, fine = opt.resize_or_crop, (opt.fineSizeH, opt.fineSizeW)
+    if mode == "resize_and_crop":
+        return fine
+    if mode == "crop":
+        return fine if h >= fine[0] and w >= fine[1] else f"{w}x{h} is smaller than the crop --fineSizeW/H {fine[1]}x{fine[0]}"
+    if mode in ("scale_width", "scale_width_and_crop"):
+        width = opt.fineSizeW if mode == "scale_width" else opt.loadSizeW
+        out = (_round_to_4(h * width / w), _round_to_4(width))
+        if mode == "scale_width_and_crop":
+            if out[0] < fine[0] or out[1] < fine[1]:
+                return f"{w}x{h}, scaled to {out[1]}x{out[0]}, is smaller than the crop --fineSizeW/H {fine[1]}x{fine[0]}"
+            return fine
+    else:
+        out = (_round_to_4(h), _round_to_4(w))
+    least = smallest_side(opt)
+    if min(out) < least:
+        return f"{w}x{h} is {out[1]}x{out[0]} after --resize_or_crop {mode}, and the networks need sides of at least {least}"
+    return out
+
+
+def usable_images(paths: list[Path], sizes: list[tuple[int, int]], folder: Path, opt: argparse.Namespace) -> list[Path]:
+    """The images that reach the networks whole (``network_size``); the others are skipped with one warning. Refuses
+    a folder none of whose images fits, and images of several sizes where a batch of more than one would stack them
+    (``--resize_or_crop none`` or ``scale_width``)."""
+    fitted = [(path, network_size(size, opt)) for path, size in zip(paths, sizes)]
+    kept = [(path, out) for path, out in fitted if not isinstance(out, str)]
+    unfit = [(path, out) for path, out in fitted if isinstance(out, str)]
+    if unfit:
+        what = f"{unfit[0][0].name}: {unfit[0][1]}"
+        if not kept:
+            raise UserError(f"none of the {len(paths)} images in {folder} fits: {what}; choose --resize_or_crop and the sizes "
+                            "to fit the images")  # fmt: skip
+        warnings.warn(f"{len(unfit)} of the images in {folder} do not fit and are skipped ({what}"
+                      f"{', ...' if len(unfit) > 1 else ''})", stacklevel=3)  # fmt: skip
+    if opt.batch_size > 1 and len({out for _, out in kept}) > 1:
+        (first, a), (second, b) = kept[0], next(item for item in kept if item[1] != kept[0][1])
+        raise UserError(f"--resize_or_crop {opt.resize_or_crop} keeps the sizes of {folder}'s images, which differ "
+                        f"({first.name} becomes {a[1]}x{a[0]}, {second.name} {b[1]}x{b[0]}), and a batch holds images of "
+                        "one size: use --batch_size 1, or --resize_or_crop resize_and_crop")  # fmt: skip
+    return [path for path, _ in kept]
 
 
 def _round_to_4(size: int) -> int:

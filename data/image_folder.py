@@ -12,21 +12,30 @@ from PIL import Image, ImageOps
 
 from instagan.util.cli import UserError
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp", ".gif")  # a GIF: its first frame
 
 
 def is_image_file(path: str | Path) -> bool:
     return str(path).lower().endswith(IMG_EXTENSIONS)
 
 
-def make_dataset(folder: str | Path, max_dataset_size: float = float("inf")) -> list[Path]:
-    """Sorted image files directly inside ``folder`` (not recursive), at most max_dataset_size."""
+DATA_SET_FOLDER = "--dataroot and --phase (expected <dataroot>/<phase>A)"
+
+
+def make_dataset(folder: str | Path, max_dataset_size: float = float("inf"), check: str = DATA_SET_FOLDER) -> list[Path]:
+    """Sorted image files directly inside ``folder`` (not recursive), at most max_dataset_size; other files are skipped
+    with a warning (hidden ones silently). ``check``: the flags that name the folder, for the errors."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} is not a folder: check --dataroot and --phase (expected <dataroot>/<phase>A)")
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+        raise FileNotFoundError(f"{folder} is not a folder: check {check}")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    paths = [p for p in files if is_image_file(p)]
     if not paths:
-        raise FileNotFoundError(f"{folder} holds no images ({', '.join(IMG_EXTENSIONS)}): check --dataroot and --phase")
+        raise FileNotFoundError(f"{folder} holds no images ({', '.join(IMG_EXTENSIONS)}): check {check}")
+    if len(paths) < len(files):
+        others = [p.name for p in files if not is_image_file(p)]
+        warnings.warn(f"{len(others)} files in {folder} are not images of a kind this reads ({', '.join(IMG_EXTENSIONS)}) "
+                      f"and are skipped: {', '.join(others[:3])}{', ...' if len(others) > 3 else ''}", stacklevel=2)  # fmt: skip
     seen: dict[str, Path] = {}
     for path in paths:
         if path.stem in seen:
@@ -150,10 +159,18 @@ def pil_to_uint8(img: Image.Image, source: str | Path = "image") -> np.ndarray:
 
 def pil_to_mask(img: Image.Image) -> np.ndarray:
     """A PIL mask as uint8 (H, W): any mode read as one channel (16-bit and float scaled to their maximum), 0/1 masks
-    scaled to 0/255."""
+    scaled to 0/255. A mask with transparency is read over black; one drawn in its alpha channel alone (every colour
+    the same, the instance opaque, the rest transparent) is its alpha channel."""
     if img.mode in ("I", "I;16", "I;16B", "F"):
         array = np.asarray(img, dtype=np.float64)
         array = np.clip(array * (255.0 / max(array.max(), 1.0)), 0, 255).astype(np.uint8)
+    elif img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
+        grey_alpha = np.asarray(img.convert("LA"), dtype=np.uint16)
+        grey, alpha = grey_alpha[..., 0], grey_alpha[..., 1]
+        if grey.size and np.ptp(grey) == 0 and np.ptp(alpha) > 0:
+            array = alpha.astype(np.uint8)
+        else:
+            array = (grey * alpha // 255).astype(np.uint8)
     else:
         array = np.asarray(img.convert("L"))
     return array * 255 if array.max(initial=0) == 1 else array
@@ -180,6 +197,12 @@ def read_mask(path: Path, size: tuple[int, int]) -> torch.Tensor:
             "write the masks at the image's size"
         )
     return torch.from_numpy(array.copy())
+
+
+def mask_is_empty(path: Path) -> bool:
+    """Whether a mask file marks no pixel (every pixel black, as ``read_mask`` reads it)."""
+    with _open(path, "mask") as img:
+        return not pil_to_mask(img).any()
 
 
 def read_masks(paths: list[Path], size: tuple[int, int], slots: int, image_path: Path) -> torch.Tensor:

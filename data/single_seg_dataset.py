@@ -14,6 +14,9 @@ from instagan.data.unaligned_seg_dataset import DomainFolder, add_mask_options
 
 
 class SingleSegDataset(BaseDataset):
+    domains = 1
+    gives_masks = True
+
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         return add_mask_options(parser)

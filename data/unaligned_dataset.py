@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import random
 import warnings
+from pathlib import Path
 
 import torch
 from torchvision import tv_tensors
 
-from instagan.data.base_dataset import BaseDataset, build_transform, load_skipping_unreadable
+from instagan.data.base_dataset import BaseDataset, build_transform, load_skipping_unreadable, usable_images
 from instagan.data.image_folder import image_size, make_dataset, read_image
 from instagan.util.cli import UserError
 from instagan.util.images import from_uint8
@@ -21,8 +22,8 @@ from instagan.util.images import from_uint8
 class UnalignedDataset(BaseDataset):
     def __init__(self, opt: argparse.Namespace) -> None:
         super().__init__(opt)
-        self.paths_A = _readable(self.root / f"{opt.phase}A", opt.max_dataset_size)
-        self.paths_B = _readable(self.root / f"{opt.phase}B", opt.max_dataset_size)
+        self.paths_A = _readable(self.root / f"{opt.phase}A", opt)
+        self.paths_B = _readable(self.root / f"{opt.phase}B", opt)
         self.transform = build_transform(opt, opt.isTrain)
 
     def __len__(self) -> int:
@@ -44,12 +45,14 @@ class UnalignedDataset(BaseDataset):
         return {"A": self._load(path_A), "B": self._load(path_B), "A_paths": str(path_A), "B_paths": str(path_B)}
 
 
-def _readable(folder, max_dataset_size: float) -> list:
-    """The folder's images whose header can be read; the others are skipped with a warning."""
-    paths = make_dataset(folder, max_dataset_size)
-    readable = [p for p in paths if image_size(p) is not None]
+def _readable(folder, opt: argparse.Namespace) -> list:
+    """The folder's images whose header can be read and that fit the networks (``usable_images``); the others are
+    skipped with a warning."""
+    paths = make_dataset(folder, opt.max_dataset_size)
+    sizes = {p: image_size(p) for p in paths}
+    readable = [p for p in paths if sizes[p] is not None]
     if len(readable) < len(paths):
         warnings.warn(f"{len(paths) - len(readable)} of the images in {folder} cannot be read and are skipped", stacklevel=2)
     if not readable:
         raise UserError(f"none of the images in {folder} can be read: check the files")
-    return readable
+    return usable_images(readable, [sizes[p] for p in readable], Path(folder), opt)

@@ -12,8 +12,14 @@ import random
 import warnings
 from pathlib import Path
 
-from instagan.data.base_dataset import BaseDataset, build_transform, load_image_and_masks, load_skipping_unreadable
-from instagan.data.image_folder import image_size, index_masks, make_dataset, masks_not_png
+from instagan.data.base_dataset import (
+    BaseDataset,
+    build_transform,
+    load_image_and_masks,
+    load_skipping_unreadable,
+    usable_images,
+)
+from instagan.data.image_folder import image_size, index_masks, make_dataset, mask_is_empty, masks_not_png
 from instagan.util.cli import UserError
 from instagan.util.flags import at_least
 
@@ -30,6 +36,9 @@ def add_mask_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     return parser
 
 
+MASKS_SAMPLED = 64  # masks whose pixels a data set reads up front, spread over its folder
+
+
 class DomainFolder:
     """The images of one domain folder and the index of their masks in ``<folder>_seg``.
 
@@ -41,12 +50,13 @@ class DomainFolder:
         self.folder = Path(folder)
         self.seg_folder = Path(f"{folder}_seg")
         self.masks = index_masks(self.seg_folder)
-        self.paths, unreadable = [], []
+        self.paths, unreadable, sizes = [], [], []
         for path in make_dataset(folder, opt.max_dataset_size):
             size = image_size(path)
             if size is None:
                 unreadable.append(path)
                 continue
+            sizes.append(size)
             for mask in self.masks.get(path.stem, []):
                 mask_size = image_size(mask)
                 if mask_size is None:
@@ -65,6 +75,7 @@ class DomainFolder:
             )
         if not self.paths:
             raise UserError(f"none of the images in {self.folder} can be read: check the files")
+        self.paths = usable_images(self.paths, sizes, self.folder, opt)
         self.with_masks = sum(1 for p in self.paths if self.masks.get(p.stem))
 
     def __len__(self) -> int:
@@ -77,7 +88,9 @@ class DomainFolder:
         return f"{self.folder.name}: {len(self)} images, {self.with_masks} with instance masks"
 
     def check_masks(self, required: bool) -> None:
-        """Refuse (``required``: training) or warn when images have no masks, saying where masks are expected."""
+        """Refuse (``required``: training) or warn when images have no masks, saying where masks are expected; refuse
+        masks that mark nothing (``check_mask_pixels``)."""
+        self.check_mask_pixels()
         if self.with_masks == len(self):
             return
         not_png = masks_not_png(self.seg_folder)
@@ -97,7 +110,25 @@ class DomainFolder:
         )
 
 
+    def check_mask_pixels(self) -> None:
+        """Read up to ``MASKS_SAMPLED`` masks spread over the folder: refuse when every one marks nothing (black, or
+        drawn in a colour that reads as black), warn when some do (their instances are never translated)."""
+        masks = [mask for path in self.paths for mask in self.masks.get(path.stem, [])]
+        sample = masks[:: max(1, len(masks) // MASKS_SAMPLED)][:MASKS_SAMPLED]
+        empty = [mask for mask in sample if mask_is_empty(mask)]
+        if not empty:
+            return
+        what = "masks are white (or any non-black grey) where the instance is and black elsewhere, as PNG"
+        if len(empty) == len(sample):
+            raise UserError(f"every mask read in {self.seg_folder} is empty ({len(sample)} read, e.g. {empty[0].name}): "
+                            f"{what}")  # fmt: skip
+        warnings.warn(f"{len(empty)} of the {len(sample)} masks read in {self.seg_folder} are empty (e.g. {empty[0].name}): "
+                      f"their instances are not translated; {what}", stacklevel=3)  # fmt: skip
+
+
 class UnalignedSegDataset(BaseDataset):
+    gives_masks = True
+
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         return add_mask_options(parser)

@@ -17,7 +17,10 @@ class BaseModel:
     """Subclasses fill ``loss_names`` and ``model_names`` and define ``set_input``, ``get_current_visuals`` and
     ``forward``; a trainable model also gives ``generator_networks`` / ``discriminator_networks`` and the
     losses of a training step (see ``InstaGANModel``), which ``models.trainer.Trainer`` optimises.
-    Network ``X`` lives in ``self.netX``."""
+    Network ``X`` lives in ``self.netX``. ``needs_masks``: the model translates instance masks, so its data must carry
+    them (the options check it against ``--dataset_mode``)."""
+
+    needs_masks = False
 
     def __init__(self, opt: argparse.Namespace, device: torch.device) -> None:
         self.opt = opt

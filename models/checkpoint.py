@@ -103,8 +103,7 @@ def read_training_state(save_dir: Path, tag: str | int, opt, device: torch.devic
             f"{path} not found: --continue_train needs a checkpoint written by this train.py "
             "(check --name, --checkpoints_dir and --epoch)"
         )
-    file_set.verify(save_dir, tag)
-    state = file_set.load_file(path, device)  # weights_only: a shared run folder can never run code
+    state = file_set.load_set(save_dir, tag, [path.name], device)[path.name]  # weights_only: never runs code
     differ = differing_flags(opt, state.get("architecture") or Path(save_dir) / "train_opt.json")
     if differ:
         raise UserError(f"{path} was trained with {differ}: resume with the same flags, or start a new --name")
@@ -128,10 +127,9 @@ def load_weights(save_dir: Path, epoch: str | int, nets: dict[str, nn.Module], o
                 f"{save_dir / name} not found: train first, or check --checkpoints_dir, --name and --epoch "
                 f"(found: {', '.join(sorted(p.name for p in save_dir.glob('*_net_*.pth'))) or 'nothing'})"
             )
-    file_set.verify(save_dir, epoch, names)
+    states = file_set.load_set(save_dir, epoch, names, device)  # all of one save, checked as they are loaded
     for (name, net), file in zip(nets.items(), names):
-        path = save_dir / file
-        state = file_set.load_file(path, device)
+        path, state = save_dir / file, states[file]
         try:
             net.load_state_dict(networks.load_original_state_dict(state))
         except (RuntimeError, KeyError, AttributeError) as err:

@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 
 from instagan import data, models
+from instagan.data.base_dataset import smallest_side
 from instagan.util.devices import parse_gpu_ids
 from instagan.util.files import atomic_write_text
-from instagan.util.flags import Checked, Parser, at_least, positive
+from instagan.util.flags import Checked, Parser, at_least, checkpoint_tag, count_or_all, folder_name, positive
 
 GROUPS = (
     ("data", "the data set and how it is loaded"),
@@ -87,7 +88,7 @@ class BaseOptions:
         d.add_argument("--num_threads", default=4, help="data loading worker processes (0: load in the main process); "
                        "no more are started than the CPU cores this process may use", **at_least(0))  # fmt: skip
         d.add_argument("--max_dataset_size", default=float("inf"), help="use at most this many images per domain",
-                       **positive(infinite=True))  # fmt: skip
+                       **count_or_all())  # fmt: skip
         m.add_argument("--model", default="insta_gan", help=f"model: {', '.join(models.available_models())}")
         m.add_argument("--input_nc", default=3, help="image channels of domain A", **at_least(1))
         m.add_argument("--output_nc", default=3, help="image channels of domain B", **at_least(1))
@@ -110,9 +111,11 @@ class BaseOptions:
         m.add_argument("--no_dropout", action="store_true", default=True, help="no dropout in the generator")
         m.add_argument("--dropout", dest="no_dropout", action=TurnsOff, help="dropout in the generator's residual blocks "
                        "(default: %(on_by_default)s)")  # fmt: skip
-        r.add_argument("--name", default="experiment_name", help="name of the run: checkpoints go to <checkpoints_dir>/<name>")
+        r.add_argument("--name", default="experiment_name", type=folder_name,
+                       help="name of the run: checkpoints go to <checkpoints_dir>/<name>")  # fmt: skip
         r.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
-        r.add_argument("--epoch", default="latest", help="which checkpoint to load: latest or an epoch number")
+        r.add_argument("--epoch", default="latest", type=checkpoint_tag,
+                       help="which checkpoint to load: latest or an epoch number")  # fmt: skip
         r.add_argument("--gpu_ids", default="0", help="GPU ids, e.g. 0 or 0,1; -1 for CPU (CPU with a warning if CUDA is absent)")
         r.add_argument("--seed", type=int, default=None, help="seed torch, numpy and random for a reproducible run")
         r.add_argument(
@@ -188,6 +191,10 @@ class BaseOptions:
                 parser.error(
                     f"--suffix {opt.suffix!r} cannot be formatted ({err!r}): name options in braces, e.g. {{model}}_{{netG}}"
                 )
+            try:
+                folder_name(opt.name)
+            except argparse.ArgumentTypeError as err:
+                parser.error(f"--name with --suffix {opt.suffix!r} gives {err}")
         try:
             opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
         except ValueError as err:
@@ -201,12 +208,32 @@ class BaseOptions:
         """What one flag alone cannot say (each flag checks its own value where it is declared)."""
         if opt.dataroot is None:
             parser.error("--dataroot is required: the folder that holds <phase>A and <phase>B")
+        for side in ("input_nc", "output_nc"):
+            if getattr(opt, side) != 3:
+                parser.error(f"--{side} {getattr(opt, side)}: the data sets, pages and scores read and write RGB images, "
+                             "so it must be 3 (grey images are read as RGB)")  # fmt: skip
+        model, dataset = models.find_model_using_name(opt.model), data.find_dataset_using_name(opt.dataset_mode)
+        if model.needs_masks and not dataset.gives_masks:
+            parser.error(f"--model {opt.model} translates instance masks, which --dataset_mode {opt.dataset_mode} does "
+                         "not load: use --dataset_mode unaligned_seg (or single_seg for one folder in test.py)")  # fmt: skip
+        if model.needs_masks and dataset.gives_masks and opt.ins_max > opt.mask_slots:
+            parser.error(f"--ins_max {opt.ins_max} is more than the {opt.mask_slots} masks loaded per image "
+                         "(--mask_slots): lower --ins_max, or raise --mask_slots with it")  # fmt: skip
+        if self.is_train and dataset.domains < 2:
+            parser.error(f"--dataset_mode {opt.dataset_mode} loads one folder; training needs both domains: use "
+                         "--dataset_mode unaligned_seg (or unaligned without masks)")  # fmt: skip
         if opt.resize_or_crop in ("resize_and_crop", "crop", "scale_width_and_crop"):
             for side in ("fineSizeH", "fineSizeW"):
                 if getattr(opt, side) % 4:
                     parser.error(f"--{side} {getattr(opt, side)} must be a multiple of 4 (the generators downsample twice)")
             if opt.resize_or_crop == "resize_and_crop" and (opt.fineSizeH > opt.loadSizeH or opt.fineSizeW > opt.loadSizeW):
                 parser.error("--fineSizeH/W must not exceed --loadSizeH/W")
+        least = smallest_side(opt)
+        sides = {"none": (), "scale_width": ("fineSizeW",)}.get(opt.resize_or_crop, ("fineSizeH", "fineSizeW"))
+        for side in sides:
+            if getattr(opt, side) < least:
+                parser.error(f"--{side} {getattr(opt, side)} is too small for the networks: at least {least} (the "
+                             "generators halve it twice; in training the discriminators --n_layers_D times)")  # fmt: skip
 
 
 def check_values(parser: argparse.ArgumentParser, values: dict) -> None:
@@ -219,6 +246,11 @@ def check_values(parser: argparse.ArgumentParser, values: dict) -> None:
             parser.error(f"{name}={value!r} is not an option of this command")
         if action.type in (int, float) and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
             parser.error(f"{name}={value!r} must be a number")
+        if action.type in (folder_name, checkpoint_tag) and isinstance(value, str):
+            try:
+                action.type(value)
+            except argparse.ArgumentTypeError as err:
+                parser.error(f"{name}={err}")
         if action.choices is not None and value not in action.choices:
             parser.error(f"{name}={value!r} must be one of {', '.join(map(str, action.choices))}")
         if isinstance(action, Checked) and not action.allowed(value):

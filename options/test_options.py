@@ -6,7 +6,7 @@ import argparse
 
 from instagan.models import checkpoint
 from instagan.options.base_options import BaseOptions
-from instagan.util.flags import at_least, positive
+from instagan.util.flags import at_least, folder_name, positive
 
 
 class TestOptions(BaseOptions):
@@ -20,7 +20,9 @@ class TestOptions(BaseOptions):
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p = super().initialize(parser)
-        self.groups["data"].add_argument("--phase", default="test", help="data split: reads <dataroot>/<phase>A and <phase>B")
+        self.groups["data"].add_argument(
+            "--phase", type=folder_name, default="test", help="data split: reads <dataroot>/<phase>A and <phase>B"
+        )
         t = self.groups["testing"]
         t.add_argument("--results_dir", default="./results/", help="results go to <results_dir>/<name>/<phase>_<epoch>")
         t.add_argument("--overwrite", action="store_true", help="replace the results of an earlier test.py in the same folder")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from instagan.options.base_options import BaseOptions
-from instagan.util.flags import at_least, fraction_below, positive
+from instagan.util.flags import at_least, folder_name, fraction_below, positive
 
 
 class TrainOptions(BaseOptions):
@@ -18,7 +18,9 @@ class TrainOptions(BaseOptions):
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p = super().initialize(parser)
-        self.groups["data"].add_argument("--phase", default="train", help="data split: reads <dataroot>/<phase>A and <phase>B")
+        self.groups["data"].add_argument(
+            "--phase", type=folder_name, default="train", help="data split: reads <dataroot>/<phase>A and <phase>B"
+        )
         t, show = self.groups["training"], self.groups["display"]
         t.add_argument("--niter", default=100, help="epochs at the initial learning rate", **at_least(0))
         t.add_argument("--niter_decay", default=100, help="then epochs of linear decay (the last at lr / (niter_decay + 1))",

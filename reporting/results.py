@@ -161,9 +161,22 @@ def read_manifest(folder: Path) -> tuple[str, list[Sample]]:
             missing += [f"instance {k}: source" for k, pair in enumerate(s.instances) if "source" not in pair]
             if missing:
                 raise KeyError(f"sample {s.stem} ({s.direction}) lacks {', '.join(missing)}")
+            files = [*s.images.values(), *(pair[r] for pair in s.instances for r in ("source", "translated") if r in pair)]
+            outside = [f for f in files if not _inside(f)]
+            if outside:
+                raise UserError(f"{path} names a file outside its folder ({outside[0]}): its files are read from the folder "
+                                "only; run test.py again with --overwrite")  # fmt: skip
         return manifest.get("title", folder.name), samples
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise UserError(f"{path} is damaged ({' '.join(str(err).split())}): run test.py again with --overwrite") from err
+
+
+def _inside(file: object) -> bool:
+    """Whether a path of a manifest stays inside its folder: relative, with no ``..``."""
+    if not isinstance(file, str):
+        raise TypeError(f"a file of a sample is {file!r}, not a path")
+    path = Path(file)
+    return not path.is_absolute() and ".." not in path.parts and not path.drive
 
 
 def _from_names(folder: Path) -> list[Sample]:

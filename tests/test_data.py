@@ -67,8 +67,8 @@ def test_masks_of_any_png_mode_read_as_one_channel(tmp_path):
 
 def test_mask_paths_come_from_the_folder_not_letter_replacement(tmp_path):
     root = tmp_path / "A_data_with_As"
-    img = np.zeros((16, 16, 3), np.uint8)
-    m = np.zeros((16, 16), np.uint8)
+    img = np.zeros((24, 24, 3), np.uint8)  # the smallest the discriminators take
+    m = np.zeros((24, 24), np.uint8)
     m[:4, :4] = 255
     write_pair(root, "train", "A", "BA_1", img, [m, m])
     write_pair(root, "train", "B", "AB_2", img, [m])

@@ -125,6 +125,136 @@ def test_testing_images_without_masks_warns_and_passes_them_through(trained, sha
     assert "3 of the 3 images" in proc.stderr and "not translated" in proc.stderr
 
 
+def test_a_test_pass_of_insta_gan_refuses_data_without_masks(trained, shapes_root, tmp_path):
+    proc = cli("test.py", "--dataroot", shapes_root, "--dataset_mode", "unaligned", "--checkpoints_dir", trained / "ck",
+               "--name", "run", *TINY, "--results_dir", tmp_path / "res", code=2)  # fmt: skip
+    assert "--dataset_mode unaligned does not load" in error_of(proc) and "unaligned_seg" in error_of(proc)
+    assert not (tmp_path / "res").exists()
+
+
+def _blank(masks: list[Path]) -> None:
+    for mask in masks:
+        Image.new("L", Image.open(mask).size).save(mask)
+
+
+def test_masks_that_mark_nothing_are_refused_and_leave_no_run_folder(shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    _blank(sorted((root / "trainB_seg").glob("*.png")))
+    proc = cli("train.py", *train_args(root, tmp_path / "ck"), code=1)
+    assert "every mask read in" in error_of(proc) and "trainB_seg is empty" in error_of(proc)
+    assert not (tmp_path / "ck" / "run").exists()  # not even the lock's folder
+    proc = cli("test.py", "--dataroot", root, "--phase", "train", "--checkpoints_dir", tmp_path / "ck", "--name", "run",
+               *TINY, "--results_dir", tmp_path / "res")  # fmt: skip
+    assert proc.returncode == 1 and "trainB_seg is empty" in error_of(proc)
+
+
+def test_some_empty_masks_are_counted_in_a_warning(shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    masks = sorted((root / "trainA_seg").glob("*.png"))
+    _blank(masks[:2])
+    proc = cli("train.py", *train_args(root, tmp_path / "ck"), code=0)
+    assert f"2 of the {len(masks)} masks read in" in proc.stderr and "are empty" in proc.stderr
+
+
+def test_masks_drawn_in_the_alpha_channel_are_read_as_their_alpha(tmp_path):
+    from instagan.data.image_folder import read_mask
+
+    inside = np.zeros((8, 8), dtype=bool)
+    inside[2:5, 3:7] = True
+    alpha_only = np.zeros((8, 8, 4), np.uint8)
+    alpha_only[..., 3] = inside * 255  # black everywhere, opaque on the instance
+    white_on_clear = np.full((8, 8, 4), 255, np.uint8)
+    white_on_clear[..., 3] = inside * 255
+    black_opaque = np.zeros((8, 8, 4), np.uint8)
+    black_opaque[..., 3] = 255  # an empty mask, saved with an alpha channel
+    for name, pixels, expected in (("alpha", alpha_only, inside), ("white", white_on_clear, inside),
+                                   ("empty", black_opaque, np.zeros_like(inside))):  # fmt: skip
+        Image.fromarray(pixels, "RGBA").save(tmp_path / f"{name}.png")
+        assert np.array_equal(read_mask(tmp_path / f"{name}.png", (8, 8)).numpy() > 127, expected), name
+
+
+def test_an_epoch_without_a_single_update_stops_the_run(tmp_path):
+    """Masks that mark a pixel, but one that every crop cuts away: the run says so instead of saving untrained nets."""
+    root = tmp_path / "corner"
+    rng = np.random.default_rng(0)
+    for domain in "AB":
+        (root / f"train{domain}").mkdir(parents=True)
+        (root / f"train{domain}_seg").mkdir()
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(root / f"train{domain}" / f"{i}.png")
+            mask = np.zeros((64, 64), np.uint8)
+            mask[63, 63] = 255
+            Image.fromarray(mask).save(root / f"train{domain}_seg" / f"{i}_0.png")
+    flags = ["--loadSizeH", "64", "--loadSizeW", "64", "--resize_or_crop", "crop", "--seed", "0"]
+    proc = cli("train.py", *train_args(root, tmp_path / "ck", "run", *flags), code=1)
+    assert "epoch 1 trained nothing" in error_of(proc) and "no checkpoint was saved" in error_of(proc)
+    assert not list((tmp_path / "ck" / "run").glob("*.pth"))
+
+
+def _image_with_mask(root: Path, domain: str, stem: str, size: tuple[int, int]) -> None:
+    h, w = size
+    Image.fromarray(np.full((h, w, 3), 120, np.uint8)).save(root / domain / f"{stem}.png")
+    mask = np.zeros((h, w), np.uint8)
+    mask[: max(1, h // 2), : max(1, w // 2)] = 255
+    Image.fromarray(mask).save(root / f"{domain}_seg" / f"{stem}_0.png")
+
+
+def test_images_of_several_sizes_in_one_batch_are_refused_naming_two_of_them(shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    _image_with_mask(root, "trainA", "tall", (40, 32))
+    proc = cli("train.py", *train_args(root, tmp_path / "ck", "run", "--resize_or_crop", "none", "--batch_size", "2"), code=1)
+    assert "--resize_or_crop none keeps the sizes" in error_of(proc) and "tall.png 32x40" in error_of(proc)
+    assert "--batch_size 1" in error_of(proc)
+    cli("train.py", *train_args(root, tmp_path / "ck", "run", "--resize_or_crop", "none", "--batch_size", "1"), code=0)
+
+
+def test_images_that_would_be_too_small_for_the_networks_are_skipped_by_name(shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    _image_with_mask(root, "trainA", "strip", (20, 5000))  # scaled to 32 wide: 4 pixels high
+    proc = cli("train.py", *train_args(root, tmp_path / "ck", "run", "--resize_or_crop", "scale_width"), code=0)
+    assert "1 of the images in" in proc.stderr and "strip.png: 5000x20 is 32x4 after --resize_or_crop scale_width" in proc.stderr
+    proc = cli("train.py", *train_args(root, tmp_path / "ck2", "run", "--resize_or_crop", "crop", "--loadSizeH", "36",
+               "--loadSizeW", "36", "--fineSizeH", "36", "--fineSizeW", "36"), code=1)  # fmt: skip
+    assert "none of the" in error_of(proc) and "is smaller than the crop --fineSizeW/H 36x36" in error_of(proc)
+
+
+def test_gifs_are_read_and_other_files_are_named_when_skipped(shapes_root, tmp_path):
+    root = copy_data(shapes_root, tmp_path / "data")
+    first = sorted((root / "trainA").glob("*.png"))[0]
+    Image.open(first).convert("P").save(first.with_suffix(".gif"))
+    first.unlink()
+    (root / "trainA" / "notes.txt").write_text("not an image")
+    proc = cli("train.py", *train_args(root, tmp_path / "ck"), code=0)
+    assert f"trainA: {len(list((root / 'trainA').glob('*.*'))) - 1} images" in proc.stdout  # the GIF counts
+    assert "1 files in" in proc.stderr and "are skipped: notes.txt" in proc.stderr
+
+
+def test_translate_py_names_its_own_flags_when_it_finds_no_photos(trained, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "masks").mkdir()
+    proc = cli("translate.py", "--input", tmp_path / "empty", "--name", "run", "--checkpoints_dir", trained / "ck",
+               "--masks", tmp_path / "masks", "--gpu_ids", "-1", "--results_dir", tmp_path / "res", code=1)  # fmt: skip
+    assert "holds no images" in error_of(proc) and "--input" in error_of(proc) and "--dataroot" not in error_of(proc)
+
+
+def test_a_file_where_a_folder_should_be_is_named(shapes_root, tmp_path):
+    (tmp_path / "file").write_text("in the way")
+    proc = cli("train.py", *train_args(shapes_root, tmp_path / "file"), code=1)
+    made, blocking = tmp_path / "file" / "run", tmp_path / "file"
+    assert error_of(proc) == f"error: {made} cannot be made: {blocking} is a file, not a folder; give another folder"
+
+
+def test_a_results_manifest_naming_files_outside_its_folder_is_refused(trained, tmp_path):
+    folder = shutil.copytree(trained / "res" / "run" / "test_latest", tmp_path / "results")
+    manifest = json.loads((folder / "results.json").read_text())
+    for outside in ("../../../etc/passwd", "/etc/passwd"):
+        manifest["samples"][0]["images"]["translated"] = outside
+        (folder / "results.json").write_text(json.dumps(manifest))
+        proc = cli("evaluate.py", "--results", folder, "--fid", "none", "--classifier_steps", "5", "--classifiers", "1",
+                   "--cache", tmp_path / "judge.pth", code=1)  # fmt: skip
+        assert f"names a file outside its folder ({outside})" in error_of(proc)
+
+
 def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
     grey = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65520
     Image.fromarray(grey).save(tmp_path / "deep.png")
@@ -153,6 +283,17 @@ def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
         (["--gpu_ids", "zero"], "--gpu_ids 'zero'"),
         (["--ngf", "eight"], "argument --ngf: invalid int value"),
         (["--norm", "layer"], "argument --norm: invalid choice: 'layer'"),
+        (["--max_dataset_size", "0.5"], "--max_dataset_size 0.5 must be a whole number of at least 1"),
+        (["--input_nc", "1"], "--input_nc 1: the data sets, pages and scores read and write RGB images"),
+        (["--ins_max", "10000"], "--ins_max 10000 is more than the 20 masks loaded per image (--mask_slots)"),
+        (["--fineSizeH", "16", "--fineSizeW", "16"], "--fineSizeH 16 is too small for the networks: at least 24"),
+        (["--name", "../outside"], "argument --name: '../outside' must be one folder name"),
+        (["--name", "/tmp/outside"], "argument --name: '/tmp/outside' must be one folder name"),
+        (["--suffix", "/../{model}"], "--name with --suffix '/../{model}' gives"),
+        (["--phase", "../train"], "argument --phase: '../train' must be one folder name"),
+        (["--epoch", "../../latest"], "argument --epoch: '../../latest' must be latest or an epoch number"),
+        (["--dataset_mode", "unaligned"], "translates instance masks, which --dataset_mode unaligned does not load"),
+        (["--dataset_mode", "single_seg"], "--dataset_mode single_seg loads one folder; training needs both domains"),
     ],
 )
 def test_bad_flags_are_one_line_usage_errors(shapes_root, tmp_path, flags, message):
@@ -273,36 +414,64 @@ def test_a_diverging_run_stops_without_touching_the_last_checkpoint(trained, sha
     assert {k: v for k, v in after.items() if k.endswith(".pth")} == {k: v for k, v in before.items() if k.endswith(".pth")}
 
 
-DISK_FULL = """
-import errno, sys, torch
-saves = 0
-real_save = torch.save
-def save(obj, f, *args, **kwargs):
-    global saves
-    saves += 1
-    if saves > int(sys.argv[1]):
-        raise OSError(errno.ENOSPC, "No space left on device")
-    return real_save(obj, f, *args, **kwargs)
-torch.save = save
-sys.path.insert(0, sys.argv[2])
-import train
-from instagan.util import cli
-cli.run(lambda: train.main(sys.argv[3:]), expected=(train.TrainingDiverged,))
-"""
+def _latest(snap: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in snap.items() if "latest" in k}
 
 
-def test_a_full_disk_names_the_folder_and_keeps_the_last_checkpoint(trained, shapes_root, tmp_path):
+def _file_size_limit(limit: int):
+    """For a child process: every file it writes stops at ``limit`` bytes, the write failing with EFBIG (a real
+    failure of the kernel's write, which reaches torch's zip writer as the full disk does)."""
+
+    def set_limit() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the failing write returns EFBIG instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return set_limit
+
+
+def test_a_write_that_fails_inside_torch_save_is_one_line_and_keeps_the_last_checkpoint(trained, shapes_root, tmp_path):
+    """torch's zip writer reports a failed write as a RuntimeError about positions; the save names the file."""
     ck = shutil.copytree(trained / "ck", tmp_path / "ck")
     before = snapshot(ck / "run")
     args = train_args(shapes_root, ck, "run", "--niter", "2", "--continue_train")
-    proc = subprocess.run([sys.executable, "-c", DISK_FULL, "2", str(ROOT), *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True)  # fmt: skip
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, preexec_fn=_file_size_limit(24_000))  # fmt: skip
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     line = error_of(proc)
-    assert line.startswith("error: no space left on the device while writing") and str(ck / "run") in line
-    after = snapshot(ck / "run")
-    assert {k: v for k, v in after.items() if "latest" in k} == {k: v for k, v in before.items() if "latest" in k}
+    assert line.startswith("error: the file size limit (ulimit -f) stopped writing") and str(ck / "run") in line
+    assert _latest(snapshot(ck / "run")) == _latest(before)
     assert not list((ck / "run").glob(".*.tmp"))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB tmpfs (where mounting is allowed: root, or a container with that right)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+                                                       capture_output=True).returncode:  # fmt: skip
+        pytest.skip("mounting a small tmpfs is not allowed here (needs root): the full-disk test cannot run")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("fill", [0, 150_000, 300_000, 450_000, 600_000])
+def test_a_full_disk_names_the_folder_and_keeps_the_last_checkpoint(trained, shapes_root, small_disk, fill):
+    """A real full disk at several points of the save (the weights, the training state)."""
+    run = small_disk / "run"
+    run.mkdir()
+    for file in (trained / "ck" / "run").glob("*"):
+        if file.name.startswith("latest") or file.name == "train_opt.json":  # 3.1 MB: the rest of the disk is the save's
+            shutil.copy(file, run)
+    (small_disk / "filler").write_bytes(bytes(fill))
+    before = snapshot(small_disk / "run")
+    proc = cli("train.py", *train_args(shapes_root, small_disk, "run", "--niter", "2", "--continue_train"), code=1)
+    line = error_of(proc)
+    assert line.startswith("error: no space left on the device while writing") and str(small_disk / "run") in line
+    assert _latest(snapshot(small_disk / "run")) == _latest(before)
+    assert not list((small_disk / "run").glob(".*.tmp"))
 
 
 @pytest.mark.slow
@@ -374,6 +543,48 @@ def test_kill_9_at_any_point_of_a_save_leaves_a_consistent_checkpoint(tmp_path):
         survived.append(generation)
         assert json.loads((folder / "latest_checkpoint.json").read_text())["tag"] == "latest"
     assert len(set(survived)) > 1  # the kills landed at different points
+
+
+def test_a_reader_racing_a_saver_never_loads_a_mixed_or_half_written_set(tmp_path):
+    """Hundreds of loads while another process saves 'latest' again and again: every load is one whole save."""
+    folder = tmp_path / "run"
+    names = ["latest_net_G_A.pth", "latest_net_G_B.pth", "latest_training_state.pth"]
+    saver = subprocess.Popen([sys.executable, "-c", SAVER, str(folder), str(ROOT)], stdout=subprocess.PIPE, text=True)
+    try:
+        saver.stdout.readline()
+        seen = set()
+        for _ in range(300):
+            loaded = file_set.load_set(folder, "latest", names)
+            generation = loaded["latest_training_state.pth"]["generation"]
+            for name in names[:2]:
+                assert torch.equal(loaded[name]["w"], torch.full((200_000,), float(generation))), name
+            assert torch.equal(loaded[names[2]]["x"], torch.full((200_000,), float(generation)))
+            seen.add(generation)
+    finally:
+        saver.kill()
+        saver.wait()
+    assert len(seen) > 10  # the loads did overlap many saves
+
+
+@pytest.mark.slow
+def test_translating_from_a_run_that_is_saving_never_fails_or_mixes(trained, shapes_root, tmp_path):
+    """The API loads 'latest' again and again while train.py saves it after every batch."""
+    from instagan.translator import Translator
+
+    ck = shutil.copytree(trained / "ck", tmp_path / "ck")
+    args = train_args(shapes_root, ck, "run", "--niter", "40", "--continue_train", "--save_latest_freq", "1")
+    trainer = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *map(str, args)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    loads = 0
+    try:
+        while trainer.poll() is None and loads < 150:
+            translator = Translator.from_checkpoint(ck / "run", device="cpu")
+            assert translator.model.netG_A is not None
+            loads += 1
+    finally:
+        trainer.kill()
+        trainer.wait()
+    assert loads >= 50
 
 
 class _Failing(torch.utils.data.Dataset):

@@ -7,6 +7,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -31,6 +32,14 @@ def one_line(err: BaseException) -> str:
     if isinstance(err, OSError) and err.errno == errno.ENOSPC:
         where = f" while writing {err.filename}" if err.filename else ""
         message = f"no space left on the device{where}: free some space there and run again (files already saved are intact)"
+    elif isinstance(err, NotADirectoryError) and err.filename:
+        blocking = next((p for p in Path(err.filename).parents if p.is_file()), None)
+        if blocking is not None:
+            message = f"{err.filename} cannot be made: {blocking} is a file, not a folder; give another folder"
+    elif isinstance(err, OSError) and err.errno == errno.EFBIG:
+        where = f" {err.filename}" if err.filename else " a file"
+        message = (f"the file size limit (ulimit -f) stopped writing{where}: raise it and run again (files already saved "
+                   "are intact)")  # fmt: skip
     return " ".join(message.split())
 
 

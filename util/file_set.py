@@ -12,10 +12,12 @@ checks the files against the manifest before they are loaded; sets of earlier ve
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import pickle
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,13 +36,21 @@ def manifest_path(save_dir: Path, tag: str | int) -> Path:
 
 
 class _HashingWriter:
+    """A file for torch.save that hashes what it writes and keeps the first write error: torch's zip writer turns it
+    into a RuntimeError about positions, or raises one of its own after it (a full disk, a file size limit)."""
+
     def __init__(self, handle) -> None:
         self.handle, self.sha, self.size = handle, hashlib.sha256(), 0
+        self.error: OSError | None = None
 
     def write(self, data) -> int:
         self.sha.update(data)
         self.size += len(data)
-        return self.handle.write(data)
+        try:
+            return self.handle.write(data)
+        except OSError as err:
+            self.error = self.error or err
+            raise
 
     def flush(self) -> None:
         self.handle.flush()
@@ -67,14 +77,18 @@ def write_set(folder: Path, tag: str | int, files: dict[str, Any]) -> None:
         for name, obj in files.items():
             tmp = folder / f".{name}.{generation}.tmp"
             entries[name] = {"tmp": tmp.name}
+            writer = None
             try:
                 with tmp.open("wb") as handle:
                     writer = _HashingWriter(handle)
                     torch.save(obj, writer)
                     handle.flush()
                     os.fsync(handle.fileno())
-            except OSError as err:
-                raise OSError(err.errno, err.strerror, str(folder / name)) from err
+            except (OSError, RuntimeError) as err:
+                cause = writer.error if writer is not None and writer.error is not None else err
+                if not isinstance(cause, OSError):
+                    raise
+                raise OSError(cause.errno, cause.strerror, str(folder / name)) from err
             make_readable(tmp)
             entries[name].update(sha256=writer.sha.hexdigest(), size=writer.size)
         manifest = {"format": 1, "tag": str(tag), "generation": generation, "files": entries}
@@ -108,23 +122,84 @@ def recover(folder: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
+_FIX = "resume or test from another checkpoint (--epoch N), or retrain"
+
+
+def _entries(path: Path, text: str) -> dict:
+    try:
+        return json.loads(text)["files"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{path} is damaged ({err}): {_FIX}") from err
+
+
+def _mismatch(folder: Path, tag: str | int, entries: dict, name: str, data: bytes | None) -> str | None:
+    """Why file ``name`` (its bytes ``data``, None when it is missing) does not belong to the set, or None."""
+    file = Path(folder) / name
+    entry = entries.get(name)
+    if entry is None:
+        return f"{file} is not part of checkpoint {tag!r} ({manifest_path(folder, tag).name} does not list it): {_FIX}"
+    if data is None or len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        return f"{file} does not match checkpoint {tag!r} (changed or damaged since it was saved): {_FIX}"
+    return None
+
+
 def verify(folder: Path, tag: str | int, names: list[str] | None = None) -> None:
     """Check checkpoint ``tag``'s files (all, or ``names``) against its manifest; raise naming what is wrong."""
     path = manifest_path(folder, tag)
     if not path.is_file():
         return  # written before checkpoints had manifests
-    fix = "resume or test from another checkpoint (--epoch N), or retrain"
-    try:
-        entries = json.loads(path.read_text())["files"]
-    except (ValueError, KeyError) as err:
-        raise UserError(f"{path} is damaged ({err}): {fix}") from err
+    entries = _entries(path, path.read_text())
     for name in names if names is not None else list(entries):
-        file = Path(folder) / name
-        entry = entries.get(name)
-        if entry is None:
-            raise UserError(f"{file} is not part of checkpoint {tag!r} ({path.name} does not list it): {fix}")
-        if not file.is_file() or file.stat().st_size != entry["size"] or _sha256(file) != entry["sha256"]:
-            raise UserError(f"{file} does not match checkpoint {tag!r} (changed or damaged since it was saved): {fix}")
+        file, entry = Path(folder) / name, entries.get(name)
+        if entry is None or not (file.is_file() and file.stat().st_size == entry["size"] and _sha256(file) == entry["sha256"]):
+            raise UserError(_mismatch(folder, tag, entries, name, None) or "")
+
+
+SAVE_WAIT = 10.0  # seconds a reader waits for a save in progress (its files being renamed into place) to finish
+
+
+def load_set(folder: Path, tag: str | int, names: list[str], map_location: torch.device | str = "cpu") -> dict[str, dict]:
+    """Load files ``names`` of checkpoint ``tag`` (``load_file`` each) from bytes that match its manifest, all of one
+    save: each file is read once, checked, and loaded from those bytes, so that a save running meanwhile can neither
+    mix two saves nor change a file between its check and its load. Files that do not match a manifest that is
+    changing (a save in progress) are read again, for up to ``SAVE_WAIT`` seconds; a set without a manifest (written
+    by an earlier version) loads unchecked."""
+    folder = Path(folder)
+    path = manifest_path(folder, tag)
+    deadline, previous = time.monotonic() + SAVE_WAIT, None
+    while True:
+        text = path.read_text() if path.is_file() else None
+        blobs = {name: _read_or_none(folder / name) for name in names}
+        if text is None:
+            missing = [name for name, data in blobs.items() if data is None]
+            if missing:
+                raise FileNotFoundError(f"{folder / missing[0]} not found")
+            break
+        entries = _entries(path, text)
+        problems = [p for name, data in blobs.items() if (p := _mismatch(folder, tag, entries, name, data))]
+        current = path.read_text() if path.is_file() else None
+        if not problems and current == text:
+            break
+        # the same mismatch twice in a row, the manifest unchanged and no save under way: damage, not a race
+        seen = (text, tuple(hashlib.sha256(data or b"").hexdigest() for data in blobs.values()))
+        settled = current == text and seen == previous and not _saving(folder)
+        if time.monotonic() > deadline or settled:
+            raise UserError(problems[0] if problems else f"{path} kept changing while it was read: {_FIX}")
+        previous = seen
+        time.sleep(0.05)
+    return {name: load_file(folder / name, map_location, data) for name, data in blobs.items()}
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _saving(folder: Path) -> bool:
+    """Whether a save is under way in ``folder`` (its temporary files exist)."""
+    return any(folder.glob(".*.tmp"))
 
 
 # What training states written before RNG states were plain values hold besides tensors and numbers: NumPy's RNG
@@ -138,12 +213,14 @@ def _reason(err: Exception) -> str:
     return " ".join(str(err).split())[:160] or type(err).__name__
 
 
-def load_file(path: Path, map_location: torch.device | str = "cpu") -> dict:
+def load_file(path: Path, map_location: torch.device | str = "cpu", data: bytes | None = None) -> dict:
     """``torch.load`` a checkpoint file that must hold a dict, with ``weights_only`` (tensors, numbers, strings and
-    containers only: a file can never run code); a damaged or foreign file is an error naming it."""
+    containers only: a file can never run code); a damaged or foreign file is an error naming it. ``data``: the
+    file's bytes, read before (``load_set``)."""
     try:
         with torch.serialization.safe_globals(_LEGACY_TYPES):
-            obj = torch.load(path, map_location=map_location, weights_only=True)
+            source = io.BytesIO(data) if data is not None else path
+            obj = torch.load(source, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
     except pickle.UnpicklingError as err:

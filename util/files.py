@@ -6,6 +6,7 @@ disk, say) raises an OSError that names the file and leaves the previous version
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -130,13 +131,16 @@ class StagedFolder:
 class FolderLock:
     """One process at a time: while the context lasts, ``lock_file`` is locked by this process, and another that tries
     refuses with one line naming the holder (process id, command, start) and ``fix``. The operating system releases
-    the lock when the process ends, however it ends, so a crashed run never leaves a stale lock."""
+    the lock when the process ends, however it ends, so a crashed run never leaves a stale lock. A folder that the lock
+    created and that holds nothing else when it is released (a command that refused) is removed with it."""
 
     def __init__(self, lock_file: str | Path, what: str, fix: str) -> None:
         self.path, self.what, self.fix = Path(lock_file), what, fix
         self.handle: IO[str] | None = None
+        self.created_folder = False
 
     def acquire(self) -> FolderLock:
+        self.created_folder = not self.path.parent.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+")  # noqa: SIM115 (held open for as long as the lock)
         try:
@@ -156,6 +160,11 @@ class FolderLock:
 
     def release(self) -> None:
         if self.handle is not None:
+            folder = self.path.parent
+            if self.created_folder and [p.name for p in folder.iterdir()] == [self.path.name]:
+                self.path.unlink(missing_ok=True)  # (still locked: no other process holds it meanwhile)
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
             fcntl.flock(self.handle, fcntl.LOCK_UN)
             self.handle.close()
             self.handle = None

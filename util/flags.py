@@ -47,6 +47,14 @@ class _Positive(Checked):
         return "must be a positive number"
 
 
+class _Count(Checked):
+    def allowed(self, value) -> bool:
+        return math.isinf(value) and value > 0 or (value >= 1 and float(value).is_integer())
+
+    def rule(self) -> str:
+        return "must be a whole number of at least 1 (or inf: all)"
+
+
 class _NonNegative(Checked):
     def allowed(self, value) -> bool:
         return value >= 0 and math.isfinite(value)
@@ -63,6 +71,21 @@ class _Below(Checked):
         return f"must be in [0, {self.bound})"
 
 
+def folder_name(text: str) -> str:
+    """An argparse type: one folder name (``--name``), so that a run or its results stay inside their folder."""
+    if text in ("", ".", "..") or "/" in text or "\\" in text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} must be one folder name (no '/', not '..'), so that what it names "
+                                         "stays inside its folder")  # fmt: skip
+    return text
+
+
+def checkpoint_tag(text: str) -> str:
+    """An argparse type: ``latest`` or an epoch number (``--epoch``), the start of a checkpoint's file names."""
+    if text != "latest" and not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} must be latest or an epoch number")
+    return text
+
+
 def at_least(least: int) -> dict:
     """An integer flag of at least ``least``."""
     return {"type": int, "action": _AtLeast, "bound": least}
@@ -71,6 +94,11 @@ def at_least(least: int) -> dict:
 def positive(infinite: bool = False) -> dict:
     """A positive float flag (``inf`` allowed when ``infinite``)."""
     return {"type": float, "action": _Positive, "bound": "inf" if infinite else None}
+
+
+def count_or_all() -> dict:
+    """A count of at least 1, or ``inf`` for all of them (a float flag, as the original's --max_dataset_size)."""
+    return {"type": float, "action": _Count}
 
 
 def non_negative() -> dict:

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
     parser.add_argument("--gpu_ids", default="-1", help="0 for the first GPU, -1 for the CPU")
     args = parser.parse_args(argv)
     category = category_index(args.category)
-    photos = make_dataset(args.input)
+    photos = make_dataset(args.input, check="--input (a folder of photos)")
     device = resolve_device(parse_gpu_ids(args.gpu_ids))
     detector = build_detector(args.weights, args.score, args.min_size).to(device).eval()
     counts = {"written": 0, "instances": 0, "skipped": 0}
