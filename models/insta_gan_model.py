@@ -6,8 +6,8 @@ Reads side by side with the paper:
 - Losses of one direction (section 3.2): LSGAN, cycle consistency and identity mapping (``TwoDomainModel``) and the
   context-preserving loss (``extra_generator_losses``).
 - Sequential mini-batch translation (section 3.3): the ``--ins_max`` selected instances are processed
-  ``--ins_per`` at a time; each step starts from the image translated so far (``TwoDomainModel.sequence``, shared by
-  training and testing). In training, every step is followed by one G and one D update, which
+  ``--ins_per`` at a time; each step starts from the image translated so far (``TwoDomainModel.translate_steps`` and
+  ``advance``, shared by training and testing). In training, every step is followed by one G and one D update, which
   ``models.trainer.Trainer`` carries out: the model computes, the trainer updates.
 """
 
