@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> Path:
     flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
     translator = Translator.from_checkpoint(run, args.epoch, device="cpu", ins_per=trained.get("ins_per", 2), **flags)
     model, opt = translator.model, translator.opt
+    if opt.model not in ("insta_gan", "cycle_gan"):
+        raise UserError(f"{run} is a --model {opt.model} run: export.py exports insta_gan and cycle_gan runs")
     size = (trained.get("fineSizeH", opt.fineSizeH), trained.get("fineSizeW", opt.fineSizeW))  # the example's only
     with_masks = opt.model == "insta_gan"
     files = {}

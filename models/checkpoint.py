@@ -171,7 +171,7 @@ def guard_new_run(folder: Path, overwrite: bool) -> None:
 
 # The flags that fix the networks' shapes: a run resumes, and weights load, only with the same values.
 ARCHITECTURE_FLAGS = ("model", "netG", "netD", "ngf", "ndf", "n_blocks", "n_layers_D", "norm", "input_nc", "output_nc",
-                      "no_dropout", "upsample")  # fmt: skip
+                      "no_dropout", "upsample", "seg_slots")  # fmt: skip
 
 
 def architecture(opt) -> dict[str, Any]:

@@ -216,9 +216,10 @@ class BaseOptions:
         if model.needs_masks and not dataset.gives_masks:
             parser.error(f"--model {opt.model} translates instance masks, which --dataset_mode {opt.dataset_mode} does "
                          "not load: use --dataset_mode unaligned_seg (or single_seg for one folder in test.py)")  # fmt: skip
-        if model.needs_masks and dataset.gives_masks and opt.ins_max > opt.mask_slots:
-            parser.error(f"--ins_max {opt.ins_max} is more than the {opt.mask_slots} masks loaded per image "
-                         "(--mask_slots): lower --ins_max, or raise --mask_slots with it")  # fmt: skip
+        for name in ("ins_max", "seg_slots") if model.needs_masks and dataset.gives_masks else ():
+            if getattr(opt, name, 0) > opt.mask_slots:
+                parser.error(f"--{name} {getattr(opt, name)} is more than the {opt.mask_slots} masks loaded per image "
+                             f"(--mask_slots): lower --{name}, or raise --mask_slots with it")  # fmt: skip
         if self.is_train and dataset.domains < 2:
             parser.error(f"--dataset_mode {opt.dataset_mode} loads one folder; training needs both domains: use "
                          "--dataset_mode unaligned_seg (or unaligned without masks)")  # fmt: skip

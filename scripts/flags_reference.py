@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = [
     (["train.py"], "training InstaGAN (`--model insta_gan`, the default)"),
     (["train.py", "--model", "cycle_gan"], "training the CycleGAN baseline: its model options"),
+    (["train.py", "--model", "cycle_gan_seg"], "training the CycleGAN + Seg baseline (masks as channels): its model options"),
     (["test.py"], "translating a data split"),
     (["test.py", "--dataset_mode", "single_seg"], "translating one folder: its data set options"),
     (["translate.py"], "translating your own photos"),

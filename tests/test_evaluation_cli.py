@@ -93,20 +93,27 @@ def test_benchmark_script_quick_mode(tmp_path):
     args = ["--quick", "--work", str(work), "--out", str(tmp_path / "bench.md")]
     proc = subprocess.run([sys.executable, script, *args, "--seeds", "1"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert log.read_text().count("$ python train.py") == 4  # instagan, noctx, onestep, cycle_gan
+    # instagan, noctx, onestep, cycle_gan, cycle_gan_2x, cycle_gan_seg; tested: those and instagan_tested_onestep
+    assert log.read_text().count("$ python train.py") == 6 and log.read_text().count("$ python test.py") == 7
     # --resume after a stop during cycle_gan_s0's training (its time not yet in timings.json) and with a second seed:
-    # the runs that finished training are kept, cycle_gan_s0 and seed 1's runs are trained
+    # the runs that finished training are kept (and their test passes), cycle_gan_s0 and seed 1's runs are trained
     timings.write_text(json.dumps({k: v for k, v in json.loads(timings.read_text()).items() if k != "cycle_gan_s0"}))
     kept = (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns
     proc = subprocess.run([sys.executable, script, *args, "--seeds", "2", "--resume"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert log.read_text().count("$ python train.py") == 4 + 1 + 4
+    assert log.read_text().count("$ python train.py") == 6 + 1 + 6
+    assert log.read_text().count("$ python test.py") == 7 + 1 + 7
     assert (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns == kept
     table = (tmp_path / "bench.md").read_text()
-    for run_name in ("instagan", "instagan_noctx", "instagan_onestep", "instagan_tested_onestep", "cycle_gan"):
+    names = ("instagan", "instagan_noctx", "instagan_onestep", "instagan_tested_onestep", "cycle_gan", "cycle_gan_2x",
+             "cycle_gan_seg")
+    for run_name in names:
         assert f"| {run_name} |" in table
     assert "### A->B" in table and "### B->A" in table and " ± " in table  # mean ± std over the 2 seeds
     assert "--seeds 2" in table and "--lambda_ctx 0" in table and "--model cycle_gan" in table
+    # a run with networks of its own: trained with them, tested with what its train_opt.json says
+    seg = [line for line in table.splitlines() if "--name cycle_gan_seg_s0" in line]
+    assert "--ngf 11 --ndf 21" in seg[0] and "--ngf" not in seg[1] and "--n_blocks 1" in seg[1]
     compare = (work / "compare" / "index.html").read_text()
     assert "00000 (A-&gt;B)" in compare and "instagan_noctx masks" in compare and "cycle_gan" in compare
     # runs of another configuration are never mixed in: --resume refuses, naming the folder and what it holds

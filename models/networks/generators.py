@@ -35,12 +35,18 @@ def define_G(
         raise ValueError(f"unknown --upsample {upsample!r}: use {', '.join(UPSAMPLING)}")
     if netG == "set":
         net = ResnetSetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample)
-    elif netG in ("resnet_9blocks", "resnet_6blocks"):
-        net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, int(netG.split("_")[1][0]), upsample)
     else:
-        raise ValueError(f"unknown --netG {netG!r}: use set, resnet_9blocks or resnet_6blocks")
+        net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, resnet_blocks(netG), upsample)
     init_weights(net, init_type, init_gain)
     return net
+
+
+def resnet_blocks(netG: str) -> int:
+    """The residual blocks of CycleGAN's ResNet generator ``--netG resnet_9blocks`` or ``resnet_6blocks``."""
+    blocks = {"resnet_9blocks": 9, "resnet_6blocks": 6}.get(netG)
+    if blocks is None:
+        raise ValueError(f"unknown --netG {netG!r}: use set, resnet_9blocks or resnet_6blocks")
+    return blocks
 
 
 class ResnetBlock(nn.Module):
