@@ -15,8 +15,8 @@ from instagan.util.devices import autocast_dtype
 
 class BaseModel:
     """Subclasses fill ``loss_names`` and ``model_names`` and define ``set_input``, ``get_current_visuals`` and
-    ``forward``; a trainable model also gives ``generator_networks`` / ``discriminator_networks`` and the
-    losses of a training step (see ``InstaGANModel``), which ``models.trainer.Trainer`` optimises.
+    ``forward``; a trainable model also gives its training recipe (``training_recipe``: its updates, their networks,
+    losses and optimizers; see ``TwoDomainModel``), which ``models.trainer.Trainer`` carries out.
     Network ``X`` lives in ``self.netX``. ``needs_masks``: the model translates instance masks, so its data must carry
     them (the options check it against ``--dataset_mode``)."""
 

@@ -1,17 +1,18 @@
-"""The trainer: it owns the update, while the model computes.
+"""The trainer: it carries out a model's training recipe, while the model computes.
 
 ``Trainer.train_step`` reads as the paper's training loop (section 3.3): for every sequential step of a batch,
-translate it, one generator update (the discriminators frozen), one discriminator update, advance. The model
-(any ``SequentialModel``) supplies the steps and the losses of each step; the trainer owns everything else about an
-update:
+translate it, run the model's updates in order (InstaGAN's and CycleGAN's: the generators with the discriminators
+frozen, then the discriminators), advance. The model (any ``SequentialModel``) supplies the steps and its recipe
+(``training_recipe``: each update's networks, losses, learning rate and betas, in order); the trainer owns what every
+recipe needs:
 
-- the optimizers (Adam) and learning-rate schedules of the generators and of the discriminators;
+- an Adam optimizer and a learning-rate schedule per update;
 - precision (``--precision fp32|bf16|fp16``): the networks run under autocast, the losses in fp32, and fp16
   scales each optimizer's gradients with its own ``torch.amp.GradScaler``;
 - non-finite losses or gradients: such an update is skipped with a warning, and ``--max_nonfinite`` of them in
   a row stop the run (``TrainingDiverged``) before any checkpoint is written;
-- DistributedDataParallel when several processes train (``util.distributed``): each role's networks sit behind
-  one module whose forward returns that role's losses for a step, so DDP sees one forward and one backward per
+- DistributedDataParallel when several processes train (``util.distributed``): each update's networks sit behind
+  one module whose forward returns that update's losses for a step, so DDP sees one forward and one backward per
   update; only rank 0 writes checkpoints.
 
 Across processes: the spectral-norm vectors (u, v) of the discriminators are buffers that DDP broadcasts from
@@ -36,6 +37,7 @@ from torch.nn.parallel import DistributedDataParallel
 from instagan.models import checkpoint, networks
 from instagan.models.base_model import BaseModel
 from instagan.models.checkpoint import Counters, TrainingState
+from instagan.models.recipe import Update
 from instagan.models.two_domain_model import Direction, Step
 from instagan.util import distributed
 from instagan.util.cli import UserError
@@ -46,26 +48,25 @@ from instagan.util.randomness import rng_state, seed_everything, set_rng_state, 
 class SequentialModel(Protocol):
     """What the trainer needs of a model (``TwoDomainModel`` and its subclasses are such models).
 
-    ``steps`` holds the mask slots of each sequential step; ``translate_steps(index, identity)`` translates step
-    ``index`` of every direction from the images translated so far and ``advance(index, steps)`` records it, so that
-    the next step starts from there; ``live_directions`` keeps the directions with something translated in a step,
-    which ``step_generator_losses`` and ``step_discriminator_losses`` turn into losses. The rest is for
+    ``steps`` holds the mask slots of each sequential step; ``translate_steps(index, training=True)`` translates step
+    ``index`` of every direction from the images translated so far, with what the losses need, and
+    ``advance(index, steps)`` records it, so that the next step starts from there; ``live_directions`` keeps the
+    directions with something translated in a step, which the updates of ``training_recipe`` turn into losses.
+    ``static_training``: every network call of a step has fixed shapes (``--cuda_graphs``). The rest is for
     checkpoints: the networks by name and extra state (the image pools)."""
 
     opt: argparse.Namespace
     save_dir: Path
     steps: list[slice]
     current_losses: dict[str, float]
+    static_training: bool
 
     def set_input(self, batch: dict) -> None: ...
     def start_sequence(self) -> None: ...
-    def translate_steps(self, index: int, identity: bool = False) -> list[Step]: ...
+    def translate_steps(self, index: int, training: bool = False) -> list[Step]: ...
     def advance(self, index: int, steps: list[Step]) -> None: ...
     def live_directions(self, steps: list[Step]) -> list[tuple[Direction, Step]]: ...
-    def step_generator_losses(self, live: list[tuple[Direction, Step]]) -> dict[str, torch.Tensor]: ...
-    def step_discriminator_losses(self, live: list[tuple[Direction, Step]]) -> dict[str, torch.Tensor]: ...
-    def generator_networks(self) -> dict[str, nn.Module]: ...
-    def discriminator_networks(self) -> dict[str, nn.Module]: ...
+    def training_recipe(self) -> list[Update]: ...
     def networks(self) -> dict[str, nn.Module]: ...
     def extra_state(self) -> dict: ...
     def load_extra_state(self, state: dict) -> None: ...
@@ -89,9 +90,8 @@ class Precision:
 
 
 class StepLosses(nn.Module):
-    """The networks of one role (generators or discriminators) behind a forward that returns the role's losses
-    for one sequential step: the unit DistributedDataParallel wraps, so that every update is one forward and
-    one backward.
+    """The networks of one update behind a forward that returns the update's losses for one sequential step: the unit
+    DistributedDataParallel wraps, so that every update is one forward and one backward.
 
     In a distributed run every process must reduce every gradient in every update, also a process that has
     nothing to translate in that step: ``touch_all`` adds 0 * (one element of every parameter) to the total.
@@ -112,25 +112,18 @@ class StepLosses(nn.Module):
 
 
 class Trainer:
-    """Optimises a model's generators and discriminators; see the module docstring."""
+    """Carries out a model's training recipe; see the module docstring."""
 
     def __init__(self, model: SequentialModel, opt: argparse.Namespace, context: distributed.Context) -> None:
         self.model, self.opt, self.context = model, opt, context
         self.device = context.device
-        generators, discriminators = model.generator_networks(), model.discriminator_networks()
-        self.discriminators = list(discriminators.values())
-        adam = {"lr": opt.lr, "betas": (opt.beta1, 0.999), "fused": True}  # fused: one kernel for all parameters
-        self.optimizer_G = torch.optim.Adam([p for n in generators.values() for p in n.parameters()], **adam)
-        self.optimizer_D = torch.optim.Adam([p for n in self.discriminators for p in n.parameters()], **adam)
-        self.optimizers = [self.optimizer_G, self.optimizer_D]
+        self.updates = model.training_recipe()
+        self.optimizers = [update.optimizer() for update in self.updates]
         self.schedulers = [networks.get_scheduler(optimizer, opt) for optimizer in self.optimizers]
         self.precision = Precision(opt.precision, self.device)
         self.scalers = [self.precision.grad_scaler() for _ in self.optimizers]
         touch = context.distributed
-        self.roles = [
-            self._parallel(StepLosses(generators, model.step_generator_losses, touch)),
-            self._parallel(StepLosses(discriminators, model.step_discriminator_losses, touch)),
-        ]
+        self.roles = [self._parallel(StepLosses(update.networks, update.losses, touch)) for update in self.updates]
         self.step_losses: list[dict[str, float]] = []
         self.nonfinite_in_a_row = 0
         self.skipped_updates = 0
@@ -144,7 +137,8 @@ class Trainer:
     # one batch ------------------------------------------------------------------------------------
     def train_step(self, batch: dict) -> dict[str, float]:
         """One batch, as the paper's sequential mini-batch training (section 3.3): for each step of ``--ins_per``
-        instances, translate them from the image translated so far, update G, update D, and advance to the next.
+        instances, translate them from the image translated so far, run the recipe's updates (InstaGAN: G, then D),
+        and advance to the next.
 
         Returns (and gives the model, for ``get_current_losses``) each loss's mean over the steps in which it was
         computed; ``step_losses`` keeps the losses of every step.
@@ -152,20 +146,20 @@ class Trainer:
         model = self.model
         model.set_input(batch)
         model.start_sequence()
-        identity = getattr(self.opt, "lambda_idt", 0) > 0
         self.step_losses = []
-        graphs = getattr(model, "static_training", False) and self.device.type == "cuda"
+        graphs = model.static_training and self.device.type == "cuda"
         for index in range(len(model.steps)):
             if graphs:  # each step is an iteration of CUDA graphs: the previous step's graph outputs are dead
                 torch.compiler.cudagraph_mark_step_begin()
             with self.precision.autocast():
-                steps = model.translate_steps(index, identity)
+                steps = model.translate_steps(index, training=True)
             live = model.live_directions(steps)
             if distributed.any_true(bool(live), self.device):  # something to translate in this step, in some process
-                BaseModel.set_requires_grad(self.discriminators, False)
-                losses = self._update(0, live)  # G, with the discriminators frozen
-                BaseModel.set_requires_grad(self.discriminators, True)
-                losses.update(self._update(1, live))  # D, on the images G translated in this step
+                losses: dict[str, float] = {}
+                for index_update, update in enumerate(self.updates):
+                    BaseModel.set_requires_grad(update.frozen, False)
+                    losses.update(self._update(index_update, live))
+                    BaseModel.set_requires_grad(update.frozen, True)
                 self.step_losses.append(losses)
             model.advance(index, steps)  # the next step reads the image translated so far
         names = {name for losses in self.step_losses for name in losses}
@@ -177,13 +171,13 @@ class Trainer:
         return model.current_losses
 
     def _update(self, index: int, live: list) -> dict[str, float]:
-        """One optimiser step of role ``index`` (0: generators, 1: discriminators); returns its losses."""
-        optimizer, scaler = self.optimizers[index], self.scalers[index]
+        """One optimiser step of the recipe's update ``index``; returns its losses."""
+        optimizer, scaler, name = self.optimizers[index], self.scalers[index], self.updates[index].name
         with self.precision.autocast():
             total, losses = self.roles[index](live)
         values = {name: float(loss.detach()) for name, loss in losses.items()}
         if not distributed.all_true(math.isfinite(float(total.detach())), self.device):
-            self._nonfinite("G" if index == 0 else "D", values)
+            self._nonfinite(name, values)
             return values
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
@@ -195,7 +189,7 @@ class Trainer:
         elif _finite_gradients(optimizer):  # gradients are already averaged: every process agrees
             optimizer.step()
         else:
-            self._nonfinite("G" if index == 0 else "D", {"gradient": math.inf})
+            self._nonfinite(name, {"gradient": math.inf})
             return values
         self.nonfinite_in_a_row = 0
         return values
@@ -212,13 +206,13 @@ class Trainer:
         warnings.warn(f"non-finite {role} loss or gradient ({bad}): update skipped", stacklevel=3)
 
     def update_learning_rate(self) -> float:
-        """Advance the schedules by one epoch; returns the generators' learning rate now."""
+        """Advance the schedules by one epoch; returns the first update's (the generators') learning rate now."""
         for scheduler in self.schedulers:
             scheduler.step()
         return self.learning_rate()
 
     def learning_rate(self) -> float:
-        return self.optimizer_G.param_groups[0]["lr"]
+        return self.optimizers[0].param_groups[0]["lr"]
 
     # checkpoints ----------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -268,11 +262,11 @@ class Trainer:
             raise UserError(f"{path} is not a training state of this project ({err!r}): use another --epoch") from err
         counters = saved.counters
         # The saved optimizers hold the learning rate of the old schedule; the run continues at the rate that this
-        # run's schedule (--lr, --niter, --niter_decay, --lr_policy) gives for this epoch.
-        for scheduler in self.schedulers:
-            scheduler.base_lrs = [self.opt.lr for _ in scheduler.base_lrs]
+        # run's schedule (its recipe's rates, from --lr; --niter, --niter_decay, --lr_policy) gives for this epoch.
+        for scheduler, update in zip(self.schedulers, self.updates):
+            scheduler.base_lrs = [update.lr for _ in scheduler.base_lrs]
             for group in scheduler.optimizer.param_groups:
-                group["initial_lr"] = self.opt.lr
+                group["initial_lr"] = update.lr
             closed_form = getattr(scheduler, "_get_closed_form_lr", scheduler.get_lr)
             for group, lr in zip(scheduler.optimizer.param_groups, closed_form()):
                 group["lr"] = lr

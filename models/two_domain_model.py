@@ -24,6 +24,7 @@ from torch import nn
 from instagan.models import networks
 from instagan.models.base_model import BaseModel
 from instagan.models.image_pool import ImagePool
+from instagan.models.recipe import Update
 from instagan.util import instance_set
 from instagan.util.flags import non_negative
 
@@ -212,8 +213,10 @@ class TwoDomainModel(BaseModel):
             d.translated, d.translated_masks, d.reconstructed_masks, d.step_images = d.source, [], [], []
             d.reconstructed = d.source.clone()
 
-    def translate_steps(self, index: int, identity: bool = False) -> list[Step]:
-        """Sequential step ``index`` of every direction (one Step each), from the images translated so far."""
+    def translate_steps(self, index: int, training: bool = False) -> list[Step]:
+        """Sequential step ``index`` of every direction (one Step each), from the images translated so far; in
+        ``training``, with what the losses need (the identity mapping, where there is an identity loss)."""
+        identity = training and self.opt.lambda_idt > 0
         return [self.translate_step(d, index, identity) for d in self.directions]
 
     def advance(self, index: int, steps: list[Step]) -> None:
@@ -335,7 +338,18 @@ class TwoDomainModel(BaseModel):
         loss_fake = self.criterionGAN(self.run(d.D, fake, len(step.active)), False)
         return (loss_real + loss_fake) * 0.5
 
-    # the losses of one step, for the trainer ----------------------------------------------------------
+    # the training recipe, which the trainer carries out ---------------------------------------------------
+    def training_recipe(self) -> list[Update]:
+        """The updates of every sequential step, in order (what CycleGAN's ``optimize_parameters`` does): the
+        generators on their losses with the discriminators frozen, then the discriminators on the images the
+        generators translated in the step; each with Adam at ``--lr``, betas (``--beta1``, 0.999)."""
+        o = self.opt
+        generators, discriminators = self.generator_networks(), self.discriminator_networks()
+        return [
+            Update("G", generators, self.step_generator_losses, o.lr, (o.beta1, 0.999), frozen=list(discriminators.values())),
+            Update("D", discriminators, self.step_discriminator_losses, o.lr, (o.beta1, 0.999)),
+        ]
+
     def generator_networks(self) -> dict[str, nn.Module]:
         return {name: getattr(self, f"net{name}") for name in ("G_A", "G_B")}
 

@@ -1,0 +1,105 @@
+"""A model declares its training recipe and the trainer carries it out: a toy model with a recipe of its own (the
+discriminators first, a third network with its own learning rate) trains, saves and resumes without a change to the
+trainer."""
+
+import torch
+from torch import nn
+
+from instagan.models.checkpoint import Counters
+from instagan.models.cycle_gan_model import CycleGANModel
+from instagan.models.recipe import Update
+from instagan.models.trainer import Trainer
+from instagan.options.train_options import TrainOptions
+from instagan.util.distributed import Context
+from scripts.benchmark_speed import random_batch
+
+CPU = Context(torch.device("cpu"))
+FLAGS = ["--dataroot", "unused", "--gpu_ids", "-1", "--model", "cycle_gan", "--ngf", "4", "--ndf", "4",
+         "--netG", "resnet_6blocks", "--lr", "0.001"]  # fmt: skip
+
+
+class ToyModel(CycleGANModel):
+    """CycleGAN plus a critic E that learns to tell each step's translations from the sources; D learns first."""
+
+    extra_loss_names = ("E",)
+
+    def __init__(self, opt, device):
+        super().__init__(opt, device)
+        self.netE = nn.Conv2d(3, 1, 3)
+        self.model_names.append("E")
+        self.calls: list[str] = []
+
+    def critic_losses(self, live):
+        self.calls.append("E")
+        losses = {}
+        for d, step in live:
+            fake, real = step.fake[:, :3].detach(), step.input[:, :3]
+            losses[f"E_{d.src}"] = (self.netE(fake) - 1).square().mean() + self.netE(real).square().mean()
+        return losses
+
+    def training_recipe(self):
+        o = self.opt
+        generators, discriminators = self.generator_networks(), self.discriminator_networks()
+
+        def logged(name, losses):
+            return lambda live: (self.calls.append(name), losses(live))[1]
+
+        return [
+            Update("D", discriminators, logged("D", self.step_discriminator_losses), 2 * o.lr, (0.9, 0.99)),
+            Update("G", generators, logged("G", self.step_generator_losses), o.lr, frozen=list(discriminators.values())),
+            Update("E", {"E": self.netE}, self.critic_losses, o.lr / 10, (0.0, 0.9)),
+        ]
+
+
+def toy(tmp_path):
+    opt = TrainOptions().parse([*FLAGS, "--checkpoints_dir", str(tmp_path), "--name", "toy"])
+    opt.dataset_mode = "unaligned"
+    model = ToyModel(opt, torch.device("cpu"))
+    return model, Trainer(model, opt, CPU)
+
+
+def images_only(batch):
+    return {k: v for k, v in batch.items() if not k.endswith("_segs")}
+
+
+def test_a_recipe_of_its_own_trains_saves_and_resumes(tmp_path):
+    model, trainer = toy(tmp_path)
+    # one optimizer per update, at the update's rate and betas, over that update's networks only
+    assert [o.param_groups[0]["lr"] for o in trainer.optimizers] == [0.002, 0.001, 0.0001]
+    assert [o.param_groups[0]["betas"] for o in trainer.optimizers] == [(0.9, 0.99), (0.5, 0.999), (0.0, 0.9)]
+    assert {id(p) for p in trainer.optimizers[2].param_groups[0]["params"]} == {id(p) for p in model.netE.parameters()}
+    before = {name: [p.clone() for p in net.parameters()] for name, net in model.networks().items()}
+    arrived = []  # the update during which D_A's parameters got a gradient
+    for p in model.netD_A.parameters():
+        p.register_hook(lambda grad: arrived.append(model.calls[-1]))
+    losses = trainer.train_step(images_only(random_batch(2, 1, 32, 8, 0)))
+    assert model.calls == ["D", "G", "E"]  # the recipe's order, once per sequential step (CycleGAN: one)
+    assert {"E_A", "E_B", "D_A", "G_A", "cyc_B", "idt_A"} <= set(losses)
+    for name, net in model.networks().items():
+        assert any(not torch.equal(p, q) for p, q in zip(before[name], net.parameters())), f"{name} was not updated"
+    # D was frozen while G learned (G's losses go through D), and is trainable again after
+    assert arrived and set(arrived) == {"D"} and all(p.requires_grad for p in model.netD_A.parameters())
+    trainer.save("latest", Counters(epoch=1), {})
+    saved_state = [o.state_dict()["state"] for o in trainer.optimizers]
+    model2, trainer2 = toy(tmp_path)
+    trainer2.resume("latest")
+    for name, net in model.networks().items():
+        for p, q in zip(net.parameters(), model2.networks()[name].parameters()):
+            assert torch.equal(p, q), name
+    for mine, theirs in zip(saved_state, (o.state_dict()["state"] for o in trainer2.optimizers)):
+        assert mine.keys() == theirs.keys()
+        assert all(torch.equal(mine[k]["exp_avg"], theirs[k]["exp_avg"]) for k in mine)
+    # each update keeps its own rate after a resume
+    assert [o.param_groups[0]["lr"] for o in trainer2.optimizers] == [0.002, 0.001, 0.0001]
+
+
+def test_instagans_recipe_is_g_then_d_at_one_rate():
+    opt = TrainOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", "--ngf", "4", "--ndf", "4", "--n_blocks", "1",
+                                "--lr", "0.0003", "--beta1", "0.4"])  # fmt: skip
+    from instagan.models.insta_gan_model import InstaGANModel
+
+    model = InstaGANModel(opt, torch.device("cpu"))
+    recipe = model.training_recipe()
+    assert [u.name for u in recipe] == ["G", "D"] and [sorted(u.networks) for u in recipe] == [["G_A", "G_B"], ["D_A", "D_B"]]
+    assert all(u.lr == 0.0003 and u.betas == (0.4, 0.999) for u in recipe)
+    assert recipe[0].frozen == [model.netD_A, model.netD_B] and recipe[1].frozen == []
