@@ -4,7 +4,7 @@ docs/benchmarks.md and a page that shows the runs' translations of a few test im
 
     python scripts/benchmark_shapes.py --seeds 3                        # the ablation suite
     python scripts/benchmark_shapes.py --suite sequential --seeds 3     # the sequential mini-batch suite
-    python scripts/benchmark_shapes.py --seeds 3 --resume               # after a stop: keeps the runs that finished
+    python scripts/benchmark_shapes.py --seeds 3 --resume               # after a stop: keeps what is done
     python scripts/benchmark_shapes.py --quick                          # a smoke run of the whole pipeline
 
 ablation (1 to 3 instances per training image, up to 8 per test image, 48x48; the training seed changes per seed):
@@ -267,6 +267,12 @@ def _step_value(report: dict, direction: str, step: str) -> float | None:
 
 
 
+def scoring_changed(folder: Path) -> float:
+    """When the scores of a results folder last went out of date: its test pass, or the scoring code, changed."""
+    code = [ROOT / "evaluate.py", *(ROOT / "evaluation").glob("*.py")]
+    return max(path.stat().st_mtime for path in [folder / "results.json", *code])
+
+
 def overridden(flags: list[str], own: list[str]) -> list[str]:
     """``flags`` (pairs of flag and value) without the flags that ``own`` sets again: each flag once in a command."""
     mine = {f for f in own if f.startswith("--")}
@@ -280,7 +286,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", default="docs/benchmarks.md", help="the report whose section of the suite is written")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the pipeline, not the method")
     parser.add_argument("--report_only", action="store_true", help="re-run evaluate.py on the saved results and rewrite")
-    parser.add_argument("--resume", action="store_true", help="keep the runs in --work that finished training (same config)")
+    parser.add_argument("--resume", action="store_true", help="keep the runs in --work that finished training (same config), "
+                        "their test passes, and their scores unless evaluate.py or evaluation/ changed since")
     args = parser.parse_args(argv)
     suite = SUITES[args.suite]
     work = ROOT / (args.work or suite.work)
@@ -345,7 +352,9 @@ def main(argv: list[str] | None = None) -> Path:
                 tested = folder / "results.json"
                 if not (args.resume and tested.is_file() and tested.stat().st_mtime > weights.stat().st_mtime):
                     sh(test_cmd, log)  # (--resume keeps a test pass of the same weights: it is deterministic)
-            sh(["evaluate.py", "--results", folder, *evaluate_flags], log)
+            scores = folder / "metrics.json"
+            if not (args.resume and scores.is_file() and scores.stat().st_mtime > scoring_changed(folder)):
+                sh(["evaluate.py", "--results", folder, *evaluate_flags], log)  # (--resume keeps scores still current)
             reports[name].append(json.loads((folder / "metrics.json").read_text()))
             folders.setdefault(name, folder)
             if seed == 0:

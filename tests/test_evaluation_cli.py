@@ -103,6 +103,7 @@ def test_benchmark_script_quick_mode(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert log.read_text().count("$ python train.py") == 6 + 1 + 6
     assert log.read_text().count("$ python test.py") == 7 + 1 + 7
+    assert log.read_text().count("$ python evaluate.py") == 7 + 1 + 7  # the kept runs' scores are still current
     assert (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns == kept
     table = (tmp_path / "bench.md").read_text()
     names = ("instagan", "instagan_noctx", "instagan_onestep", "instagan_tested_onestep", "cycle_gan", "cycle_gan_2x",
