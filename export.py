@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from instagan.models import checkpoint, networks
+from instagan.models import available_models, checkpoint, find_model_using_name, networks
 from instagan.translator import Translator
 from instagan.util import cli
 from instagan.util.cli import UserError
@@ -99,7 +99,7 @@ def check_out(out: Path, fmt: str) -> None:
 def describe(opt, files: dict[str, str], fmt: str, epoch: str, trained: dict, source: Path) -> dict:
     """export.json: the files, their layout, the architecture they were built with, and the run's options as its
     ``source`` (train_opt.json) records them; what the run does not record (no train_opt.json) is null."""
-    with_masks = opt.model == "insta_gan"
+    with_masks = find_model_using_name(opt.model).needs_masks
     layout = (
         "the RGB image, then one channel per instance mask (+1 inside, -1 outside; a channel that is -1 everywhere "
         "is an empty slot)"
@@ -142,10 +142,11 @@ def main(argv: list[str] | None = None) -> Path:
     flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
     translator = Translator.from_checkpoint(run, args.epoch, device="cpu", ins_per=trained.get("ins_per", 2), **flags)
     model, opt = translator.model, translator.opt
-    if opt.model not in ("insta_gan", "cycle_gan"):
-        raise UserError(f"{run} is a --model {opt.model} run: export.py exports insta_gan and cycle_gan runs")
+    if not model.exportable:
+        exported = ", ".join(m for m in available_models() if find_model_using_name(m).exportable)
+        raise UserError(f"{run} is a --model {opt.model} run, which export.py does not export: {exported} runs are")
     size = (trained.get("fineSizeH", opt.fineSizeH), trained.get("fineSizeW", opt.fineSizeW))  # the example's only
-    with_masks = opt.model == "insta_gan"
+    with_masks = model.needs_masks
     files = {}
     with StagedFolder(out) as staged:
         for name in ("G_A", "G_B"):

@@ -21,7 +21,7 @@ from PIL import Image
 
 from instagan.data.base_dataset import build_transform, transform_image_and_masks
 from instagan.data.image_folder import pil_to_mask, pil_to_uint8, upright
-from instagan.models import checkpoint, create_model
+from instagan.models import checkpoint, create_model, find_model_using_name
 from instagan.models.two_domain_model import Translation, TwoDomainModel
 from instagan.util import instance_set
 from instagan.util.cli import UserError
@@ -105,7 +105,7 @@ class Translator:
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         values = {"dataroot": "unused", "checkpoints_dir": str(run_dir.parent), "name": run_dir.name, "epoch": str(epoch),
                   "gpu_ids": str(device.index or 0) if device.type == "cuda" else "-1", "precision": precision}  # fmt: skip
-        if {**saved, **flags}.get("model", "insta_gan") == "insta_gan":
+        if find_model_using_name({**saved, **flags}.get("model", "insta_gan")).sequential:
             values.update(ins_max=ins_max, ins_per=ins_per)
         return cls.from_options(TestOptions().parse([], {**values, "paste_background": paste_background, **options}))
 

@@ -17,10 +17,14 @@ class BaseModel:
     """Subclasses fill ``loss_names`` and ``model_names`` and define ``set_input``, ``get_current_visuals`` and
     ``forward``; a trainable model also gives its training recipe (``training_recipe``: its updates, their networks,
     losses and optimizers; see ``TwoDomainModel``), which ``models.trainer.Trainer`` carries out.
-    Network ``X`` lives in ``self.netX``. ``needs_masks``: the model translates instance masks, so its data must carry
-    them (the options check it against ``--dataset_mode``)."""
+    Network ``X`` lives in ``self.netX``. What the model can do, for the code around it: ``needs_masks``, it translates
+    instance masks, so its data must carry them (the options check it against ``--dataset_mode``); ``sequential``, it
+    translates them a few at a time (``--ins_max``, ``--ins_per``); ``exportable``, export.py can write its
+    generators."""
 
     needs_masks = False
+    sequential = False
+    exportable = True
 
     def __init__(self, opt: argparse.Namespace, device: torch.device) -> None:
         self.opt = opt

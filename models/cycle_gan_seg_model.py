@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from instagan.models import networks
-from instagan.models.networks.generators import ResnetGenerator, resnet_blocks
+from instagan.models.networks.generators import RESNET_BLOCKS, ResnetGenerator
 from instagan.models.two_domain_model import TwoDomainModel
 from instagan.util import instance_set
 from instagan.util.flags import at_least
@@ -43,6 +43,7 @@ class ResnetSegGenerator(ResnetGenerator):
 
 class CycleGANSegModel(TwoDomainModel):
     needs_masks = True
+    exportable = False  # (export.json describes set generators and plain ones)
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -67,7 +68,7 @@ class CycleGANSegModel(TwoDomainModel):
     def make_generator(self, input_nc: int, output_nc: int) -> nn.Module:
         o = self.opt
         net = ResnetSegGenerator(input_nc, o.seg_slots, ngf=o.ngf, norm_layer=networks.get_norm_layer(o.norm),
-                                 use_dropout=not o.no_dropout, n_blocks=resnet_blocks(o.netG), upsample=o.upsample)  # fmt: skip
+                                 use_dropout=not o.no_dropout, n_blocks=RESNET_BLOCKS[o.netG], upsample=o.upsample)  # fmt: skip
         networks.init_weights(net, o.init_type, o.init_gain)
         return net
 

@@ -28,6 +28,7 @@ from instagan.util.flags import at_least, non_negative
 class InstaGANModel(TwoDomainModel):
     extra_loss_names = ("ctx",)
     needs_masks = True
+    sequential = True
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:

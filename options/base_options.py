@@ -13,6 +13,7 @@ from pathlib import Path
 
 from instagan import data, models
 from instagan.data.base_dataset import smallest_side
+from instagan.models import networks
 from instagan.util.devices import parse_gpu_ids
 from instagan.util.files import atomic_write_text
 from instagan.util.flags import Checked, Parser, at_least, checkpoint_tag, count_or_all, folder_name, positive
@@ -94,11 +95,9 @@ class BaseOptions:
         m.add_argument("--output_nc", default=3, help="image channels of domain B", **at_least(1))
         m.add_argument("--ngf", default=64, help="generator filters in the first conv layer", **at_least(1))
         m.add_argument("--ndf", default=64, help="discriminator filters in the first conv layer", **at_least(1))
+        m.add_argument("--netG", default="set", choices=tuple(networks.GENERATORS), help="generator (set: InstaGAN)")
         m.add_argument(
-            "--netG", default="set", choices=("set", "resnet_9blocks", "resnet_6blocks"), help="generator (set: InstaGAN)"
-        )
-        m.add_argument(
-            "--netD", default="set", choices=("set", "basic", "n_layers"), help="discriminator (set: InstaGAN, basic: PatchGAN)"
+            "--netD", default="set", choices=tuple(networks.DISCRIMINATORS), help="discriminator (set: InstaGAN, basic: PatchGAN)"
         )
         m.add_argument("--n_blocks", default=9, help="residual blocks in each encoder of --netG set", **at_least(0))
         m.add_argument("--upsample", default="transpose", choices=("transpose", "transpose4", "nearest", "bilinear"),

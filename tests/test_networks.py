@@ -242,3 +242,27 @@ def test_channels_last_runs_every_layer_in_channels_last_memory(monkeypatch):
     model.translate()
     assert len(seen) > 100
     assert converted == []
+
+
+def test_a_new_network_is_a_class_and_an_entry(monkeypatch):
+    """--netG and --netD choose from the registries: an entry there is all a new network needs (flag, build, model)."""
+    from torch import nn
+
+    from instagan.models.cycle_gan_model import CycleGANModel
+    from instagan.options.train_options import TrainOptions
+
+    class Tiny(nn.Module):
+        def __init__(self, input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample):
+            super().__init__()
+            self.conv = nn.Conv2d(input_nc, output_nc, 3, padding=1)
+
+        def forward(self, x):
+            return torch.tanh(self.conv(x))
+
+    monkeypatch.setitem(N.GENERATORS, "tiny", Tiny)
+    argv = ["--dataroot", "unused", "--gpu_ids", "-1", "--model", "cycle_gan", "--netG", "tiny", "--ndf", "4"]
+    opt = TrainOptions().parse(argv)
+    model = CycleGANModel(opt, torch.device("cpu"))
+    assert isinstance(model.netG_A, Tiny) and model.netG_A.conv.weight.std() < 0.05  # initialised as every network
+    with pytest.raises(SystemExit):
+        TrainOptions().parse([*argv[:-4], "--netG", "huge"])

@@ -1,4 +1,5 @@
-"""The networks, one kind per module, found by name from ``--netG`` / ``--netD``.
+"""The networks, one kind per module, found by name from ``--netG`` / ``--netD`` (``GENERATORS``,
+``DISCRIMINATORS``: a new network is a class and an entry there).
 
 The set-aware networks keep the original implementation's module names and ``nn.Sequential`` indices, so
 checkpoints written by the authors' code load directly (``original.load_original_state_dict``).
@@ -14,8 +15,9 @@ checkpoints written by the authors' code load directly (``original.load_original
 """
 
 from instagan.models.networks.compile import compile_network
-from instagan.models.networks.discriminators import NLayerDiscriminator, NLayerSetDiscriminator, define_D
+from instagan.models.networks.discriminators import DISCRIMINATORS, NLayerDiscriminator, NLayerSetDiscriminator, define_D
 from instagan.models.networks.generators import (
+    GENERATORS,
     ResnetGenerator,
     ResnetSetGenerator,
     StaticStep,
@@ -29,6 +31,8 @@ from instagan.models.networks.schedulers import get_scheduler
 from instagan.models.networks.spectral_norm import spectral_norm
 
 __all__ = [
+    "DISCRIMINATORS",
+    "GENERATORS",
     "FewOutputsConv2d",
     "GANLoss",
     "NLayerDiscriminator",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -20,16 +22,11 @@ def define_D(
     init_gain: float = 0.02,
     sn_update: str = "per_instance",
 ) -> nn.Module:
-    """Build a discriminator: ``set`` (InstaGAN, spectral norm), ``basic`` (70x70 PatchGAN) or ``n_layers``."""
-    norm_layer = get_norm_layer(norm)
-    if netD == "set":
-        net = NLayerSetDiscriminator(input_nc, ndf, n_layers_D, norm_layer, sn_update)
-    elif netD == "basic":
-        net = NLayerDiscriminator(input_nc, ndf, 3, norm_layer)
-    elif netD == "n_layers":
-        net = NLayerDiscriminator(input_nc, ndf, n_layers_D, norm_layer)
-    else:
-        raise ValueError(f"unknown --netD {netD!r}: use set, basic or n_layers")
+    """Build the discriminator ``netD``, one of ``DISCRIMINATORS``: ``set`` (InstaGAN, spectral norm), ``basic``
+    (70x70 PatchGAN) or ``n_layers``."""
+    if netD not in DISCRIMINATORS:
+        raise ValueError(f"unknown --netD {netD!r}: use {', '.join(DISCRIMINATORS)}")
+    net = DISCRIMINATORS[netD](input_nc, ndf, n_layers_D, get_norm_layer(norm), sn_update)
     init_weights(net, init_type, init_gain)
     return net
 
@@ -155,3 +152,12 @@ class NLayerDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+
+# --netD: name -> builder(input_nc, ndf, n_layers_D, norm_layer, sn_update). A new discriminator is a class and an
+# entry here (the flag's choices are these names).
+DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
+    "set": NLayerSetDiscriminator,
+    "basic": lambda input_nc, ndf, _, norm_layer, __: NLayerDiscriminator(input_nc, ndf, 3, norm_layer),
+    "n_layers": lambda input_nc, ndf, n_layers, norm_layer, _: NLayerDiscriminator(input_nc, ndf, n_layers, norm_layer),
+}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -28,25 +30,17 @@ def define_G(
     n_blocks: int = 9,
     upsample: str = "transpose",
 ) -> nn.Module:
-    """Build a generator: ``set`` (InstaGAN), ``resnet_9blocks`` or ``resnet_6blocks``; ``upsample``: see
-    ``upsampling``."""
-    norm_layer = get_norm_layer(norm)
+    """Build the generator ``netG``, one of ``GENERATORS``; ``upsample``: see ``upsampling``."""
+    if netG not in GENERATORS:
+        raise ValueError(f"unknown --netG {netG!r}: use {', '.join(GENERATORS)}")
     if upsample not in UPSAMPLING:
         raise ValueError(f"unknown --upsample {upsample!r}: use {', '.join(UPSAMPLING)}")
-    if netG == "set":
-        net = ResnetSetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample)
-    else:
-        net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, resnet_blocks(netG), upsample)
+    net = GENERATORS[netG](input_nc, output_nc, ngf, get_norm_layer(norm), use_dropout, n_blocks, upsample)
     init_weights(net, init_type, init_gain)
     return net
 
 
-def resnet_blocks(netG: str) -> int:
-    """The residual blocks of CycleGAN's ResNet generator ``--netG resnet_9blocks`` or ``resnet_6blocks``."""
-    blocks = {"resnet_9blocks": 9, "resnet_6blocks": 6}.get(netG)
-    if blocks is None:
-        raise ValueError(f"unknown --netG {netG!r}: use set, resnet_9blocks or resnet_6blocks")
-    return blocks
+RESNET_BLOCKS = {"resnet_9blocks": 9, "resnet_6blocks": 6}  # CycleGAN's ResNet generators: their residual blocks
 
 
 class ResnetBlock(nn.Module):
@@ -206,6 +200,15 @@ class ResnetSetGenerator(nn.Module):
         dec_segs = self.decoder_seg(per_slot).reshape(b, n, h, w)
         out_segs = torch.where(slots[:, :, None, None], dec_segs.to(segs.dtype), segs)
         return torch.cat([out_img, out_segs], dim=1)
+
+
+# --netG: name -> builder(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample). A new generator is
+# a class and an entry here (the flag's choices are these names).
+GENERATORS: dict[str, Callable[..., nn.Module]] = {
+    "set": ResnetSetGenerator,
+    **{name: lambda i, o, ngf, norm, dropout, _, up, blocks=blocks: ResnetGenerator(i, o, ngf, norm, dropout, blocks, up)
+       for name, blocks in RESNET_BLOCKS.items()},
+}  # fmt: skip
 
 
 class TranslationStep(nn.Module):
