@@ -27,7 +27,7 @@ from instagan.reporting.results import FreshFolder, ResultsWriter
 from instagan.translator import Translator, size_fits
 from instagan.util import cli, instance_set
 from instagan.util.devices import parse_gpu_ids, resolve_device
-from instagan.util.flags import checkpoint_tag, folder_name
+from instagan.util.flags import add_gpu_ids, checkpoint_tag, folder_name
 from instagan.util.images import tensor2im
 from instagan.util.progress import progress_bar
 
@@ -51,7 +51,7 @@ def parse(argv: list[str] | None):
     p.add_argument("--score", type=float, default=0.7, help="smallest Mask R-CNN score kept")
     p.add_argument("--weights", default="DEFAULT", help="Mask R-CNN: DEFAULT (COCO, torchvision's cache), none or a file")
     p.add_argument("--min_size", type=int, default=800, help="Mask R-CNN's input size (shorter side)")
-    p.add_argument("--gpu_ids", default="-1", help="0 for the first GPU, -1 for the CPU")
+    add_gpu_ids(p)
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"), help="the generators' precision")
     p.add_argument("--ins_per", type=int, default=2, help="instances per sequential step")
     p.add_argument("--paste_background", action="store_true", help="keep the photo's pixels outside the instances")
@@ -128,8 +128,7 @@ def main(argv: list[str] | None = None) -> Path:
     single = source.is_file() and is_image_file(source)
     photos = [source] if single else make_dataset(source, check="--input (a photo, or a folder of photos)")
     run = Path(args.checkpoints_dir) / args.name
-    gpu_ids = parse_gpu_ids(args.gpu_ids)
-    device = f"cuda:{gpu_ids[0]}" if gpu_ids else "cpu"
+    device = resolve_device(parse_gpu_ids(args.gpu_ids))
     flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
     # before finding any instance: a missing run or weights that do not fit end the command at once
     translator = Translator.from_checkpoint(run, args.epoch, device=device, precision=args.precision, ins_max=args.max_instances,

@@ -16,7 +16,7 @@ from instagan.data.base_dataset import smallest_side
 from instagan.models import networks
 from instagan.util.devices import parse_gpu_ids
 from instagan.util.files import atomic_write_text
-from instagan.util.flags import Checked, Parser, at_least, checkpoint_tag, count_or_all, folder_name, positive
+from instagan.util.flags import Checked, Parser, add_gpu_ids, at_least, checkpoint_tag, count_or_all, folder_name, positive
 
 GROUPS = (
     ("data", "the data set and how it is loaded"),
@@ -115,7 +115,7 @@ class BaseOptions:
         r.add_argument("--checkpoints_dir", default="./checkpoints", help="where runs are saved")
         r.add_argument("--epoch", default="latest", type=checkpoint_tag,
                        help="which checkpoint to load: latest or an epoch number")  # fmt: skip
-        r.add_argument("--gpu_ids", default="0", help="GPU ids, e.g. 0 or 0,1; -1 for CPU (CPU with a warning if CUDA is absent)")
+        add_gpu_ids(r)
         r.add_argument("--seed", type=int, default=None, help="seed torch, numpy and random for a reproducible run")
         r.add_argument(
             "--precision",
@@ -236,10 +236,10 @@ class BaseOptions:
                              "generators halve it twice; in training the discriminators --n_layers_D times)")  # fmt: skip
 
 
-def check_values(parser: argparse.ArgumentParser, values: dict) -> None:
+def check_values(parser: Parser, values: dict) -> None:
     """Check options given as Python values as their flags check the command line's strings: the name, the type,
     the choices and the range declared with the flag (``util.flags``)."""
-    actions = {a.dest: a for a in parser._actions if a.option_strings}
+    actions = parser.options()
     for name, value in values.items():
         action = actions.get(name)
         if action is None:

@@ -130,7 +130,35 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
+        self.declared: list[argparse.Action] = []  # every argument added, to the parser or to one of its groups
         super().__init__(allow_abbrev=False, **kwargs)
+
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.declared.append(action)
+        return action
+
+    def add_argument_group(self, *args, **kwargs):
+        group = super().add_argument_group(*args, **kwargs)
+        add = group.add_argument
+
+        def add_argument(*a, **kw) -> argparse.Action:
+            action = add(*a, **kw)
+            self.declared.append(action)
+            return action
+
+        group.add_argument = add_argument
+        return group
+
+    def options(self) -> dict[str, argparse.Action]:
+        """The declared flags by destination (``ngf`` for ``--ngf``)."""
+        return {action.dest: action for action in self.declared if action.option_strings}
 
     def error(self, message: str):
         self.exit(2, f"error: {message} (see --help)\n")
+
+
+def add_gpu_ids(container) -> None:
+    """``--gpu_ids``, as every command that runs networks declares it (``util.devices.parse_gpu_ids`` reads it)."""
+    container.add_argument("--gpu_ids", default="0", help="GPU ids, e.g. 0 or 0,1; -1 for CPU (CPU with a warning if CUDA is "
+                           "absent)")  # fmt: skip

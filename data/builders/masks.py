@@ -20,7 +20,7 @@ from instagan.data.builders.common import BuildFolder, write_sample
 from instagan.data.detection import build_detector, category_index, detect
 from instagan.data.image_folder import make_dataset, read_image
 from instagan.util.devices import parse_gpu_ids, resolve_device
-from instagan.util.flags import HelpFormatter
+from instagan.util.flags import HelpFormatter, add_gpu_ids
 from instagan.util.progress import progress_bar
 
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
     parser.add_argument("--keep_empty", action="store_true", help="also write photos in which nothing was found")
     parser.add_argument("--weights", default="DEFAULT", help="DEFAULT (COCO, torchvision's cache), none (untrained) or a file")
     parser.add_argument("--min_size", type=int, default=800, help="Mask R-CNN's input size (shorter side)")
-    parser.add_argument("--gpu_ids", default="-1", help="0 for the first GPU, -1 for the CPU")
+    add_gpu_ids(parser)
     args = parser.parse_args(argv)
     category = category_index(args.category)
     photos = make_dataset(args.input, check="--input (a folder of photos)")
