@@ -78,7 +78,7 @@ def parse(argv: list[str] | None):
     return args
 
 
-def masks_for(photos: list[Path], args) -> dict[Path, list[torch.Tensor]]:
+def masks_for(photos: list[Path], args, device: torch.device) -> dict[Path, list[torch.Tensor]]:
     """Each photo's instance masks (bool (H, W), largest first): found by Mask R-CNN or read from --masks."""
     found: dict[Path, list[torch.Tensor]] = {}
     if args.masks:
@@ -91,7 +91,6 @@ def masks_for(photos: list[Path], args) -> dict[Path, list[torch.Tensor]]:
     from instagan.data.detection import build_detector, category_index, detect
 
     category = category_index(args.category)
-    device = resolve_device(parse_gpu_ids(args.gpu_ids))
     detector = build_detector(args.weights, args.score, args.min_size).to(device).eval()
     for photo in progress_bar(photos, desc=f"finding {args.category}"):
         found[photo] = [
@@ -142,7 +141,7 @@ def main(argv: list[str] | None = None) -> Path:
                       "multiples of 4); pass --size H,W for the size the run was trained at", stacklevel=1)  # fmt: skip
     folder = FreshFolder(Path(args.results_dir) / args.name / f"translate_{args.epoch}", args.overwrite,
                          "--results_dir, --name or --epoch")  # fmt: skip
-    masks = masks_for(photos, args)
+    masks = masks_for(photos, args, device)
     without = [p.name for p in photos if not masks[p]]
     if without:
         warnings.warn(f"{len(without)} photos have no instances and pass through untranslated: {', '.join(without[:5])}",

@@ -30,7 +30,8 @@ def add_mask_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         "--max_instances",
         dest="mask_slots",
         default=20,
-        help="mask slots per loaded image (more masks are dropped, fewer padded with empty ones); the model uses --ins_max",
+        help="mask slots per loaded image (more masks are dropped, fewer padded with empty ones); the model "
+        "translates --ins_max (cycle_gan_seg: --seg_slots) of them",
         **at_least(1),
     )
     return parser

@@ -65,7 +65,8 @@ class Translator:
         self.model, self.opt = model, opt
         self.paste_dilation = opt.paste_dilation if getattr(opt, "paste_background", False) else None
         if self.paste_dilation is not None and model.slots == 0:
-            raise UserError("--paste_background needs instance masks: use it with --model insta_gan")
+            raise UserError(f"--paste_background needs instance masks, which --model {opt.model} does not translate: use "
+                            "it with --model insta_gan")  # fmt: skip
 
     @classmethod
     def from_options(cls, opt: argparse.Namespace) -> Translator:
@@ -140,8 +141,9 @@ class Translator:
         translated instance covers them. ``size`` (H, W), multiples of 4, resizes first; without it the image keeps its
         own size, the sides rounded to multiples of 4.
         The result's masks are the chosen instances, largest first, (1, chosen, H, W) in [-1, 1] (at most the model's
-        ``--ins_max``; the rest, and the instances not chosen, are its ``untranslated_masks``). Images are (1, 3, H, W)
-        in [-1, 1]: ``instagan.util.images.tensor2im`` turns one into a uint8 (H, W, 3) array for PIL.
+        ``--ins_max``, or ``--seg_slots`` for cycle_gan_seg; the rest, and the instances not chosen, are its
+        ``untranslated_masks``). Images are (1, 3, H, W) in [-1, 1]: ``instagan.util.images.tensor2im`` turns one into a
+        uint8 (H, W, 3) array for PIL.
         """
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction {direction!r}: use AtoB or BtoA")

@@ -26,19 +26,19 @@ from instagan.util.flags import at_least
 
 
 class ResnetSegGenerator(ResnetGenerator):
-    """CycleGAN's ResNet generator on an image and ``slots`` mask channels: (B, image_nc + slots, H, W) -> the same
-    layout, translated; a mask channel that is empty in the input is empty in the output (state-dict keys are
-    ResnetGenerator's)."""
+    """CycleGAN's ResNet generator on an image and ``slots`` mask channels: (B, input_nc + slots, H, W) ->
+    (B, output_nc + slots, H, W), the image and masks translated; a mask channel that is empty in the input is empty
+    in the output (state-dict keys are ResnetGenerator's)."""
 
-    def __init__(self, image_nc: int, slots: int, **kwargs) -> None:
-        super().__init__(image_nc + slots, image_nc + slots, **kwargs)
-        self.image_nc = image_nc
+    def __init__(self, input_nc: int, output_nc: int, slots: int, **kwargs) -> None:
+        super().__init__(input_nc + slots, output_nc + slots, **kwargs)
+        self.input_nc, self.output_nc = input_nc, output_nc
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = super().forward(x)
-        segs = x[:, self.image_nc :]
+        segs = x[:, self.input_nc :]
         keep = instance_set.nonempty(segs)[:, :, None, None]
-        return torch.cat([y[:, : self.image_nc], torch.where(keep, y[:, self.image_nc :], segs)], dim=1)
+        return torch.cat([y[:, : self.output_nc], torch.where(keep, y[:, self.output_nc :], segs)], dim=1)
 
 
 class CycleGANSegModel(TwoDomainModel):
@@ -61,13 +61,14 @@ class CycleGANSegModel(TwoDomainModel):
         return parser
 
     def __init__(self, opt: argparse.Namespace, device: torch.device) -> None:
-        if opt.netG == "set" or opt.netD == "set":
-            raise ValueError("--model cycle_gan_seg has no set structure: use --netG resnet_9blocks and --netD basic")
+        if opt.netG not in RESNET_BLOCKS or opt.netD == "set":
+            raise ValueError(f"--model cycle_gan_seg is CycleGAN's networks with the masks as channels: use --netG "
+                             f"{' or '.join(RESNET_BLOCKS)} and --netD basic or n_layers")  # fmt: skip
         super().__init__(opt, device)
 
     def make_generator(self, input_nc: int, output_nc: int) -> nn.Module:
         o = self.opt
-        net = ResnetSegGenerator(input_nc, o.seg_slots, ngf=o.ngf, norm_layer=networks.get_norm_layer(o.norm),
+        net = ResnetSegGenerator(input_nc, output_nc, o.seg_slots, ngf=o.ngf, norm_layer=networks.get_norm_layer(o.norm),
                                  use_dropout=not o.no_dropout, n_blocks=RESNET_BLOCKS[o.netG], upsample=o.upsample)  # fmt: skip
         networks.init_weights(net, o.init_type, o.init_gain)
         return net

@@ -3,8 +3,9 @@ fill in the parts marked TODO; ``--model <name>`` then finds it (``models/__init
 
 As written it is a working model: CycleGAN's two-domain translation (``TwoDomainModel``) plus one extra loss, an L1
 pull of the translation towards its input weighted by ``--lambda_template``, to show where each part goes. The
-trainer (``models/trainer.py``) optimises any ``TwoDomainModel``: one generator update and one discriminator update
-per sequential step, with mixed precision, compile and DDP for free.
+trainer (``models/trainer.py``) carries out the model's training recipe (``training_recipe``; a ``TwoDomainModel``'s
+is one generator update and one discriminator update per sequential step: override it for another), with mixed
+precision, compile and DDP for free.
 """
 
 from __future__ import annotations

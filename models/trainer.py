@@ -206,7 +206,8 @@ class Trainer:
         warnings.warn(f"non-finite {role} loss or gradient ({bad}): update skipped", stacklevel=3)
 
     def update_learning_rate(self) -> float:
-        """Advance the schedules by one epoch; returns the first update's (the generators') learning rate now."""
+        """Advance the schedules by one epoch; returns the learning rate of the recipe's first update now (InstaGAN's:
+        the generators')."""
         for scheduler in self.schedulers:
             scheduler.step()
         return self.learning_rate()
@@ -219,6 +220,7 @@ class Trainer:
         """Networks, optimizers, schedulers, gradient scalers and the model's extras (its image pools)."""
         return {
             "networks": {name: net.state_dict() for name, net in self.model.networks().items()},
+            "updates": [update.name for update in self.updates],
             "optimizers": [o.state_dict() for o in self.optimizers],
             "schedulers": [s.state_dict() for s in self.schedulers],
             "scalers": [s.state_dict() for s in self.scalers],
@@ -226,6 +228,10 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
+        names = [update.name for update in self.updates]
+        saved_names = state.get("updates", names[: len(state["optimizers"])])  # (a state written before names were kept)
+        if saved_names != names or len(state["optimizers"]) != len(names):
+            raise ValueError(f"it holds the optimizers of the updates {saved_names}, this model's recipe has {names}")
         for name, net in self.model.networks().items():
             net.load_state_dict(state["networks"][name])
         for optimizer, saved in zip(self.optimizers, state["optimizers"]):

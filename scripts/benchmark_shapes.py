@@ -349,9 +349,12 @@ def main(argv: list[str] | None = None) -> Path:
                     timings[key] = seconds
                     save_timings()
                 weights = work / "checkpoints" / f"{trained}_s{seed}" / "latest_net_G_A.pth"
-                tested = folder / "results.json"
-                if not (args.resume and tested.is_file() and tested.stat().st_mtime > weights.stat().st_mtime):
-                    sh(test_cmd, log)  # (--resume keeps a test pass of the same weights: it is deterministic)
+                tested, command = folder / "results.json", " ".join(map(str, test_cmd))
+                same = timings.get(f"{name}_s{seed}_test", command) == command  # the same test.py command as then
+                if not (args.resume and same and tested.is_file() and tested.stat().st_mtime > weights.stat().st_mtime):
+                    sh(test_cmd, log)  # (--resume keeps a test pass of the same weights and flags: it is deterministic)
+                    timings[f"{name}_s{seed}_test"] = command
+                    save_timings()
             scores = folder / "metrics.json"
             if not (args.resume and scores.is_file() and scores.stat().st_mtime > scoring_changed(folder)):
                 sh(["evaluate.py", "--results", folder, *evaluate_flags], log)  # (--resume keeps scores still current)

@@ -33,7 +33,7 @@ def test_networks_are_cyclegans_with_the_masks_as_channels():
 
 
 def test_generator_keeps_empty_channels_empty_and_translates_the_rest():
-    g = ResnetSegGenerator(3, 4, ngf=4, norm_layer=networks.get_norm_layer("instance"), n_blocks=1).eval()
+    g = ResnetSegGenerator(3, 3, 4, ngf=4, norm_layer=networks.get_norm_layer("instance"), n_blocks=1).eval()
     x = make_input(batch=2, n=4, empty={(0, 2), (0, 3), (1, 1)})
     with torch.no_grad():
         y = g(x)

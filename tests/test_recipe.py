@@ -2,6 +2,7 @@
 discriminators first, a third network with its own learning rate) trains, saves and resumes without a change to the
 trainer."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -10,6 +11,7 @@ from instagan.models.cycle_gan_model import CycleGANModel
 from instagan.models.recipe import Update
 from instagan.models.trainer import Trainer
 from instagan.options.train_options import TrainOptions
+from instagan.util.cli import UserError
 from instagan.util.distributed import Context
 from scripts.benchmark_speed import random_batch
 
@@ -103,3 +105,14 @@ def test_instagans_recipe_is_g_then_d_at_one_rate():
     assert [u.name for u in recipe] == ["G", "D"] and [sorted(u.networks) for u in recipe] == [["G_A", "G_B"], ["D_A", "D_B"]]
     assert all(u.lr == 0.0003 and u.betas == (0.4, 0.999) for u in recipe)
     assert recipe[0].frozen == [model.netD_A, model.netD_B] and recipe[1].frozen == []
+
+
+def test_a_training_state_of_another_recipe_is_refused(tmp_path):
+    model, trainer = toy(tmp_path)
+    trainer.train_step(images_only(random_batch(2, 1, 32, 8, 0)))
+    trainer.save("latest", Counters(epoch=1), {})
+    opt = TrainOptions().parse([*FLAGS, "--checkpoints_dir", str(tmp_path), "--name", "toy"])
+    opt.dataset_mode = "unaligned"
+    plain = Trainer(CycleGANModel(opt, torch.device("cpu")), opt, CPU)  # G then D: not the toy's D, G, E
+    with pytest.raises(UserError, match=r"the updates \['D', 'G', 'E'\], this model's recipe has \['G', 'D'\]"):
+        plain.resume("latest")
