@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> Path:
     def save_timings() -> None:
         atomic_write_text(timings_file, json.dumps(timings))
 
-    if keep and set(timings) - {"config"} and timings.get("config") != config:
+    if keep and set(timings) - {"config", "shared_cpu"} and timings.get("config") != config:
         recorded = " ".join(timings.get("config", [])) or "not recorded"
         raise UserError(f"{work} holds runs of another configuration ({recorded}): pass another --work, or start again "
                         "without --resume and --report_only")  # fmt: skip
@@ -393,8 +393,10 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 def tables(suite: Suite, reports: dict[str, list[dict]], timings: dict, seeds: int) -> list[str]:
-    """The suite's tables, per direction: its metrics, per step if it has steps, and each training run's budget."""
+    """The suite's tables, per direction: its metrics, per step if it has steps, and each training run's budget.
+    Training times that ``timings["shared_cpu"]`` lists (runs that shared the CPU with other work) are left out."""
     lines = []
+    shared = set(timings.get("shared_cpu", []))
     steps = sorted({s for runs in reports.values() for r in runs for d in r["directions"].values()
                     for s in d.get("by_step", {})}, key=lambda s: (not s.isdigit(), s))  # fmt: skip
     for direction in ("A->B", "B->A"):
@@ -407,9 +409,14 @@ def tables(suite: Suite, reports: dict[str, list[dict]], timings: dict, seeds: i
             cells += [mean_std([_value(r, direction, m) for r in runs]) for m in suite.metrics]
             cells += [mean_std([_step_value(r, direction, s) for r in runs]) for s in steps] if suite.steps else []
             trained = suite.runs[name].trained(name)
+            keys = [f"{trained}_s{s}" for s in range(min(seeds, len(runs)))]
             for suffix, digits in (("_updates", 0), ("", 0), ("_memory", 1))[: 3 if suite.memory else 2]:
-                values = [timings.get(f"{trained}_s{s}{suffix}") for s in range(min(seeds, len(runs)))]
-                cells.append(mean_std(values, digits) if all(v is not None for v in values) else "-")
+                values = [timings.get(key + suffix) for key in keys]
+                alone = [v for key, v in zip(keys, values) if not (suffix == "" and key in shared)]
+                if len(alone) < len(values):  # a time measured while other work shared the CPU is left out
+                    cells.append(f"{mean_std(alone, digits)} ({len(alone)} of {len(values)} seeds)" if alone else "-")
+                else:
+                    cells.append(mean_std(values, digits) if all(v is not None for v in values) else "-")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if suite.steps:
