@@ -197,3 +197,21 @@ def test_benchmark_demo_runs_the_demo_per_seed_and_writes_its_table(tmp_path):
     # --resume keeps the seeds that finished
     proc = subprocess.run([sys.executable, script, *args, "--resume"], capture_output=True, text=True)
     assert proc.returncode == 0 and "== seed" not in proc.stdout
+
+
+def test_benchmark_tables_leave_out_times_that_shared_the_cpu(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import benchmark_shapes
+
+    suite = benchmark_shapes.SUITES["ablation"]
+    reports = {"instagan": [{"directions": {"A->B": {"mask_iou": {"value": v}}}} for v in (0.8, 0.9)],
+               "cycle_gan": [{"directions": {}}] * 2}  # fmt: skip
+    timings = {"instagan_s0": 1800.0, "instagan_s1": 640.0, "cycle_gan_s0": 220.0, "cycle_gan_s1": 210.0,
+               "instagan_s0_updates": 2300, "instagan_s1_updates": 2300, "cycle_gan_s0_updates": 1170,
+               "cycle_gan_s1_updates": 1170, "shared_cpu": ["instagan_s0"]}  # fmt: skip
+    lines = benchmark_shapes.tables(suite, reports, timings, seeds=2)
+    a_to_b = lines[: lines.index("### B->A")]
+    rows = {line.split(" | ")[0].strip("| "): line for line in a_to_b if line.startswith(("| instagan |", "| cycle_gan |"))}
+    assert rows["instagan"].endswith("| 2300 ± 0 | 640 (1 of 2 seeds) |")  # the shared run's 1800 s is left out
+    assert "0.850 ± 0.071" in rows["instagan"]
+    assert rows["cycle_gan"].endswith("| 1170 ± 0 | 215 ± 7 |")
