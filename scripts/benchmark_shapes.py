@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> Path:
             if run.seeds is not None and seed >= run.seeds:
                 continue
             trained = run.trained(name)
-            own = suite.runs[trained].train if trained in suite.runs else run.train  # the trained run's flags
+            own = suite.runs[trained].train  # the flags of the run that trained the weights (a list: trained ones)
             nets = overridden(networks, own if isinstance(own, list) else [])  # test.py reads the rest from the run
             common = ["--dataroot", data, "--checkpoints_dir", work / "checkpoints", "--gpu_ids", "-1", *nets]
             train_flags = [] if isinstance(run.train, str) else [*run.train, *([] if quick else run.epochs)]
