@@ -19,7 +19,8 @@ from pathlib import Path
 
 import torch
 
-from instagan.models import available_models, checkpoint, find_model_using_name, networks
+from instagan.models import available_models, find_model_using_name, networks
+from instagan.models.run import Run, architecture
 from instagan.translator import Translator
 from instagan.util import cli
 from instagan.util.cli import UserError
@@ -120,7 +121,7 @@ def describe(opt, files: dict[str, str], fmt: str, epoch: str, trained: dict, so
         if with_masks
         else None,
         "ins_per": trained.get("ins_per") if with_masks else None,
-        "architecture": checkpoint.architecture(opt),
+        "architecture": architecture(opt),
         "weights": fmt,
         "options": trained or None,
         "options_from": str(source) if trained else f"{source} not found: only the architecture above is known",
@@ -133,18 +134,18 @@ def main(argv: list[str] | None = None) -> Path:
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
         raise UserError(f"--format {args.format} needs {' and '.join(missing)}: pip install -e '.[export]'")
-    run = Path(args.checkpoints_dir) / args.name
-    if not run.is_dir():
-        raise FileNotFoundError(f"{run} not found: check --name and --checkpoints_dir")
+    run = Run(Path(args.checkpoints_dir) / args.name)
+    if not run.folder.is_dir():
+        raise FileNotFoundError(f"{run.folder} not found: check --name and --checkpoints_dir")
     out = Path(args.out) if args.out else default_out(args.name, args.epoch, args.format)
     check_out(out, args.format)
-    trained = checkpoint.run_options(run / "train_opt.json")
+    trained = run.options()
     flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
-    translator = Translator.from_checkpoint(run, args.epoch, device="cpu", ins_per=trained.get("ins_per", 2), **flags)
+    translator = Translator.from_checkpoint(run.folder, args.epoch, device="cpu", ins_per=trained.get("ins_per", 2), **flags)
     model, opt = translator.model, translator.opt
     if not model.exportable:
         exported = ", ".join(m for m in available_models() if find_model_using_name(m).exportable)
-        raise UserError(f"{run} is a --model {opt.model} run, which export.py does not export: {exported} runs are")
+        raise UserError(f"{run.folder} is a --model {opt.model} run, which export.py does not export: {exported} runs are")
     size = (trained.get("fineSizeH", opt.fineSizeH), trained.get("fineSizeW", opt.fineSizeW))  # the example's only
     with_masks = model.needs_masks
     files = {}
@@ -161,9 +162,9 @@ def main(argv: list[str] | None = None) -> Path:
                 files[name] = f"{name}.safetensors"
                 state = {k: v.contiguous() for k, v in generator.state_dict().items()}
                 save_file(
-                    state, str(staged.partial / files[name]), metadata={"architecture": json.dumps(checkpoint.architecture(opt))}
+                    state, str(staged.partial / files[name]), metadata={"architecture": json.dumps(architecture(opt))}
                 )
-        info = describe(opt, files, args.format, args.epoch, trained, run / "train_opt.json")
+        info = describe(opt, files, args.format, args.epoch, trained, run.options_file)
         (staged.partial / "export.json").write_text(json.dumps(info, indent=2) + "\n")
         check_out(out, args.format)  # again: the folder may have changed while the generators were exported
         staged.commit()

@@ -16,20 +16,20 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
 from instagan.data import create_dataloader, create_dataset
-from instagan.models import checkpoint, create_model
+from instagan.models import create_model
 from instagan.models.checkpoint import Counters
+from instagan.models.run import Run
 from instagan.models.trainer import Trainer, TrainingDiverged
 from instagan.options.base_options import save_options
 from instagan.options.train_options import TrainOptions
 from instagan.reporting.training_log import TrainingLog
-from instagan.util import cli, distributed, file_set
+from instagan.util import cli, distributed
 from instagan.util.files import FolderLock
 from instagan.util.progress import progress_bar
 from instagan.util.randomness import seed_everything
@@ -63,14 +63,12 @@ def prepare_run_folder(opt: argparse.Namespace, context: distributed.Context) ->
     """Take the run folder for this run (rank 0 holds its lock until the run ends; a second run with the same --name
     refuses); finish or clean up an interrupted save; refuse to start over a run unless --continue_train or
     --overwrite. Returns the lock to release."""
-    run_dir = Path(opt.checkpoints_dir) / opt.name
     problem, lock = None, None
     if context.is_main:
         try:
-            lock = FolderLock(run_dir / ".lock", str(run_dir), "wait for it to finish, or choose another --name").acquire()
-            file_set.recover(run_dir)
-            if not opt.continue_train:
-                checkpoint.guard_new_run(run_dir, opt.overwrite)
+            folder = Run.of(opt)
+            lock = folder.lock()
+            folder.prepare(opt.continue_train, opt.overwrite)
         except cli.UserError as err:
             problem = err
             if lock is not None:
@@ -94,7 +92,7 @@ def train(opt: argparse.Namespace, context: distributed.Context) -> None:
 
 
 @dataclass
-class Run:
+class Training:
     """A training run once it is set up: what the epoch loop and the bookkeeping of each batch work on."""
 
     opt: argparse.Namespace
@@ -110,7 +108,7 @@ class Run:
     skipped: set[str] = field(default_factory=set)  # images that could not be read
 
 
-def set_up(opt: argparse.Namespace, context: distributed.Context, say: Callable[[str], None]) -> Run:
+def set_up(opt: argparse.Namespace, context: distributed.Context, say: Callable[[str], None]) -> Training:
     """Data, model, trainer, counters (resumed with --continue_train), log and loader; says what the run will do."""
     if opt.seed is not None:
         seed_everything(opt.seed)
@@ -130,19 +128,19 @@ def set_up(opt: argparse.Namespace, context: distributed.Context, say: Callable[
         log.load_state_dict(log_state)
     loader = create_dataloader(opt, dataset, context.rank, context.world_size, counters.data_seed)
     if context.is_main:
-        save_options(opt, model.save_dir, "train")
+        save_options(opt, model.run_folder.folder, "train")
     last_epoch = opt.niter + opt.niter_decay
     processes = f", {context.world_size} processes" if context.distributed else ""
     per_process = f" ({opt.batch_size} per process x {context.world_size})" if context.distributed else ""
     images = opt.batch_size * context.world_size
     say(f"{len(dataset)} training samples, epochs {counters.epoch}..{last_epoch}, device {context.device}{processes}; "
-        f"batches of {images} images per domain{per_process}; run folder {model.save_dir}")  # fmt: skip
+        f"batches of {images} images per domain{per_process}; run folder {model.run_folder.folder}")  # fmt: skip
     if opt.continue_train:
         into = f", {counters.epoch_samples} samples into it" if counters.epoch_samples else ""
         say(f"resumed from '{opt.epoch}': epoch {counters.epoch}{into}, learning rate {trainer.learning_rate():.7f}")
     if counters.epoch > last_epoch:
         say(f"nothing to do: the run has finished its {last_epoch} epochs (raise --niter or --niter_decay to go on)")
-    return Run(opt, context, say, dataset, model, trainer, loader, counters, log, last_epoch)
+    return Training(opt, context, say, dataset, model, trainer, loader, counters, log, last_epoch)
 
 
 def run(opt: argparse.Namespace, context: distributed.Context, say: Callable[[str], None]) -> None:
@@ -163,10 +161,10 @@ def run(opt: argparse.Namespace, context: distributed.Context, say: Callable[[st
         say(f"{len(r.skipped)} images could not be read and were skipped: {', '.join(sorted(r.skipped)[:5])}")
     page = f", HTML page {r.log.web_dir / 'index.html'}" if r.log else ""
     say(f"done: {r.counters.updates} updates of the generators and of the discriminators ({r.counters.total_iters} "
-        f"images); checkpoints in {r.model.save_dir}{page}")  # fmt: skip
+        f"images); checkpoints in {r.model.run_folder.folder}{page}")  # fmt: skip
 
 
-def train_epoch(r: Run, epoch: int, progress, stop: cli.StopRequests) -> None:
+def train_epoch(r: Training, epoch: int, progress, stop: cli.StopRequests) -> None:
     """One epoch's batches (the rest of it, when the run resumed in its middle)."""
     r.loader.sampler.set_epoch(epoch, start=r.counters.epoch_samples)
     epoch_iter, t_data_start = 0, time.time()
@@ -181,14 +179,14 @@ def train_epoch(r: Run, epoch: int, progress, stop: cli.StopRequests) -> None:
             progress.close()
             raise cli.Interrupted(
                 f"interrupted: saved 'latest' at epoch {epoch}, {r.counters.epoch_samples} samples into it, in "
-                f"{r.model.save_dir}; resume with --continue_train"
+                f"{r.model.run_folder.folder}; resume with --continue_train"
             )
         if r.counters.due(r.opt.save_latest_freq):
             r.trainer.save("latest", r.counters, r.log.state_dict() if r.log else {})
         t_data_start = time.time()
 
 
-def after_batch(r: Run, epoch: int, i: int, batch: dict, epoch_iter: int, times: tuple[float, float]) -> int:
+def after_batch(r: Training, epoch: int, i: int, batch: dict, epoch_iter: int, times: tuple[float, float]) -> int:
     """The bookkeeping of one batch: counters, unreadable images, pictures and losses when due. Returns the images
     (of all processes) the batch held."""
     opt, counters, log = r.opt, r.counters, r.log
@@ -210,7 +208,7 @@ def after_batch(r: Run, epoch: int, i: int, batch: dict, epoch_iter: int, times:
     return images
 
 
-def end_epoch(r: Run, epoch: int) -> None:
+def end_epoch(r: Training, epoch: int) -> None:
     """The learning rate's next epoch, 'latest' and (every --save_epoch_freq epochs, and the last) the epoch's own
     checkpoint. An epoch that ends without a single update (no batch held an instance) stops the run: it would save
     untrained networks."""

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from instagan.data.image_folder import index_masks, is_image_file, make_dataset, read_image, read_mask
-from instagan.models import checkpoint
+from instagan.models.run import Run
 from instagan.options.base_options import Parser, option_values
 from instagan.reporting.results import FreshFolder, ResultsWriter
 from instagan.translator import Translator, size_fits
@@ -126,18 +126,19 @@ def main(argv: list[str] | None = None) -> Path:
     source = Path(args.input)
     single = source.is_file() and is_image_file(source)
     photos = [source] if single else make_dataset(source, check="--input (a photo, or a folder of photos)")
-    run = Path(args.checkpoints_dir) / args.name
+    run = Run(Path(args.checkpoints_dir) / args.name)
     device = resolve_device(parse_gpu_ids(args.gpu_ids))
     flags = {k: getattr(args, k) for k in ("ngf", "n_blocks") if getattr(args, k) is not None}
     # before finding any instance: a missing run or weights that do not fit end the command at once
-    translator = Translator.from_checkpoint(run, args.epoch, device=device, precision=args.precision, ins_max=args.max_instances,
-                                            ins_per=args.ins_per, paste_background=args.paste_background, **flags)  # fmt: skip
+    translator = Translator.from_checkpoint(run.folder, args.epoch, device=device, precision=args.precision,
+                                            ins_max=args.max_instances, ins_per=args.ins_per,
+                                            paste_background=args.paste_background, **flags)  # fmt: skip
     size = args.size
-    trained = checkpoint.run_options(run / "train_opt.json")
+    trained = run.options()
     if size is None and "fineSizeH" in trained:  # the run's training crop
         size = (trained["fineSizeH"], trained["fineSizeW"])
     if size is None:  # the authors' files: the size they were trained at is not recorded
-        warnings.warn(f"{run / 'train_opt.json'} not found: photos are translated at their own size (sides rounded to "
+        warnings.warn(f"{run.options_file} not found: photos are translated at their own size (sides rounded to "
                       "multiples of 4); pass --size H,W for the size the run was trained at", stacklevel=1)  # fmt: skip
     folder = FreshFolder(Path(args.results_dir) / args.name / f"translate_{args.epoch}", args.overwrite,
                          "--results_dir, --name or --epoch")  # fmt: skip

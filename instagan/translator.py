@@ -21,7 +21,8 @@ from PIL import Image
 
 from instagan.data.base_dataset import build_transform, transform_image_and_masks
 from instagan.data.image_folder import pil_to_mask, pil_to_uint8, upright
-from instagan.models import checkpoint, create_model, find_model_using_name
+from instagan.models import create_model, find_model_using_name
+from instagan.models.run import Run
 from instagan.models.two_domain_model import Translation, TwoDomainModel
 from instagan.util import instance_set
 from instagan.util.cli import UserError
@@ -94,14 +95,14 @@ class Translator:
     ) -> Translator:
         """The generators saved in ``run_dir`` (``<epoch>_net_G_A.pth`` and ``_G_B``), with the architecture of the run's
         train_opt.json; ``flags`` (``ngf=64``, ``model="cycle_gan"``, ...) give what a run without one needs (the
-        authors' files), or other test options. A flag that contradicts the run's train_opt.json is a ValueError."""
+        authors' files), or other test options. A flag that contradicts the run's train_opt.json is an
+        ``ArchitectureMismatch`` (a ValueError)."""
         from instagan.options.test_options import TestOptions
 
         run_dir = Path(run_dir)
-        saved = checkpoint.saved_architecture(run_dir / "train_opt.json")
-        differ = [f"{k}={v!r} (the run: {saved[k]!r})" for k, v in flags.items() if k in saved and saved[k] != v]
-        if differ:
-            raise ValueError(f"{', '.join(differ)} differs from {run_dir / 'train_opt.json'}: drop it to use the run's value")
+        run = Run(run_dir)
+        saved = run.architecture()
+        run.check(flags, saved)
         options = {k: v for k, v in flags.items() if k not in saved}  # the run's own values come from its train_opt.json
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         values = {"dataroot": "unused", "checkpoints_dir": str(run_dir.parent), "name": run_dir.name, "epoch": str(epoch),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections import OrderedDict
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from instagan.models import checkpoint, networks
+from instagan.models import networks
+from instagan.models.run import Run
 from instagan.util.devices import autocast_dtype
 
 
@@ -30,7 +30,7 @@ class BaseModel:
         self.opt = opt
         self.isTrain = opt.isTrain
         self.device = device
-        self.save_dir = Path(opt.checkpoints_dir) / opt.name
+        self.run_folder = Run.of(opt)  # its options and checkpoints
         self.loss_names: list[str] = []
         self.model_names: list[str] = []
         self.current_losses: dict[str, float] = {}
@@ -98,8 +98,8 @@ class BaseModel:
 
     # weights -----------------------------------------------------------------------------------
     def load_networks(self, epoch: str | int) -> None:
-        """Load the ``--epoch`` weight files of every network (``models.checkpoint.load_weights``)."""
-        checkpoint.load_weights(self.save_dir, epoch, self.networks(), self.opt, self.device)
+        """Load the ``--epoch`` weight files of every network (``models.run.Run.load_weights``)."""
+        self.run_folder.load_weights(epoch, self.networks(), self.opt, self.device)
 
     # what a model adds to a training checkpoint ----------------------------------------------------
     def extra_state(self) -> dict:

@@ -10,14 +10,13 @@ A checkpoint ``<tag>`` (``latest`` or an epoch number) of a run folder is
 - ``<tag>_checkpoint.json``, the manifest that makes them one unit (``util.file_set``: written whole or not at all,
   checked before loading).
 
-Every file is read with ``weights_only``: a checkpoint never runs code. Here too: the run folder's guard
-(``guard_new_run``) and the architecture flags a run's options record (``train_opt.json``).
+Every file is read with ``weights_only``: a checkpoint never runs code. The run folder that holds checkpoints, its
+recorded options and the architecture they fix are ``models.run``'s.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,9 +76,10 @@ class TrainingState:
     rngs: list[dict]  # util.randomness.rng_state() of every process, rank 0 first
 
 
-def write(save_dir: Path, tag: str | int, nets: dict[str, nn.Module], state: TrainingState, opt) -> None:
-    """Write checkpoint ``tag``: the weight files and the training state, as one unit. The state file alone resumes a
-    run (it holds the networks too); the weight files are for test.py."""
+def write(save_dir: Path, tag: str | int, nets: dict[str, nn.Module], state: TrainingState, architecture: dict) -> None:
+    """Write checkpoint ``tag``: the weight files and the training state (with the ``architecture`` flags it was trained
+    with), as one unit. The state file alone resumes a run (it holds the networks too); the weight files are for
+    test.py."""
     files: dict[str, Any] = {
         weights_name(tag, name): {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}  # (any layout)
         for name, net in nets.items()
@@ -90,35 +90,38 @@ def write(save_dir: Path, tag: str | int, nets: dict[str, nn.Module], state: Tra
         "visualizer": state.log,
         "rng": state.rngs[0],
         "rng_per_rank": state.rngs,
-        "architecture": architecture(opt),
+        "architecture": architecture,
     }
     file_set.write_set(save_dir, tag, files)
 
 
-def read_training_state(save_dir: Path, tag: str | int, opt, device: torch.device) -> TrainingState:
-    """Checkpoint ``tag``'s training state, checked against its manifest and the run's flags (``opt``)."""
+def load_training_state(save_dir: Path, tag: str | int, device: torch.device) -> dict:
+    """Checkpoint ``tag``'s training state file as saved (``architecture`` holds the flags it was trained with), checked
+    against its manifest."""
     path = state_path(save_dir, tag)
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} not found: --continue_train needs a checkpoint written by this train.py "
             "(check --name, --checkpoints_dir and --epoch)"
         )
-    state = file_set.load_set(save_dir, tag, [path.name], device)[path.name]  # weights_only: never runs code
-    differ = differing_flags(opt, state.get("architecture") or Path(save_dir) / "train_opt.json")
-    if differ:
-        raise UserError(f"{path} was trained with {differ}: resume with the same flags, or start a new --name")
+    return file_set.load_set(save_dir, tag, [path.name], device)[path.name]  # weights_only: never runs code
+
+
+def training_state(saved: dict, path: Path) -> TrainingState:
+    """The ``TrainingState`` of a state file loaded by ``load_training_state`` (read from ``path``)."""
     try:
-        return TrainingState(state["model"], Counters(**state["counters"]), state.get("visualizer", {}),
-                             state.get("rng_per_rank", [state["rng"]]))  # fmt: skip
+        return TrainingState(saved["model"], Counters(**saved["counters"]), saved.get("visualizer", {}),
+                             saved.get("rng_per_rank", [saved["rng"]]))  # fmt: skip
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"{path} is not a training state of this project ({err!r}): use another --epoch") from err
 
 
-def load_weights(save_dir: Path, epoch: str | int, nets: dict[str, nn.Module], opt, device: torch.device) -> None:
+def load_weights(save_dir: Path, epoch: str | int, nets: dict[str, nn.Module], opt, device: torch.device,
+                 trained_with: Callable[[], str]) -> None:  # fmt: skip
     """Load ``<epoch>_net_<name>.pth`` into each network; files written by the original implementation load as well.
 
     The files are checked against their checkpoint's manifest; a file that does not fit these networks is refused
-    naming the flags it was trained with (from the run's ``train_opt.json``)."""
+    naming ``trained_with()``, the flags the run was trained with where they differ from ``opt``'s."""
     save_dir = Path(save_dir)
     names = [weights_name(epoch, name) for name in nets]
     for name in names:
@@ -133,79 +136,8 @@ def load_weights(save_dir: Path, epoch: str | int, nets: dict[str, nn.Module], o
         try:
             net.load_state_dict(networks.load_original_state_dict(state))
         except (RuntimeError, KeyError, AttributeError) as err:
-            flags = differing_flags(opt, save_dir / "train_opt.json")
+            flags = trained_with()
             hint = f"it was trained with {flags}" if flags else "check --ngf/--ndf/--n_blocks/--netG/--netD"
             raise UserError(f"{path} does not fit --model {opt.model} --net{name[0]} with these sizes: {hint}") from err
         if not all(torch.isfinite(p).all() for p in net.parameters()):
             raise UserError(f"{path} holds weights that are not finite (a run that diverged): use another --epoch")
-
-
-# Files a training run writes into its folder, besides the checkpoints.
-RUN_FILES = ("loss_log.txt", "train_opt.txt", "train_opt.json")
-
-
-def holds_run(folder: Path) -> list[str]:
-    """The files of a run in ``folder``: checkpoints, and the options and log a run writes before its first checkpoint
-    (empty when it holds no run)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    patterns = ("*_net_*.pth", "*_training_state.pth", f"*{file_set.MANIFEST_SUFFIX}", *RUN_FILES)
-    return sorted({p.name for pattern in patterns for p in folder.glob(pattern)})
-
-
-def guard_new_run(folder: Path, overwrite: bool) -> None:
-    """Refuse to start a run in a folder that holds one, unless ``overwrite``, which deletes the old run's files."""
-    found = holds_run(folder)
-    if not found:
-        return
-    if not overwrite:
-        raise UserError(
-            f"{folder} already holds a run ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''}): "
-            "pass --continue_train to resume it, choose a new --name, or --overwrite to replace it"
-        )
-    for name in found + list(RUN_FILES):
-        (Path(folder) / name).unlink(missing_ok=True)
-    shutil.rmtree(Path(folder) / "web", ignore_errors=True)
-
-
-# The flags that fix the networks' shapes: a run resumes, and weights load, only with the same values.
-ARCHITECTURE_FLAGS = ("model", "netG", "netD", "ngf", "ndf", "n_blocks", "n_layers_D", "norm", "input_nc", "output_nc",
-                      "no_dropout", "upsample", "seg_slots")  # fmt: skip
-
-
-def architecture(opt) -> dict[str, Any]:
-    return {name: getattr(opt, name) for name in ARCHITECTURE_FLAGS if hasattr(opt, name)}
-
-
-def run_options(path: Path) -> dict[str, Any]:
-    """The options recorded in a run's ``train_opt.json`` (empty when there is none); a file that is not such a record
-    is an error naming it."""
-    if not Path(path).is_file():
-        return {}
-    fix = "restore it, or delete it and give the run's flags (--ngf, --n_blocks, ...) yourself"
-    try:
-        saved = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise UserError(f"{path} cannot be read ({' '.join(str(err).split())}): {fix}") from err
-    if not isinstance(saved, dict):
-        raise UserError(f"{path} holds a JSON {type(saved).__name__}, not the run's options: {fix}")
-    return saved
-
-
-def saved_architecture(path: Path) -> dict[str, Any]:
-    """The architecture flags recorded in a run's ``train_opt.json`` (empty when there is none)."""
-    saved = run_options(path)
-    return {k: saved[k] for k in ARCHITECTURE_FLAGS if k in saved}
-
-
-def differing_flags(opt, saved: dict[str, Any] | Path) -> str:
-    """``--ngf 8 --n_blocks 2``: the architecture flags whose saved values differ from ``opt``'s ("" when none or
-    unknown). ``saved`` is a dict of values or a run's ``train_opt.json``."""
-    if isinstance(saved, Path):
-        try:
-            saved = json.loads(saved.read_text())
-        except (OSError, ValueError):
-            return ""
-    differ = [f"--{k} {v}" for k, v in saved.items() if k in ARCHITECTURE_FLAGS and getattr(opt, k, v) != v]
-    return " ".join(differ).replace("--no_dropout True", "--no_dropout").replace("--no_dropout False", "--dropout")

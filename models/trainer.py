@@ -27,7 +27,6 @@ import argparse
 import math
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Protocol
 
 import torch
@@ -38,6 +37,7 @@ from instagan.models import checkpoint, networks
 from instagan.models.base_model import BaseModel
 from instagan.models.checkpoint import Counters, TrainingState
 from instagan.models.recipe import Update
+from instagan.models.run import Run
 from instagan.models.two_domain_model import Direction, Step
 from instagan.util import distributed
 from instagan.util.cli import UserError
@@ -56,7 +56,7 @@ class SequentialModel(Protocol):
     checkpoints: the networks by name and extra state (the image pools)."""
 
     opt: argparse.Namespace
-    save_dir: Path
+    run_folder: Run
     steps: list[slice]
     current_losses: dict[str, float]
     static_training: bool
@@ -256,15 +256,15 @@ class Trainer:
                     "untouched. Lower --lr, or use --precision fp32"
                 )
         state = TrainingState(self.state_dict(), counters, visualizer_state, rngs)
-        checkpoint.write(self.model.save_dir, tag, self.model.networks(), state, self.opt)
+        self.model.run_folder.write_checkpoint(tag, self.model.networks(), state, self.opt)
 
     def resume(self, tag: str | int) -> tuple[Counters, dict]:
         """Restore checkpoint ``tag``; returns its counters and the visualizer's state."""
-        saved = checkpoint.read_training_state(self.model.save_dir, tag, self.opt, self.device)
+        saved = self.model.run_folder.training_state(tag, self.opt, self.device)
         try:
             self.load_state_dict(saved.trainer)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            path = checkpoint.state_path(self.model.save_dir, tag)
+            path = checkpoint.state_path(self.model.run_folder.folder, tag)
             raise UserError(f"{path} is not a training state of this project ({err!r}): use another --epoch") from err
         counters = saved.counters
         # The saved optimizers hold the learning rate of the old schedule; the run continues at the rate that this
@@ -288,3 +288,4 @@ def _finite_gradients(optimizer: torch.optim.Optimizer) -> bool:
     if not grads:
         return True
     return bool(torch.isfinite(torch.stack([torch.linalg.vector_norm(g) for g in grads]).sum()))
+

@@ -14,6 +14,7 @@ from pathlib import Path
 from instagan import data, models
 from instagan.data.base_dataset import smallest_side
 from instagan.models import networks
+from instagan.models.run import ArchitectureMismatch, Run
 from instagan.util.devices import parse_gpu_ids
 from instagan.util.files import atomic_write_text
 from instagan.util.flags import Checked, Parser, add_gpu_ids, at_least, checkpoint_tag, count_or_all, folder_name, positive
@@ -167,15 +168,11 @@ class BaseOptions:
         self.groups["run"].add_argument("-h", "--help", action="help", help="show this message (with --model's flags) and exit")
         opt = parser.parse_args(argv)
         check_values(parser, values)
-        differ = [f"--{k} {getattr(opt, k)}" for k, v in saved.items() if getattr(opt, k) != v]
-        if differ:
-            parser.error(f"{' '.join(differ)} differs from the run's {self.saved_from(opt)} "
-                         f"({' '.join(f'--{k} {v}' for k, v in saved.items() if getattr(opt, k) != v)}): drop the flag, "
-                         "the run's value is used")  # fmt: skip
+        try:
+            Run.of(opt).check(vars(opt), saved)
+        except ArchitectureMismatch as err:
+            parser.error(str(err))
         return opt, parser
-
-    def saved_from(self, opt: argparse.Namespace) -> Path:
-        return Path(opt.checkpoints_dir) / opt.name / "train_opt.json"
 
     def parse(self, argv: list[str] | None = None, values: dict | None = None) -> argparse.Namespace:
         """The options from ``argv`` (the command line when None) and ``values``, Python values by option name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from instagan.models import checkpoint
+from instagan.models.run import Run
 from instagan.options.base_options import BaseOptions
 from instagan.util.flags import at_least, folder_name, positive
 
@@ -42,4 +42,4 @@ class TestOptions(BaseOptions):
     def saved_defaults(self, opt: argparse.Namespace) -> dict:
         """The architecture the run was trained with, from its train_opt.json (none for weight files without one, such
         as the authors': then the flags, or the paper's defaults, give it)."""
-        return checkpoint.saved_architecture(self.saved_from(opt))
+        return Run.of(opt).architecture()

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import socket
 import sys
@@ -16,6 +15,7 @@ from urllib.parse import urlparse
 
 import torch
 
+from instagan.models.run import Run
 from instagan.reporting import page
 from instagan.reporting.plot import loss_curves_svg
 from instagan.util.cli import UserError
@@ -178,9 +178,8 @@ class TrainingLog:
                                           ["page written", time.strftime("%Y-%m-%d %H:%M:%S")]])  # fmt: skip
         doc.add_links([("train_opt.txt", "../train_opt.txt"), ("train_opt.json", "../train_opt.json"),
                        ("loss_log.txt", "../loss_log.txt")], before="the run's options and losses:")  # fmt: skip
-        options = self.run_dir / "train_opt.json"
-        if options.is_file():
-            values = json.loads(options.read_text())
+        values = Run(self.run_dir).options()
+        if values:
             doc.add_table(["option", "value"], [[k, str(v)] for k, v in sorted(values.items())], collapsed="all options")
         losses = self.history["losses"]
         doc.add_header("Losses")

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from instagan.data.image_folder import read_image
-from instagan.models import checkpoint
+from instagan.models.run import Run
 from instagan.util import file_set
 from instagan.util.files import FolderLock
 from tests.conftest import ROOT
@@ -81,7 +81,7 @@ def test_no_mask_folders_is_refused_before_training(shapes_root, tmp_path):
     shutil.rmtree(root / "trainB_seg")
     proc = cli("train.py", *train_args(root, tmp_path / "ck"), code=1)
     assert "trainB has an instance mask" in error_of(proc) and "trainB_seg does not exist" in error_of(proc)
-    assert not (tmp_path / "ck" / "run").exists() or not checkpoint.holds_run(tmp_path / "ck" / "run")
+    assert not (tmp_path / "ck" / "run").exists() or not Run(tmp_path / "ck" / "run").files()
 
 
 def test_jpeg_masks_are_named_as_the_problem(shapes_root, tmp_path):
@@ -338,7 +338,8 @@ def test_resuming_with_another_architecture_names_the_flag(trained, shapes_root,
     ck = shutil.copytree(trained / "ck", tmp_path / "ck")
     before = snapshot(ck)
     proc = cli("train.py", *train_args(shapes_root, ck, "run", "--ngf", "8", "--niter", "2", "--continue_train"), code=1)
-    assert "was trained with --ngf 4" in error_of(proc)
+    assert "--ngf 8 differs from the run's" in error_of(proc) and "latest_training_state.pth (--ngf 4)" in error_of(proc)
+    assert "resume with the run's flags, or start a new --name" in error_of(proc)
     assert snapshot(ck) == before
 
 
