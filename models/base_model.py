@@ -20,11 +20,12 @@ class BaseModel:
     Network ``X`` lives in ``self.netX``. What the model can do, for the code around it: ``needs_masks``, it translates
     instance masks, so its data must carry them (the options check it against ``--dataset_mode``); ``sequential``, it
     translates them a few at a time (``--ins_max``, ``--ins_per``); ``exportable``, export.py can write its
-    generators."""
+    generators; ``speed_modes``, the speed flags it runs with (the options refuse the others by name)."""
 
     needs_masks = False
     sequential = False
     exportable = True
+    speed_modes = frozenset({"channels_last", "compile"})
 
     def __init__(self, opt: argparse.Namespace, device: torch.device) -> None:
         self.opt = opt

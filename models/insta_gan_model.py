@@ -29,6 +29,7 @@ class InstaGANModel(TwoDomainModel):
     extra_loss_names = ("ctx",)
     needs_masks = True
     sequential = True
+    speed_modes = frozenset({"channels_last", "compile", "cuda_graphs"})  # fixed-shape steps: its set networks
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -56,9 +57,6 @@ class InstaGANModel(TwoDomainModel):
         its layer stacks compiled."""
         super().setup()
         if getattr(self.opt, "cuda_graphs", False):
-            if self.opt.norm == "batch" and (self.isTrain or not self.opt.eval):
-                raise UserError("--cuda_graphs pads each step with blank samples, which batch norm would count in its "
-                                "statistics: use --norm instance (InstaGAN's), or --eval for a test pass")  # fmt: skip
             if self.isTrain:
                 self.use_static_training(compiled=True)
             else:

@@ -7,7 +7,6 @@ from instagan.models.insta_gan_model import InstaGANModel
 from instagan.models.trainer import Trainer
 from instagan.options.test_options import TestOptions
 from instagan.options.train_options import TrainOptions
-from instagan.util.cli import UserError
 from instagan.util.distributed import Context
 from tests.test_networks import make_input
 
@@ -178,7 +177,14 @@ def check_fixed_shape_training(device: str, sn_update: str, compiled: bool, atol
         assert (grads[1] - grads[0]).norm() <= rtol * grads[0].norm(), net
 
 
-def test_fixed_shapes_refuse_batch_norm():
-    opt = TrainOptions().parse(SMALL + ["--cuda_graphs", "--norm", "batch"])
-    with pytest.raises(UserError, match="--norm instance"):
-        InstaGANModel(opt, torch.device("cpu")).setup()
+@pytest.mark.parametrize("flags, says", [
+    (["--cuda_graphs", "--norm", "batch"], "which batch norm would count in its statistics: use --norm instance"),
+    (["--model", "cycle_gan", "--cuda_graphs"],
+     "--cuda_graphs is not available with --model cycle_gan: it runs eager or with --channels_last or with --compile"),
+    (["--model", "cycle_gan_seg", "--cuda_graphs"], "--cuda_graphs is not available with --model cycle_gan_seg"),
+])  # fmt: skip
+def test_speed_modes_a_model_cannot_run_are_refused_when_parsed(flags, says, capsys):
+    with pytest.raises(SystemExit) as refused:
+        TrainOptions().parse(SMALL + flags)
+    assert refused.value.code == 2 and says in capsys.readouterr().err
+    assert "cuda_graphs" in InstaGANModel.speed_modes and TrainOptions().parse(SMALL + ["--cuda_graphs"]).cuda_graphs
