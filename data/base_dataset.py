@@ -38,6 +38,11 @@ class BaseDataset(Dataset):
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         return parser
 
+    @staticmethod
+    def data_set_root(dataroot: str | Path) -> Path:
+        """The data set that a ``--dataroot`` of this mode reads (the folder of trainA, testA, ...)."""
+        return Path(dataroot)
+
     def describe(self) -> str:
         """One line on what was found: images per domain, how many with masks."""
         return f"{len(self)} samples"

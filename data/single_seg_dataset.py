@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from instagan.data.base_dataset import BaseDataset, build_transform, load_image_and_masks, load_skipping_unreadable
 from instagan.data.unaligned_seg_dataset import DomainFolder, add_mask_options
@@ -20,6 +21,10 @@ class SingleSegDataset(BaseDataset):
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         return add_mask_options(parser)
+
+    @staticmethod
+    def data_set_root(dataroot: str | Path) -> Path:
+        return Path(dataroot).parent  # --dataroot is one of its folders (.../testA)
 
     def __init__(self, opt: argparse.Namespace) -> None:
         super().__init__(opt)

@@ -7,7 +7,10 @@ Rows of the group ``GROUND_TRUTH`` compare the translation with its ideal, where
 feature distances look at all the images of a direction together and are computed in ``score_direction``.
 
 Only the instances that were translated count in the instance metrics; those beyond --ins_max are reported on their
-own (the step "not translated").
+own (the step "not translated"). The metrics that only the shapes data set gives meaning to (``SHAPES_ONLY``: the
+mask shape, which a fill ratio tells on boxes and discs alone, and the ground truth, which needs the ideal
+translations) are scored where the data set is the shapes data (``is_shapes_data``: it holds the ideal translations)
+and left out elsewhere (COCO, MHP, your photos).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import torch
 from tqdm import tqdm
@@ -26,6 +28,7 @@ from instagan.data.image_folder import index_masks, make_dataset, read_image, re
 from instagan.evaluation import ground_truth, inception, metrics, realism
 from instagan.evaluation.ground_truth import IdealFolder, Truth
 from instagan.evaluation.judge import CLASSES, NEITHER, Ensemble, blurred, crop, fingerprint, folder_crops, folder_images
+from instagan.reporting.results import Sample
 from instagan.util import instance_set
 from instagan.util.files import atomic_write_text
 from instagan.util.images import from_uint8
@@ -38,16 +41,10 @@ BACKGROUND_PATCHES = 2  # per image, for the realism of backgrounds
 PROBE_BLURS = (1, 2, 3)  # pixels: the real instances blurred for the judge's probes
 
 
-class Sample(Protocol):
-    """One translated image of a results folder, as ``reporting.results.read_manifest`` lists it."""
-
-    direction: str  # "A->B"
-    stem: str
-    images: dict[str, str]  # role -> path in the folder: "source", "translated", ...
-    instances: list[dict]  # per instance of the source image: "source", "translated" (absent if not), "step"
-
-    @property
-    def src(self) -> str: ...
+def is_shapes_data(dataroot: Path, phase: str) -> bool:
+    """Whether the data set is the shapes data: its builder writes the ideal translations of the ``phase`` split
+    (``<phase>A_ideal``, docs/datasets.md), which no other data set has."""
+    return any((Path(dataroot) / f"{phase}{domain}{ground_truth.IDEAL}").is_dir() for domain in "AB")
 
 
 def _image(path: Path) -> torch.Tensor:
@@ -181,12 +178,17 @@ def _agreement(image: Image, truth: Truth) -> float | None:
 class PerImage:
     """A metric that each image gives alone: a value (a mean over the images), or (numerator, denominator) for a
     ratio over the images' instances, or None where it does not apply (skipped). ``group`` names the table it is
-    shown in."""
+    shown in; ``shapes_only``: it means something on the shapes data alone (every row of the ground truth does)."""
 
     column: str
     note: str
     value: PerImageValue
     group: str = "main"
+    shapes_only: bool = False
+
+    def applies(self, shapes: bool) -> bool:
+        """Whether it is scored on a data set that is (``shapes``) or is not the shapes data."""
+        return shapes or not (self.shapes_only or self.group == GROUND_TRUTH)
 
 
 def _specks(image: Image) -> tuple[float, float] | None:
@@ -205,7 +207,7 @@ PER_IMAGE = (
     PerImage("mask_shape_accuracy",
              f"the fraction of translated masks whose body (without specks, parts of fewer than {metrics.SPECK_PIXELS} "
              "pixels) has the target domain's shape, by its fill ratio alone (shapes data only)",
-             _shapes),
+             _shapes, shapes_only=True),
     PerImage("masks_with_specks", "the fraction of translated masks that have specks", _specks),
     PerImage("context_error", "the mean absolute change in [-1, 1] outside the instances (before and after), "
              "each grown by 2 pixels",
@@ -246,10 +248,8 @@ def aggregate(metric: PerImage, images: list[Image]) -> dict | None:
 
 
 def target_shape(dataroot: Path, domain: str, limit: int = 200) -> str:
-    """``box`` or ``round``: the usual shape of a domain's training masks (by mean fill ratio), on the shapes data set
-    (the one whose builder writes ideal translations); ``unknown`` on any other, where a fill ratio says nothing."""
-    if not any((dataroot / f"test{d}_ideal").is_dir() for d in "AB"):
-        return "unknown"
+    """``box`` or ``round``: the usual shape of a domain's training masks (by mean fill ratio; on the shapes data,
+    where a fill ratio tells boxes from discs); ``unknown`` without masks."""
     ratios = []
     for paths in list(index_masks(dataroot / f"train{domain}_seg").values())[:limit]:
         for p in paths:
@@ -343,24 +343,25 @@ def judge_instances(
 
 
 def by_step(steps: list, right_domain: torch.Tensor, right_after_step: torch.Tensor, right_shape: list[bool | None],
-            ious: list[float | None]) -> dict:  # fmt: skip
+            ious: list[float | None], shapes: bool = True) -> dict:  # fmt: skip
     """Scores of the instances grouped by the sequential step that translated them ("1", "2", ...; "not translated"
     for those beyond --ins_max): how many; their classification score (share of the judge's verdicts for the target
-    domain) on the final image and on the image as it stood after their step; their mask shape accuracy and mask IoU
-    with the ideal (where there is one); each over the instances with a bootstrap interval."""
+    domain) on the final image and on the image as it stood after their step; on the ``shapes`` data, their mask
+    shape accuracy and mask IoU with the ideal; each over the instances with a bootstrap interval."""
     out = {}
     keys = sorted({s for s in steps if isinstance(s, int)}) + ([NOT_TRANSLATED] if NOT_TRANSLATED in steps else [])
     for key in keys:
         chosen = [i for i, s in enumerate(steps) if s == key]
-        shapes = [float(right_shape[i]) for i in chosen if right_shape[i] is not None]
+        right = [float(right_shape[i]) for i in chosen if right_shape[i] is not None]
         overlaps = [ious[i] for i in chosen if ious[i] is not None]
         out[str(key)] = {
             "instances": len(chosen),
             "classification_score": metrics.estimate(right_domain[chosen].tolist()),
             "classification_after_step": metrics.estimate(right_after_step[chosen].tolist()),
-            "mask_shape_accuracy": metrics.estimate(shapes) if shapes and key != NOT_TRANSLATED else None,
-            "mask_iou": metrics.estimate(overlaps) if overlaps else None,
         }
+        if shapes:
+            out[str(key)]["mask_shape_accuracy"] = metrics.estimate(right) if right and key != NOT_TRANSLATED else None
+            out[str(key)]["mask_iou"] = metrics.estimate(overlaps) if overlaps else None
     return out
 
 
@@ -386,22 +387,23 @@ def realism_scores(images: list[Image], crops: list[torch.Tensor], real: RealCro
 
 
 def score_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemble, real: RealCrops,
-                    inception_weights: Path | None, options: dict | None = None,
-                    realism_splits: int = 0) -> dict | None:  # fmt: skip
+                    inception_weights: Path | None, options: dict | None = None, realism_splits: int = 0,
+                    shapes: bool = False) -> dict | None:  # fmt: skip
     """The metrics of one direction's samples (read from the results folder's manifest; ``options``: its test
-    options, which say how the source images were read, for the ground truth).
+    options, which say how the source images were read, for the ground truth), with those of ``SHAPES_ONLY`` where the
+    data set is the ``shapes`` data.
 
     Every instance of a source image is listed; the instance metrics count the translated ones, and those beyond
     ``--ins_max`` are scored on their own."""
     if not samples:
         return None
-    shape = target_shape(real.dataroot, tgt)
+    shape = target_shape(real.dataroot, tgt) if shapes else "unknown"
     src = samples[0].src
     dataset_masks = index_masks(real.dataroot / f"{real.phase}{src}_seg")
-    ideal = IdealFolder(real.dataroot, real.phase, src, options) if options is not None else None
+    ideal = IdealFolder(real.dataroot, real.phase, src, options) if shapes and options is not None else None
     ideal = ideal if ideal is not None and ideal.available else None
     images = [Image.read(folder, sample, dataset_masks, shape, ideal) for sample in samples]
-    crops, step_crops, owners, steps, shapes, ious = [], [], [], [], [], []  # per judged instance
+    crops, step_crops, owners, steps, right_shapes, ious = [], [], [], [], [], []  # per judged instance
     left_crops, left_owners = [], []
     for i, image in enumerate(images):
         overlaps = [ground_truth.iou(b, m) for b, m in zip(image.binary, image.truth.masks)] if image.truth else []
@@ -417,19 +419,20 @@ def score_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemb
             step_crops.append(crop(image.step_image(judged.step), judged.region))
             owners.append(i)
             steps.append(judged.step)
-            shapes.append(judged.right_shape)
+            right_shapes.append(judged.right_shape)
             ious.append(overlaps[k] if k < len(overlaps) else None)
     classification, neither, right_domain = judge_instances(judge, crops, owners, len(images), tgt)
-    report = {"images": len(images), "classification_score": classification, "judged_neither": neither,
-              "target_shape": shape, "ground_truth": sum(im.truth is not None for im in images)}  # fmt: skip
-    report.update({metric.column: aggregate(metric, images) for metric in PER_IMAGE})
+    report = {"images": len(images), "classification_score": classification, "judged_neither": neither}
+    if shapes:
+        report.update(target_shape=shape, ground_truth=sum(im.truth is not None for im in images))
+    report.update({metric.column: aggregate(metric, images) for metric in PER_IMAGE if metric.applies(shapes)})
     if any(isinstance(s, int) for s in steps) or left_crops:
         _, _, right_after = judge_instances(judge, step_crops, owners, len(images), tgt)
         _, _, right_left = judge_instances(judge, left_crops, left_owners, len(images), tgt)
         everything = steps + [NOT_TRANSLATED] * len(left_crops)
         report["by_step"] = by_step(everything, torch.cat([right_domain, right_left]),
-                                    torch.cat([right_after, right_left]), shapes + [None] * len(left_crops),
-                                    ious + [None] * len(left_crops))  # fmt: skip
+                                    torch.cat([right_after, right_left]), right_shapes + [None] * len(left_crops),
+                                    ious + [None] * len(left_crops), shapes)  # fmt: skip
     if real.folder(tgt).is_dir():
         report["realism"] = realism_scores(images, crops, real, tgt, realism_splits)
         real_crops, _ = real(tgt)
@@ -492,8 +495,8 @@ def judge_probes(judge: Ensemble, real: RealCrops) -> dict | None:
 
 
 def score_directions(folder: Path, samples: list[Sample], judge: Ensemble, real: RealCrops,
-                     inception_weights: Path | None, options: dict | None = None,
-                     realism_splits: int = 0) -> dict[str, dict]:  # fmt: skip
+                     inception_weights: Path | None, options: dict | None = None, realism_splits: int = 0,
+                     shapes: bool = False) -> dict[str, dict]:  # fmt: skip
     """The metrics of each direction ("A->B", "B->A") that the results folder holds."""
     directions = {}
     for src, tgt in (("A", "B"), ("B", "A")):
@@ -503,7 +506,7 @@ def score_directions(folder: Path, samples: list[Sample], judge: Ensemble, real:
             if sample.direction == f"{src}->{tgt}" and sample.stem not in seen:
                 seen.add(sample.stem)
                 chosen.append(sample)
-        scores = score_direction(folder, chosen, tgt, judge, real, inception_weights, options, realism_splits)
+        scores = score_direction(folder, chosen, tgt, judge, real, inception_weights, options, realism_splits, shapes)
         if scores:
             directions[f"{src}->{tgt}"] = scores
     return directions
@@ -520,10 +523,10 @@ def cell(value) -> str:
     return "-" if value is None else str(value)
 
 
-def columns(group: str = "main") -> tuple[str, ...]:
+def columns(group: str = "main", shapes: bool = True) -> tuple[str, ...]:
     """The columns of a results table: the main one has the direction metrics around the ``PER_IMAGE`` ones of its
-    group; the ground truth's, its own."""
-    own = tuple(m.column for m in PER_IMAGE if m.group == group)
+    group (those that apply to the ``shapes`` data or to any other); the ground truth's, its own."""
+    own = tuple(m.column for m in PER_IMAGE if m.group == group and m.applies(shapes))
     if group == GROUND_TRUTH:
         return ("ground_truth", *own)
     return ("images", "classification_score", "judged_neither", *own, "classifier_fd", "classifier_kd", "fid", "kid")
@@ -531,6 +534,11 @@ def columns(group: str = "main") -> tuple[str, ...]:
 
 REALISM = ("instances", "instances_floor", "backgrounds", "backgrounds_floor")
 STEP_COLUMNS = ("instances", "classification_score", "classification_after_step", "mask_shape_accuracy", "mask_iou")
+SHAPES_ONLY_STEP_COLUMNS = ("mask_shape_accuracy", "mask_iou")
+
+
+def step_columns(shapes: bool = True) -> tuple[str, ...]:
+    return STEP_COLUMNS if shapes else tuple(c for c in STEP_COLUMNS if c not in SHAPES_ONLY_STEP_COLUMNS)
 
 
 def by_metric(directions: dict, names: tuple[str, ...], part: str = "") -> tuple[list[str], list[list[str]]]:
@@ -544,6 +552,7 @@ def page_metrics(results: dict) -> dict:
     """The metrics as the results page shows them: notes on them all, then sections, each a titled table with its
     notes (``{"notes": [...], "sections": [{"title", "header", "rows", "notes"}, ...]}``)."""
     directions = results["directions"]
+    shapes = results.get("data", "shapes") == "shapes"
     judge = results["classifier"]
     accuracy = judge["accuracy_real"] or {"min": "-", "max": "-"}
     sections = []
@@ -558,14 +567,15 @@ def page_metrics(results: dict) -> dict:
         "instance of either domain (blurred, smeared, erased). classifier_fd / classifier_kd: Frechet and kernel "
         "distances between the classifiers' features of translated and real instances (not FID/KID, which need "
         "Inception features; the classifiers learned to overlook mild blur and noise).",
-        *(f"{metric.column}: {metric.note}." for metric in PER_IMAGE if metric.group == "main"),
+        *(f"{metric.column}: {metric.note}." for metric in PER_IMAGE if metric.group == "main" and metric.applies(shapes)),
         f"FID/KID with Inception: {results['fid_inception']}.",
+        *results.get("skipped", []),
     ]
     if results.get("paste_background"):
         notes.append("These translations were written with --paste_background: outside the instances (grown by "
                      "--paste_radius) every pixel is the source's, so the context error and the background scores "
                      "are those of the source image by construction, not the generator's.")  # fmt: skip
-    section("Scores", by_metric(directions, columns()), notes)
+    section("Scores", by_metric(directions, columns(shapes=shapes)), notes)
     if any(v.get("ground_truth") for v in directions.values()):
         section("Against the ideal translation", by_metric(directions, columns(GROUND_TRUTH)),
                 ["The translations against the ideal ones the data set holds (ground_truth: the images with an ideal; "
@@ -580,8 +590,9 @@ def page_metrics(results: dict) -> dict:
                  "test on two halves of the real crops."])  # fmt: skip
     steps = [(d, step, v) for d, scores in directions.items() for step, v in scores.get("by_step", {}).items()]
     if steps:
-        section("By sequential step", (["direction", "step", *STEP_COLUMNS],
-                                       [[d, step, *(cell(v.get(c)) for c in STEP_COLUMNS)] for d, step, v in steps]),
+        chosen = step_columns(shapes)
+        section("By sequential step", (["direction", "step", *chosen],
+                                       [[d, step, *(cell(v.get(c)) for c in chosen)] for d, step, v in steps]),
                 ["The instances translated in each sequential step of --ins_per instances (1 = the first, on the "
                  "source image; later steps start from the image translated so far), and those beyond --ins_max that "
                  "were not translated; scores over instances. classification_after_step: judged on the image as it "

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -176,6 +177,41 @@ def test_a_new_per_image_metric_is_one_row_of_the_table(tiny_run, shapes_root, t
     assert "mean_brightness=" in capsys.readouterr().out
     page = (folder / "index.html").read_text()
     assert "mean_brightness" in page and "the mean of the translated image" in page
+
+
+@pytest.mark.slow
+def test_on_other_data_the_shapes_only_metrics_are_left_out_and_named(tiny_run, shapes_root, tmp_path, capsys):
+    """The mask shape and the ground truth mean something on the shapes data alone: on a data set without ideal
+    translations (photos) the report leaves them out, says so, and keeps what applies; a single-folder results folder
+    (--dataset_mode single_seg) is scored against the data set that folder belongs to."""
+    from instagan import evaluate
+
+    photos = tmp_path / "photos"
+    shutil.copytree(shapes_root, photos, ignore=shutil.ignore_patterns("*_ideal*", "*_background", "domain_classifier*"))
+    common = ["--name", "tiny", "--checkpoints_dir", tiny_run.parent, "--gpu_ids", "-1"]
+    flags = ["--fid", "none", "--cache", str(tmp_path / "judge.pth"), "--classifier_steps", "5", "--classifiers", "1",
+             "--realism_splits", "0"]  # fmt: skip
+    reports = {}
+    for data, dataroot, mode in (("photos", photos, []), ("shapes", shapes_root, []),
+                                 ("single", photos / "testA", ["--dataset_mode", "single_seg"])):  # fmt: skip
+        run("test.py", "--dataroot", dataroot, *mode, *common, "--results_dir", tmp_path / data)
+        reports[data] = evaluate.main(["--results", str(tmp_path / data / "tiny" / "test_latest"), *flags])
+    shapes_only = {"mask_shape_accuracy", "target_shape", "ground_truth", "mask_iou", "background_psnr", "image_ssim"}
+    for data in ("photos", "single"):
+        report = reports[data]
+        assert report["data"] == "photos" and report["dataroot"] == str(photos)
+        for scores in report["directions"].values():
+            assert not shapes_only & set(scores)
+            assert {"classification_score", "context_error", "instances_kept"} <= set(scores)
+            assert all("mask_iou" not in step and "classification_score" in step for step in scores["by_step"].values())
+        assert "mask_shape_accuracy" in report["skipped"][0] and "holds no ideal translations" in report["skipped"][0]
+    assert list(reports["single"]["directions"]) == ["A->B"]
+    assert reports["shapes"]["data"] == "shapes" and not reports["shapes"]["skipped"]
+    assert shapes_only <= set(reports["shapes"]["directions"]["A->B"])
+    out = capsys.readouterr().out
+    assert out.count("not scored: mask_shape_accuracy") == 2 and "mask_shape_accuracy=" in out  # the shapes data's
+    page = (tmp_path / "photos" / "tiny" / "test_latest" / "index.html").read_text()
+    assert "Against the ideal translation" not in page and "holds no ideal translations" in page
 
 
 @pytest.mark.slow

@@ -143,17 +143,18 @@ def test_a_torchvision_that_does_not_match_torch_ends_in_one_line(tmp_path):
 
 
 def test_evaluate_says_why_fid_was_skipped(monkeypatch, tmp_path):
-    from instagan import evaluate
+    from instagan.evaluation import report as evaluation
     from instagan.evaluation.scoring import RealCrops
 
     real = RealCrops(tmp_path, "test")
-    report = {"directions": {"A->B": {"images": 1}, "B->A": {"images": 5}}}
-    (line,) = evaluate.fid_skipped(argparse.Namespace(fid="none"), None, report, real)
+    report = evaluation.Report("results", str(tmp_path), "test", "shapes", {}, "", False,
+                               directions={"A->B": {"images": 1}, "B->A": {"images": 5}})  # fmt: skip
+    (line,) = evaluation.fid_skipped(evaluation.Settings(fid="none"), None, report, real)
     assert "skipped: --fid none" in line and "--fid auto" in line
-    monkeypatch.setattr(evaluate.importlib.util, "find_spec", lambda name: None)
-    (line,) = evaluate.fid_skipped(argparse.Namespace(fid="auto"), None, report, real)
+    monkeypatch.setattr(evaluation.importlib.util, "find_spec", lambda name: None)
+    (line,) = evaluation.fid_skipped(evaluation.Settings(fid="auto"), None, report, real)
     assert "torch-fidelity is not installed" in line and "pip install torch-fidelity" in line
-    lines = evaluate.fid_skipped(argparse.Namespace(fid="auto"), tmp_path / "weights.pth", report, real)
+    lines = evaluation.fid_skipped(evaluation.Settings(fid="auto"), tmp_path / "weights.pth", report, real)
     assert lines[0].startswith("FID/KID with Inception skipped for A->B: only 1 translated image")
     assert lines[1] == f"FID/KID with Inception skipped for B->A: it needs 2 or more real images of A in {tmp_path / 'testA'}"
 

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT
 
 # lower layers first; a package may import its own layer's package and the ones below, never above
-LAYERS = [("util",), ("data",), ("models",), ("evaluation", "reporting"), ("options",)]
+LAYERS = [("util",), ("data",), ("models",), ("reporting",), ("evaluation",), ("options",)]
 LAYER_OF = {package: i for i, packages in enumerate(LAYERS) for package in packages}
 TOP_LEVEL = ("models", "data", "options", "util", "evaluation", "reporting")
 
