@@ -8,8 +8,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from instagan.models import networks
+from instagan.models import checkpoint, networks
 from instagan.models.run import Run
+from instagan.util.cli import UserError
 from instagan.util.devices import autocast_dtype
 
 
@@ -99,8 +100,16 @@ class BaseModel:
 
     # weights -----------------------------------------------------------------------------------
     def load_networks(self, epoch: str | int) -> None:
-        """Load the ``--epoch`` weight files of every network (``models.run.Run.load_weights``)."""
-        self.run_folder.load_weights(epoch, self.networks(), self.opt, self.device)
+        """Load the ``--epoch`` weight files of every network (``models.run.Run.load_weights``); with ``--ema`` the
+        moving averages of their weights that train.py ``--ema_decay`` kept (``<epoch>_net_<name>_ema.pth``)."""
+        nets = self.networks()
+        if getattr(self.opt, "ema", False):
+            nets = {f"{name}_ema": net for name, net in nets.items()}
+            missing = self.run_folder.folder / checkpoint.weights_name(epoch, next(iter(nets)))
+            if not missing.is_file():
+                raise UserError(f"{missing} not found: --ema translates with the moving averages of the weights that "
+                                "train.py keeps with --ema_decay, which this run did not: test without --ema")  # fmt: skip
+        self.run_folder.load_weights(epoch, nets, self.opt, self.device)
 
     # what a model adds to a training checkpoint ----------------------------------------------------
     def extra_state(self) -> dict:

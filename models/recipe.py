@@ -16,7 +16,8 @@ class Update:
     """One optimiser step within a sequential step: Adam (``lr``, ``betas``) over the parameters of ``networks`` on the
     sum of ``losses(live)``, where ``live`` holds the step's directions with something to translate. ``frozen`` networks
     get no gradients during this update (the discriminators while the generators learn). ``name`` ("G", "D", ...)
-    names the update in warnings."""
+    names the update in warnings. ``average``: the decay of a moving average of the networks' weights that each of
+    its steps moves by 1 - ``average`` (0: none); the averages are saved beside the networks (``<name>_ema``)."""
 
     name: str
     networks: dict[str, nn.Module]
@@ -24,6 +25,7 @@ class Update:
     lr: float
     betas: tuple[float, float] = (0.5, 0.999)
     frozen: list[nn.Module] = field(default_factory=list)
+    average: float = 0.0
 
     def optimizer(self) -> torch.optim.Adam:
         params = [p for net in self.networks.values() for p in net.parameters()]

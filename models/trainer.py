@@ -13,7 +13,9 @@ recipe needs:
   a row stop the run (``TrainingDiverged``) before any checkpoint is written;
 - DistributedDataParallel when several processes train (``util.distributed``): each update's networks sit behind
   one module whose forward returns that update's losses for a step, so DDP sees one forward and one backward per
-  update; only rank 0 writes checkpoints.
+  update; only rank 0 writes checkpoints;
+- moving averages of the weights of the updates that ask for one (``Update.average``; InstaGAN's and CycleGAN's
+  generators with ``--ema_decay``), saved beside the networks as ``<tag>_net_<name>_ema.pth``.
 
 Across processes: the spectral-norm vectors (u, v) of the discriminators are buffers that DDP broadcasts from
 rank 0 at every discriminator update, so all processes normalise by the same sigma to within the power
@@ -24,6 +26,7 @@ stores rank 0's pool, which every process starts from when the run resumes.
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import warnings
 from collections.abc import Callable
@@ -124,6 +127,9 @@ class Trainer:
         self.scalers = [self.precision.grad_scaler() for _ in self.optimizers]
         touch = context.distributed
         self.roles = [self._parallel(StepLosses(update.networks, update.losses, touch)) for update in self.updates]
+        # moving averages of the weights of the updates that keep one (--ema_decay): name -> a copy of the network
+        self.averages = {name: average_of(net) for update in self.updates if update.average
+                         for name, net in update.networks.items()}  # fmt: skip
         self.step_losses: list[dict[str, float]] = []
         self.nonfinite_in_a_row = 0
         self.skipped_updates = 0
@@ -192,6 +198,9 @@ class Trainer:
             self._nonfinite(name, {"gradient": math.inf})
             return values
         self.nonfinite_in_a_row = 0
+        update = self.updates[index]
+        for net_name, net in update.networks.items() if update.average else ():
+            move_average(self.averages[net_name], net, update.average)
         return values
 
     def _nonfinite(self, role: str, values: dict[str, float]) -> None:
@@ -225,6 +234,7 @@ class Trainer:
             "schedulers": [s.state_dict() for s in self.schedulers],
             "scalers": [s.state_dict() for s in self.scalers],
             "extra": self.model.extra_state(),
+            "averages": {name: net.state_dict() for name, net in self.averages.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -242,6 +252,8 @@ class Trainer:
             if saved:
                 scaler.load_state_dict(saved)
         self.model.load_extra_state(state.get("extra", {}))
+        for name, net in self.averages.items():  # a run that kept none yet starts its averages from its weights now
+            net.load_state_dict(state.get("averages", {}).get(name) or state["networks"][name])
 
     def save(self, tag: str | int, counters: Counters, visualizer_state: dict) -> None:
         """Write checkpoint ``tag`` (the weight files for test.py and the whole training state) as one unit, from
@@ -256,7 +268,8 @@ class Trainer:
                     "untouched. Lower --lr, or use --precision fp32"
                 )
         state = TrainingState(self.state_dict(), counters, visualizer_state, rngs)
-        self.model.run_folder.write_checkpoint(tag, self.model.networks(), state, self.opt)
+        averages = {f"{name}_ema": net for name, net in self.averages.items()}
+        self.model.run_folder.write_checkpoint(tag, {**self.model.networks(), **averages}, state, self.opt)
 
     def resume(self, tag: str | int) -> tuple[Counters, dict]:
         """Restore checkpoint ``tag``; returns its counters and the visualizer's state."""
@@ -289,3 +302,17 @@ def _finite_gradients(optimizer: torch.optim.Optimizer) -> bool:
         return True
     return bool(torch.isfinite(torch.stack([torch.linalg.vector_norm(g) for g in grads]).sum()))
 
+
+def average_of(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` to keep a moving average of its weights in (no gradients; the same layout and device)."""
+    average = copy.deepcopy(net)
+    average.requires_grad_(False)
+    return average
+
+
+@torch.no_grad()
+def move_average(average: nn.Module, net: nn.Module, decay: float) -> None:
+    """``average`` <- ``decay`` * ``average`` + (1 - ``decay``) * ``net``, for every parameter; buffers are copied."""
+    torch._foreach_lerp_(list(average.parameters()), list(net.parameters()), 1.0 - decay)
+    for mine, theirs in zip(average.buffers(), net.buffers()):
+        mine.copy_(theirs)

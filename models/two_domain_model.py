@@ -345,8 +345,9 @@ class TwoDomainModel(BaseModel):
         generators translated in the step; each with Adam at ``--lr``, betas (``--beta1``, 0.999)."""
         o = self.opt
         generators, discriminators = self.generator_networks(), self.discriminator_networks()
-        return [
-            Update("G", generators, self.step_generator_losses, o.lr, (o.beta1, 0.999), frozen=list(discriminators.values())),
+        return [  # --ema_decay: a moving average of G's weights, for test.py --ema
+            Update("G", generators, self.step_generator_losses, o.lr, (o.beta1, 0.999), frozen=list(discriminators.values()),
+                   average=o.ema_decay),
             Update("D", discriminators, self.step_discriminator_losses, o.lr, (o.beta1, 0.999)),
         ]
 

@@ -116,3 +116,54 @@ def test_a_training_state_of_another_recipe_is_refused(tmp_path):
     plain = Trainer(CycleGANModel(opt, torch.device("cpu")), opt, CPU)  # G then D: not the toy's D, G, E
     with pytest.raises(UserError, match=r"the updates \['D', 'G', 'E'\], this model's recipe has \['G', 'D'\]"):
         plain.resume("latest")
+
+
+def test_a_moving_average_of_the_generators_is_kept_saved_and_resumed(tmp_path, monkeypatch):
+    """--ema_decay d: after every generator update, average <- d * average + (1 - d) * weights (from the initial
+    weights); the discriminators keep none; the averages are saved as <tag>_net_G_A_ema.pth and resumed."""
+    from instagan.models import trainer as trainer_module
+    from instagan.models.insta_gan_model import InstaGANModel
+
+    decay = 0.75
+    opt = TrainOptions().parse(["--dataroot", "unused", "--gpu_ids", "-1", "--ngf", "4", "--ndf", "4", "--n_blocks", "1",
+                                "--ema_decay", str(decay), "--checkpoints_dir", str(tmp_path), "--name", "ema"])  # fmt: skip
+    model = InstaGANModel(opt, torch.device("cpu"))
+    trainer = Trainer(model, opt, CPU)
+    assert sorted(trainer.averages) == ["G_A", "G_B"] and model.training_recipe()[1].average == 0
+    expected = [p.detach().clone() for p in model.netG_A.parameters()]  # the averages start from the initial weights
+    original, moves = trainer_module.move_average, []
+
+    def recorded(average, net, d):
+        if net is model.netG_A:
+            moves.append(d)
+            for e, p in zip(expected, net.parameters()):
+                e.mul_(d).add_((1 - d) * p.detach())
+        original(average, net, d)
+
+    monkeypatch.setattr(trainer_module, "move_average", recorded)
+    for seed in range(2):
+        trainer.train_step(random_batch(2, 3, 32, 3, seed))  # 3 instances, --ins_per 2: two steps, two G updates each
+    assert moves == [decay] * 4
+    average = trainer.averages["G_A"]
+    for e, a in zip(expected, average.parameters()):
+        torch.testing.assert_close(a, e, rtol=1e-6, atol=1e-7)
+        assert not a.requires_grad
+    assert any(not torch.equal(a, p) for a, p in zip(average.parameters(), model.netG_A.parameters()))
+    trainer.save("latest", Counters(epoch=1), {})
+    saved = torch.load(tmp_path / "ema" / "latest_net_G_A_ema.pth")
+    assert all(torch.equal(saved[k], v) for k, v in average.state_dict().items())
+    assert not (tmp_path / "ema" / "latest_net_D_A_ema.pth").exists()
+    resumed = Trainer(InstaGANModel(opt, torch.device("cpu")), opt, CPU)
+    resumed.resume("latest")
+    for a, b in zip(resumed.averages["G_B"].parameters(), trainer.averages["G_B"].parameters()):
+        assert torch.equal(a, b)
+    # test.py --ema (and the API's ema=True) translate with the averages; a run that kept none says so
+    from instagan.translator import Translator
+
+    for ema, expected_net in ((True, average), (False, model.netG_A)):
+        loaded = Translator.from_checkpoint(tmp_path / "ema", device="cpu", ngf=4, n_blocks=1, ema=ema).model.netG_A
+        assert all(torch.equal(a, b) for a, b in zip(loaded.parameters(), expected_net.parameters()))
+    for name in ("G_A", "G_B"):
+        (tmp_path / "ema" / f"latest_net_{name}_ema.pth").unlink()
+    with pytest.raises(UserError, match="latest_net_G_A_ema.pth not found: --ema translates with the moving averages"):
+        Translator.from_checkpoint(tmp_path / "ema", device="cpu", ngf=4, n_blocks=1, ema=True)
