@@ -24,14 +24,16 @@ from instagan.util.randomness import seed_everything
 def main(argv: list[str] | None = None) -> Path:
     opt = TestOptions().parse(argv)
     seed_everything(0 if opt.seed is None else opt.seed)
-    folder = FreshFolder(Path(opt.results_dir) / opt.name / f"{opt.phase}_{opt.epoch}", opt.overwrite)
+    weights = f"{opt.epoch}_ema" if opt.ema else opt.epoch  # --ema: the moving averages, beside the weights' results
+    folder = FreshFolder(Path(opt.results_dir) / opt.name / f"{opt.phase}_{weights}", opt.overwrite)
     dataset = create_dataset(opt)
     print(dataset.describe())
     loader = create_dataloader(opt, dataset)
     translator = Translator.from_options(opt)
     total = min(opt.num_test, len(dataset))
     with folder, progress_bar(total=total, unit="sample", desc="translating") as progress:
-        writer = ResultsWriter(folder.partial, f"{opt.name}: {opt.phase}, epoch {opt.epoch}", opt.aspect_ratio,
+        title = f"{opt.name}: {opt.phase}, epoch {opt.epoch}{' (moving average of the weights)' if opt.ema else ''}"
+        writer = ResultsWriter(folder.partial, title, opt.aspect_ratio,
                                opt.display_winsize)  # fmt: skip
         save_options(opt, folder.partial, "test")
         for batch in loader:

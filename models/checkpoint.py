@@ -3,10 +3,11 @@
 A checkpoint ``<tag>`` (``latest`` or an epoch number) of a run folder is
 
 - ``<tag>_net_<name>.pth`` for each network (G_A, G_B, D_A, D_B): its state dict on the CPU; what test.py,
-  ``Translator`` and export.py load (``load_weights``), and what the original implementation wrote too;
+  ``Translator`` and export.py load (``load_weights``), and what the original implementation wrote too; with
+  ``--ema_decay`` also ``<tag>_net_G_A_ema.pth`` and ``_G_B_ema.pth``, the moving averages (``test.py --ema``);
 - ``<tag>_training_state.pth``: everything to resume (``TrainingState``): the trainer's state (networks,
-  optimizers, schedules, gradient scalers, the model's image pools), the ``Counters``, the training log's state, the
-  RNG state of every process, and the architecture flags it was trained with;
+  optimizers, schedules, gradient scalers, the model's image pools, the moving averages), the ``Counters``, the
+  training log's state, the RNG state of every process, and the architecture flags it was trained with;
 - ``<tag>_checkpoint.json``, the manifest that makes them one unit (``util.file_set``: written whole or not at all,
   checked before loading).
 

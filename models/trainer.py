@@ -191,15 +191,17 @@ class Trainer:
             scale = scaler.get_scale()
             scaler.step(optimizer)
             scaler.update()
-            self.skipped_updates += scaler.get_scale() < scale
+            stepped = scaler.get_scale() >= scale
+            self.skipped_updates += not stepped
         elif _finite_gradients(optimizer):  # gradients are already averaged: every process agrees
             optimizer.step()
+            stepped = True
         else:
             self._nonfinite(name, {"gradient": math.inf})
             return values
         self.nonfinite_in_a_row = 0
         update = self.updates[index]
-        for net_name, net in update.networks.items() if update.average else ():
+        for net_name, net in update.networks.items() if update.average and stepped else ():
             move_average(self.averages[net_name], net, update.average)
         return values
 
@@ -261,15 +263,15 @@ class Trainer:
         rngs = distributed.gather(rng_state())
         if not self.context.is_main:
             return
-        for name, net in self.model.networks().items():
+        nets = {**self.model.networks(), **{f"{name}_ema": net for name, net in self.averages.items()}}
+        for name, net in nets.items():
             if not all(torch.isfinite(p).all() for p in net.parameters()):
                 raise TrainingDiverged(
                     f"the weights of {name} are not finite: checkpoint {tag!r} was not written, the saved ones are "
                     "untouched. Lower --lr, or use --precision fp32"
                 )
         state = TrainingState(self.state_dict(), counters, visualizer_state, rngs)
-        averages = {f"{name}_ema": net for name, net in self.averages.items()}
-        self.model.run_folder.write_checkpoint(tag, {**self.model.networks(), **averages}, state, self.opt)
+        self.model.run_folder.write_checkpoint(tag, nets, state, self.opt)
 
     def resume(self, tag: str | int) -> tuple[Counters, dict]:
         """Restore checkpoint ``tag``; returns its counters and the visualizer's state."""
@@ -304,7 +306,8 @@ def _finite_gradients(optimizer: torch.optim.Optimizer) -> bool:
 
 
 def average_of(net: nn.Module) -> nn.Module:
-    """A copy of ``net`` to keep a moving average of its weights in (no gradients; the same layout and device)."""
+    """A copy of ``net`` to keep a moving average of its weights in (no gradients; the same layout and device). Only
+    its parameters and buffers are used: a compiled network's copy would still call the original's compiled layers."""
     average = copy.deepcopy(net)
     average.requires_grad_(False)
     return average

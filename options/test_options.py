@@ -31,7 +31,7 @@ class TestOptions(BaseOptions):
         t.add_argument("--aspect_ratio", default=1.0, help="aspect ratio of the saved images", **positive())
         t.add_argument("--eval", action="store_true", help="put the networks in eval mode (matters for batch norm and dropout)")
         t.add_argument("--ema", action="store_true", help="translate with the moving average of the generators' weights "
-                       "that train.py --ema_decay kept (<epoch>_net_G_A_ema.pth)")  # fmt: skip
+                       "that train.py --ema_decay kept (<epoch>_net_G_A_ema.pth), into <phase>_<epoch>_ema")  # fmt: skip
         t.add_argument(
             "--paste_background",
             action="store_true",

@@ -856,3 +856,14 @@ def test_page_links_survive_special_characters_and_names_are_escaped(tmp_path):
     links = re.findall(r'href="images/([^"]+)"', html)
     assert [unquote(link) for link in links] == names and all(c not in link for link in links for c in "#?<>")
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html and "&lt;title&gt; &amp; more" in html
+
+
+def test_a_new_set_of_a_tag_removes_the_files_the_old_set_had_and_it_has_not(tmp_path):
+    # a run saved with --ema_decay, then resumed without it: 'latest' no longer holds averages, on disk either
+    file_set.write_set(tmp_path, "latest", {"latest_net_G_A.pth": {"w": torch.zeros(2)}, "latest_net_G_A_ema.pth": {}})
+    (tmp_path / "notes.txt").write_text("mine")
+    file_set.write_set(tmp_path, "5", {"5_net_G_A_ema.pth": {}})
+    file_set.write_set(tmp_path, "latest", {"latest_net_G_A.pth": {"w": torch.ones(2)}})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["5_checkpoint.json", "5_net_G_A_ema.pth", "latest_checkpoint.json",
+                                                          "latest_net_G_A.pth", "notes.txt"]  # fmt: skip
+    assert torch.equal(file_set.load_set(tmp_path, "latest", ["latest_net_G_A.pth"])["latest_net_G_A.pth"]["w"], torch.ones(2))

@@ -167,3 +167,20 @@ def test_a_moving_average_of_the_generators_is_kept_saved_and_resumed(tmp_path, 
         (tmp_path / "ema" / f"latest_net_{name}_ema.pth").unlink()
     with pytest.raises(UserError, match="latest_net_G_A_ema.pth not found: --ema translates with the moving averages"):
         Translator.from_checkpoint(tmp_path / "ema", device="cpu", ngf=4, n_blocks=1, ema=True)
+
+
+def test_train_and_test_py_keep_and_translate_with_the_average(shapes_root, tmp_path):
+    """Through the command lines: train.py --ema_decay writes the averages; test.py --ema translates with them into a
+    folder of its own (<phase>_<epoch>_ema), beside the weights' results."""
+    from tests.test_cli import SIZE32, TINY, run
+
+    common = ["--dataroot", shapes_root, "--name", "ema", "--checkpoints_dir", tmp_path / "ck", *TINY, *SIZE32]
+    run("train.py", *common, "--niter", "1", "--niter_decay", "0", "--display_id", "0", "--ema_decay", "0.9")
+    assert (tmp_path / "ck" / "ema" / "latest_net_G_B_ema.pth").is_file()
+    for flags in ([], ["--ema"]):
+        run("test.py", *common, "--results_dir", tmp_path / "res", *flags)
+    plain, averaged = (tmp_path / "res" / "ema" / name for name in ("test_latest", "test_latest_ema"))
+    pages = [(folder / "index.html").read_text() for folder in (plain, averaged)]
+    assert "moving average" not in pages[0] and "moving average" in pages[1]
+    image = "images/00000_fake_B_img.png"
+    assert (plain / image).read_bytes() != (averaged / image).read_bytes()

@@ -67,10 +67,15 @@ def _sha256(path: Path) -> str:
 def write_set(folder: Path, tag: str | int, files: dict[str, Any]) -> None:
     """Save each object with torch.save as ``folder/<name>``, all of them as checkpoint ``tag`` (see the module doc).
 
-    A failure (a full disk, say) leaves the previous checkpoint ``tag`` as it was and raises with the file's name.
+    A failure (a full disk, say) leaves the previous checkpoint ``tag`` as it was and raises with the file's name; once
+    the new set is committed, the files of the previous one that it leaves out are deleted.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        previous = set(json.loads(manifest_path(folder, tag).read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        previous = set()
     generation = uuid.uuid4().hex[:12]
     entries: dict[str, dict] = {}
     try:
@@ -98,6 +103,8 @@ def write_set(folder: Path, tag: str | int, files: dict[str, Any]) -> None:
             (folder / entry["tmp"]).unlink(missing_ok=True)
         raise
     _complete(folder, manifest)
+    for name in previous - set(entries):
+        (folder / name).unlink(missing_ok=True)
 
 
 def _complete(folder: Path, manifest: dict) -> None:
