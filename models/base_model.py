@@ -8,7 +8,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from instagan.models import checkpoint, networks
+from instagan.models import checkpoint, execution
 from instagan.models.run import Run
 from instagan.util.cli import UserError
 from instagan.util.devices import autocast_dtype
@@ -21,7 +21,8 @@ class BaseModel:
     Network ``X`` lives in ``self.netX``. What the model can do, for the code around it: ``needs_masks``, it translates
     instance masks, so its data must carry them (the options check it against ``--dataset_mode``); ``sequential``, it
     translates them a few at a time (``--ins_max``, ``--ins_per``); ``exportable``, export.py can write its
-    generators; ``speed_modes``, the speed flags it runs with (the options refuse the others by name)."""
+    generators; ``speed_modes``, the speed flags it runs with (``models.execution``; the options refuse the others by
+    name), ``cuda_graphs`` through ``use_fixed_shapes``."""
 
     needs_masks = False
     sequential = False
@@ -57,18 +58,19 @@ class BaseModel:
         return {name: getattr(self, f"net{name}") for name in self.model_names}
 
     def setup(self) -> None:
-        """Load the ``--epoch`` weights for testing; lay the networks out as ``--channels_last`` asks; compile them
-        with ``--compile`` (after loading); print them with ``--verbose``."""
+        """Load the ``--epoch`` weights for testing; run the networks as the speed flags ask (``models.execution``:
+        channels-last, compiled, CUDA graphs); print them with ``--verbose``."""
         if not self.isTrain:
             self.load_networks(self.opt.epoch)
-        for net in self.networks().values():
-            net.to(memory_format=self.memory_format)
-        if getattr(self.opt, "compile", False) and not getattr(self.opt, "cuda_graphs", False):  # (that compiles whole steps)
-            for net in self.networks().values():
-                networks.compile_network(net)
+        execution.prepare(self)
         if self.opt.verbose:
             for name, net in self.networks().items():
                 print(f"[{name}] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters\n{net}")
+
+    def use_fixed_shapes(self, compiled: bool) -> None:
+        """Run every network call with fixed shapes (``--cuda_graphs``), compiled for CUDA graphs if ``compiled``; a
+        model whose ``speed_modes`` include ``cuda_graphs`` says how."""
+        raise NotImplementedError(f"{type(self).__name__} does not run with fixed shapes")
 
     def eval(self) -> None:
         for net in self.networks().values():

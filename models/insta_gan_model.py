@@ -51,20 +51,23 @@ class InstaGANModel(TwoDomainModel):
             )
         return parser
 
-    def setup(self) -> None:
-        """As BaseModel's; with ``--cuda_graphs`` every network call of a step has fixed shapes: in a test pass the
-        generators run as ``networks.StaticStep``s, compiled whole; in training every network (``use_static_training``),
-        its layer stacks compiled."""
-        super().setup()
-        if getattr(self.opt, "cuda_graphs", False):
-            if self.isTrain:
-                self.use_static_training(compiled=True)
-            else:
-                self.use_static_steps(compiled=True)
+    def use_fixed_shapes(self, compiled: bool) -> None:
+        """Every network call of a step with fixed shapes (``--cuda_graphs``): in a test pass the generators run as
+        ``networks.FixedShapeStep``s, compiled whole; in training every network (``use_static_training``), its layer
+        stacks compiled."""
+        if self.isTrain:
+            self.use_static_training(compiled)
+        else:
+            self.use_static_steps(compiled)
 
     def use_static_steps(self, compiled: bool) -> None:
-        """Test passes with fixed shapes per step (``networks.StaticStep``), compiled for CUDA graphs or not."""
-        self.static_steps = {src: networks.StaticStep(getattr(self, f"netG_{src}"), compiled) for src in "AB"}
+        """Test passes with fixed shapes per step (``networks.FixedShapeStep``), compiled for CUDA graphs or not."""
+        for src in "AB":
+            if not hasattr(getattr(self, f"netG_{src}"), "forward_static"):
+                raise UserError(f"--cuda_graphs needs InstaGAN's set networks; netG_{src} is "
+                                f"{type(getattr(self, f'netG_{src}')).__name__}")  # fmt: skip
+        self.static_steps = {src: networks.FixedShapeStep(getattr(self, f"netG_{src}"), compiled, keep_empty=False)
+                             for src in "AB"}  # fmt: skip
 
     def use_static_training(self, compiled: bool) -> None:
         """Training with fixed shapes: each network call of a step on the batch size's rows and every slot

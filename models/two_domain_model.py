@@ -138,7 +138,7 @@ class TwoDomainModel(BaseModel):
         self.loss_names = [f"{n}_{d}" for d in "AB" for n in ("D", "G", "cyc", "idt", *self.extra_loss_names)]
         self.model_names = ["G_A", "G_B", "D_A", "D_B"] if self.isTrain else ["G_A", "G_B"]
         self.directions: list[Direction] = []
-        self.static_steps: dict[str, networks.StaticStep] | None = None  # src -> G; test passes with --cuda_graphs
+        self.static_steps: dict[str, networks.FixedShapeStep] | None = None  # src -> G; test passes with --cuda_graphs
         self.static_training = False  # training with --cuda_graphs: every network call with fixed shapes (``run``)
         self.netG_A = self.make_generator(opt.input_nc, opt.output_nc).to(device)
         self.netG_B = self.make_generator(opt.output_nc, opt.input_nc).to(device)
@@ -271,7 +271,7 @@ class TwoDomainModel(BaseModel):
         self, d: Direction, masks: torch.Tensor, pick: Callable[[torch.Tensor], torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The step's input, translation and reconstruction without gradients and with fixed shapes
-        (``networks.StaticStep``): G and G_back run on every sample and every slot; ``pick`` keeps the translated
+        (``networks.FixedShapeStep``): G and G_back run on every sample and every slot; ``pick`` keeps the translated
         samples' rows."""
         assert self.static_steps is not None
         x = torch.cat([d.translated, masks], dim=1)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from instagan import data, models
 from instagan.data.base_dataset import smallest_side
-from instagan.models import networks
+from instagan.models import execution, networks
 from instagan.models.run import ArchitectureMismatch, Run
 from instagan.util.devices import parse_gpu_ids
 from instagan.util.files import atomic_write_text
@@ -29,8 +29,6 @@ GROUPS = (
     ("display", "progress, losses and pictures (train.py)"),
     ("run", "where runs live, devices and precision"),
 )
-# How the networks run, each a flag; a model says which it runs with (``speed_modes``)
-SPEED_MODES = ("channels_last", "compile", "cuda_graphs")
 
 
 class TurnsOff(argparse.Action):
@@ -211,13 +209,9 @@ class BaseOptions:
                 parser.error(f"--{side} {getattr(opt, side)}: the data sets, pages and scores read and write RGB images, "
                              "so it must be 3 (grey images are read as RGB)")  # fmt: skip
         model, dataset = models.find_model_using_name(opt.model), data.find_dataset_using_name(opt.dataset_mode)
-        for mode in SPEED_MODES:
-            if getattr(opt, mode) and mode not in model.speed_modes:
-                parser.error(f"--{mode} is not available with --model {opt.model}: it runs eager"
-                             f"{''.join(f' or with --{m}' for m in SPEED_MODES if m in model.speed_modes)}")  # fmt: skip
-        if opt.cuda_graphs and opt.norm == "batch" and (self.is_train or not getattr(opt, "eval", False)):
-            parser.error("--cuda_graphs pads each step with blank samples, which batch norm would count in its "
-                         "statistics: use --norm instance (InstaGAN's), or --eval for a test pass")  # fmt: skip
+        refused = execution.refusal(opt, model, self.is_train)
+        if refused:
+            parser.error(refused)
         if model.needs_masks and not dataset.gives_masks:
             parser.error(f"--model {opt.model} translates instance masks, which --dataset_mode {opt.dataset_mode} does "
                          "not load: use --dataset_mode unaligned_seg (or single_seg for one folder in test.py)")  # fmt: skip

@@ -27,7 +27,7 @@ def test_onnx_generators_run_in_onnxruntime_as_in_pytorch(tiny_run, tmp_path):
     assert info["architecture"]["ngf"] == 4 and "at least one mask channel" in info["input"]
     model = Translator.from_checkpoint(tiny_run, device="cpu").model
     for name in ("G_A", "G_B"):
-        step = networks.TranslationStep(getattr(model, f"net{name}").eval())
+        step = networks.FixedShapeStep(getattr(model, f"net{name}").eval())
         session = ort.InferenceSession(str(tmp_path / "exported" / f"{name}.onnx"))
         cases = [
             make_input(batch=1, n=1, size=32, empty={(0, 0)}),  # no instance: returned as it is

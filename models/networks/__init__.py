@@ -5,8 +5,7 @@ The set-aware networks keep the original implementation's module names and ``nn.
 checkpoints written by the authors' code load directly (``original.load_original_state_dict``).
 
 - ``generators``: InstaGAN's set-aware ResNet generator, CycleGAN's ResNet generator (``define_G``); a step of the set
-  generator as the model runs it, for export (``TranslationStep``), and with fixed shapes for CUDA graphs
-  (``StaticStep``)
+  generator with fixed shapes, for export and CUDA graphs (``FixedShapeStep``)
 - ``discriminators``: the set-aware PatchGAN with spectral norm, CycleGAN's PatchGAN (``define_D``)
 - ``spectral_norm``: spectral normalisation with the original's power iteration
 - ``layers``: normalisation layers, initialisation, the CPU's faster few-output convolution
@@ -18,10 +17,9 @@ from instagan.models.networks.compile import compile_network
 from instagan.models.networks.discriminators import DISCRIMINATORS, NLayerDiscriminator, NLayerSetDiscriminator, define_D
 from instagan.models.networks.generators import (
     GENERATORS,
+    FixedShapeStep,
     ResnetGenerator,
     ResnetSetGenerator,
-    StaticStep,
-    TranslationStep,
     define_G,
 )
 from instagan.models.networks.layers import FewOutputsConv2d, get_norm_layer, init_weights
@@ -34,6 +32,7 @@ __all__ = [
     "DISCRIMINATORS",
     "GENERATORS",
     "FewOutputsConv2d",
+    "FixedShapeStep",
     "GANLoss",
     "NLayerDiscriminator",
     "NLayerSetDiscriminator",
@@ -47,6 +46,4 @@ __all__ = [
     "init_weights",
     "load_original_state_dict",
     "spectral_norm",
-    "StaticStep",
-    "TranslationStep",
 ]

@@ -166,8 +166,6 @@ class ResnetSetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         img, segs = x[:, : self.input_nc], x[:, self.input_nc :]
-        if torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
-            return self.forward_static(x)
         slots = instance_set.encoded_slots(segs)
         sample_of, slot_of = slots.nonzero(as_tuple=True)
 
@@ -211,39 +209,39 @@ GENERATORS: dict[str, Callable[..., nn.Module]] = {
 }  # fmt: skip
 
 
-class TranslationStep(nn.Module):
-    """One sequential step of a set generator as the model runs it, for export: x (B, input_nc + N, H, W) in [-1, 1]
-    -> the translated image and masks in the same layout; a sample without any instance among its N slots passes
-    through unchanged, as the model leaves an image without instances (the generator alone would encode an empty slot,
-    whose features are float noise that instance norm amplifies)."""
-
-    def __init__(self, generator: ResnetSetGenerator) -> None:
-        super().__init__()
-        self.generator = generator
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        active = instance_set.nonempty(x[:, self.generator.input_nc :]).any(dim=1)
-        return torch.where(active[:, None, None, None], self.generator(x), x)
-
-
-class StaticStep:
-    """A set generator's sequential step with shapes fixed by the batch size and the step's slot count, for CUDA
-    graphs: every sample and every slot is computed (``forward_dense``), where ``forward`` selects the non-empty slots
-    (a data-dependent shape). For a sample with an instance among the slots the output is what ``forward`` gives it,
-    float rounding apart; a sample without one gets a translation of its image alone, which the model does not use.
+class FixedShapeStep(nn.Module):
+    """One sequential step of a set generator with shapes fixed by its input's, the path that export and the test
+    pass with ``--cuda_graphs`` share: x (B, input_nc + N, H, W) in [-1, 1] -> the translated image and masks in the
+    same layout. Every sample and every slot is computed (``forward_dense``), where ``forward`` selects the non-empty
+    slots (a data-dependent shape), so that it exports (ONNX, torch.export, with the batch and the slots as dynamic
+    dimensions) and replays as a CUDA graph. A sample with an instance among its slots gets what ``forward`` gives it,
+    float rounding apart. ``keep_empty``: a sample without any passes through unchanged, as the model leaves an image
+    without instances (the generator alone would encode an empty slot, whose features are float noise that instance
+    norm amplifies): what export.py writes; the model's test pass picks the samples itself and runs without it, so
+    that a reconstruction runs on every translated sample, whatever its translated masks. Training's fixed shapes
+    (``TwoDomainModel.run``) call the same ``forward_static``.
 
     ``compiled``: ``torch.compile(mode="reduce-overhead")``, which on CUDA replays the step as a CUDA graph (one
     graph per batch size and slot count: a test pass has at most two batch sizes, and every step ``--ins_per``
-    slots); on the CPU it compiles without graphs. Outputs are copies, as a graph's next replay overwrites its own.
-    """
+    slots); on the CPU it compiles without graphs. Its outputs are copies, as a graph's next replay overwrites its
+    own."""
 
-    def __init__(self, generator: ResnetSetGenerator, compiled: bool) -> None:
+    def __init__(self, generator: ResnetSetGenerator, compiled: bool = False, keep_empty: bool = True) -> None:
+        super().__init__()
+        if not hasattr(generator, "forward_static"):
+            raise TypeError(f"a fixed-shape step needs a set generator, not {type(generator).__name__}")
         self.generator = generator
-        dense = generator.forward_static
-        self.step = torch.compile(dense, mode="reduce-overhead", dynamic=False) if compiled else dense
-        self.compiled = compiled
+        self.compiled, self.keep_empty = compiled, keep_empty
+        self.step = torch.compile(self.translate, mode="reduce-overhead", dynamic=False) if compiled else self.translate
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def translate(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.generator.forward_static(x)
+        if not self.keep_empty:
+            return out
+        active = instance_set.nonempty(x[:, self.generator.input_nc :]).any(dim=1)
+        return torch.where(active[:, None, None, None], out, x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.compiled:
             return self.step(x)
         torch.compiler.cudagraph_mark_step_begin()

@@ -1,0 +1,42 @@
+"""How a model's networks run, apart from what they compute: eager (the default), channels-last memory
+(``--channels_last``), compiled (``--compile``), and with fixed shapes replayed as CUDA graphs (``--cuda_graphs``).
+
+A model says which of these it runs with (``speed_modes``); ``refusal`` is what the options say about a mode it does
+not, at parse time; ``prepare`` applies the chosen ones once the weights are loaded. The fixed shapes are the set
+networks' ``forward_static``: the step that the test pass and export.py run (``networks.FixedShapeStep``), and every
+network call of a training step (``TwoDomainModel.run``, which pads the samples to the batch size).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from instagan.models import networks
+
+SPEED_MODES = ("channels_last", "compile", "cuda_graphs")
+
+
+def refusal(opt: argparse.Namespace, model: Any, is_train: bool) -> str | None:
+    """Why the speed flags of ``opt`` cannot run with ``model`` (its class), or None."""
+    for mode in SPEED_MODES:
+        if getattr(opt, mode, False) and mode not in model.speed_modes:
+            others = "".join(f" or with --{m}" for m in SPEED_MODES if m in model.speed_modes)
+            return f"--{mode} is not available with --model {opt.model}: it runs eager{others}"
+    if getattr(opt, "cuda_graphs", False) and opt.norm == "batch" and (is_train or not getattr(opt, "eval", False)):
+        return ("--cuda_graphs pads each step with blank samples, which batch norm would count in its statistics: use "
+                "--norm instance (InstaGAN's), or --eval for a test pass")  # fmt: skip
+    return None
+
+
+def prepare(model: Any) -> None:
+    """Lay the networks out as ``--channels_last`` asks; then ``--cuda_graphs``: fixed shapes, compiled for CUDA
+    graphs (``model.use_fixed_shapes``); or ``--compile``: each network compiled."""
+    opt = model.opt
+    for net in model.networks().values():
+        net.to(memory_format=model.memory_format)
+    if getattr(opt, "cuda_graphs", False):
+        model.use_fixed_shapes(compiled=True)
+    elif getattr(opt, "compile", False):
+        for net in model.networks().values():
+            networks.compile_network(net)
