@@ -105,12 +105,12 @@ def data_set(options: dict, given: Path | None) -> Path:
     return root
 
 
-def skipped_on_photos(dataroot: Path, phase: str) -> list[str]:
+def skipped_on_photos(dataroot: Path) -> list[str]:
     """What is not scored on a data set other than the shapes data, and why."""
     truth = ", ".join(m.column for m in scoring.PER_IMAGE if m.group == scoring.GROUND_TRUTH)
     shape_only = ", ".join(m.column for m in scoring.PER_IMAGE if m.shapes_only)
     return [f"{shape_only} (a fill ratio tells boxes from discs, not the shapes of photographed instances) and the "
-            f"ground truth ({truth}): {dataroot} holds no ideal translations of {phase}A or {phase}B (the shapes data "
+            f"ground truth ({truth}): {dataroot} holds no ideal translations (testA_ideal, testB_ideal: the shapes data "
             "set's builder writes them)"]  # fmt: skip
 
 
@@ -120,7 +120,7 @@ def evaluate(results: str | Path, settings: Settings = Settings()) -> Report:
     options = test_options(results)
     dataroot = data_set(options, settings.dataroot)
     phase = options.get("phase", "test")
-    shapes = scoring.is_shapes_data(dataroot, phase)
+    shapes = scoring.is_shapes_data(dataroot)
     weights = None if settings.fid == "none" else inception.weights(settings.fid_weights, required=settings.fid == "inception")
     cache = Path(settings.cache) if settings.cache else dataroot / "domain_classifier.pth"
     judge = train_or_load(dataroot, cache, steps=settings.classifier_steps, members=settings.classifiers)
@@ -130,7 +130,7 @@ def evaluate(results: str | Path, settings: Settings = Settings()) -> Report:
                   "probes": scoring.judge_probes(judge, real)}  # fmt: skip
     report = Report(str(results), str(dataroot), phase, "shapes" if shapes else "photos", classifier,
                     inception.status(weights, settings.fid), bool(options.get("paste_background")),
-                    skipped=[] if shapes else skipped_on_photos(dataroot, phase))  # fmt: skip
+                    skipped=[] if shapes else skipped_on_photos(dataroot))  # fmt: skip
     title, samples = read_manifest(results)
     report.directions = scoring.score_directions(results, samples, judge, real, weights, options, settings.realism_splits,
                                                  shapes)  # fmt: skip

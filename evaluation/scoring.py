@@ -41,10 +41,10 @@ BACKGROUND_PATCHES = 2  # per image, for the realism of backgrounds
 PROBE_BLURS = (1, 2, 3)  # pixels: the real instances blurred for the judge's probes
 
 
-def is_shapes_data(dataroot: Path, phase: str) -> bool:
-    """Whether the data set is the shapes data: its builder writes the ideal translations of the ``phase`` split
-    (``<phase>A_ideal``, docs/datasets.md), which no other data set has."""
-    return any((Path(dataroot) / f"{phase}{domain}{ground_truth.IDEAL}").is_dir() for domain in "AB")
+def is_shapes_data(dataroot: Path) -> bool:
+    """Whether the data set is the shapes data: its builder writes the ideal translations of its test split
+    (``testA_ideal``, docs/datasets.md), which no other data set has."""
+    return any((Path(dataroot) / f"test{domain}{ground_truth.IDEAL}").is_dir() for domain in "AB")
 
 
 def _image(path: Path) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """A run folder, ``<checkpoints_dir>/<name>``: the options it was trained with (``train_opt.json``), which of them fix
 the networks' shapes, its checkpoints and its lock.
 
-train.py, test.py, translate.py, export.py, evaluate.py and ``Translator`` open a run through ``Run``; the rule "a
+train.py, test.py, translate.py, export.py and ``Translator`` open a run through ``Run``, and every recorded options
+file (a run's ``train_opt.json``, a results folder's ``test_opt.json``) is read by ``read_options``; the rule "a
 flag that fixes the architecture must match the run" is worded once, by ``ArchitectureMismatch``, which the command
 lines print in one line and the Python interface raises (a ``ValueError``). The checkpoint files' format is
 ``models.checkpoint``'s.

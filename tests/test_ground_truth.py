@@ -265,11 +265,11 @@ def test_mask_shape_is_scored_on_the_shapes_data_only(tmp_path):
     from instagan.evaluation.scoring import is_shapes_data, target_shape
 
     shapes.main(["--out", str(tmp_path / "shapes"), "--size", "32", "--train", "4", "--test", "2", "--seed", "1"])
-    assert is_shapes_data(tmp_path / "shapes", "test")
+    assert is_shapes_data(tmp_path / "shapes")
     assert (target_shape(tmp_path / "shapes", "A"), target_shape(tmp_path / "shapes", "B")) == ("box", "round")
     # the same masks in a data set of photos (no ideal translations): a fill ratio says nothing about sheep
     for split in ("trainA_seg", "trainB_seg", "testA_seg"):
         (tmp_path / "photos" / split).mkdir(parents=True)
         for mask in (tmp_path / "shapes" / split).iterdir():
             (tmp_path / "photos" / split / mask.name).write_bytes(mask.read_bytes())
-    assert not is_shapes_data(tmp_path / "photos", "test") and not is_shapes_data(tmp_path / "shapes", "val")
+    assert not is_shapes_data(tmp_path / "photos")
