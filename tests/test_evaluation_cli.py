@@ -251,3 +251,15 @@ def test_benchmark_tables_leave_out_times_that_shared_the_cpu(monkeypatch):
     assert rows["instagan"].endswith("| 2300 ± 0 | 640 (1 of 2 seeds) |")  # the shared run's 1800 s is left out
     assert "0.850 ± 0.071" in rows["instagan"]
     assert rows["cycle_gan"].endswith("| 1170 ± 0 | 215 ± 7 |")
+
+
+def test_the_demo_table_leaves_out_the_time_of_a_run_that_shared_the_cpu(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import benchmark_demo
+
+    values = {"classification_score": 0.9, "mask_iou": 0.95, "instance_psnr": 20.0, "background_psnr": 28.0}
+    records = [{"seed": 18, "wall": 716.0, "pace": 1.51, "values": values, "shared_cpu": True},
+               {"seed": 19, "wall": 566.0, "pace": 2.0, "values": {**values, "mask_iou": 0.8}}]  # fmt: skip
+    header, _, shared, timed = benchmark_demo.table(records)
+    assert shared.startswith("| 18 | (shared CPU) | - | 0.9 |") and shared.endswith("| yes |")
+    assert timed.startswith("| 19 | 9 min 26 s | 2.00 |") and "**0.8**" in timed and timed.endswith("| **no** |")
