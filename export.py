@@ -59,6 +59,9 @@ def example_input(input_nc: int, size: tuple[int, int], instances: int) -> torch
 def export_onnx(generator: torch.nn.Module, path: Path, input_nc: int, size: tuple[int, int], with_masks: bool) -> None:
     """``generator`` as an ONNX graph with input ``x`` and output ``y``, their batch, channels (the number of masks),
     height and width dynamic. A set generator is exported as one sequential step (``FixedShapeStep``)."""
+    if with_masks and not hasattr(generator, "forward_static"):
+        raise UserError(f"export.py writes InstaGAN's set generators (--netG set) with masks; this run's generator is "
+                        f"{type(generator).__name__}")  # fmt: skip
     module = networks.FixedShapeStep(generator) if with_masks else generator
     x = example_input(input_nc, size, 3 if with_masks else 0)
     axes = {0: "batch", 1: "channels", 2: "height", 3: "width"} if with_masks else {0: "batch", 2: "height", 3: "width"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from instagan.data import find_dataset_using_name
-from instagan.evaluation import inception, realism, scoring
+from instagan.evaluation import ground_truth, inception, realism, scoring
 from instagan.evaluation.judge import train_or_load
 from instagan.models.run import read_options
 from instagan.reporting.results import read_manifest, write_page
@@ -131,6 +131,9 @@ def evaluate(results: str | Path, settings: Settings = Settings()) -> Report:
     report = Report(str(results), str(dataroot), phase, "shapes" if shapes else "photos", classifier,
                     inception.status(weights, settings.fid), bool(options.get("paste_background")),
                     skipped=[] if shapes else skipped_on_photos(dataroot))  # fmt: skip
+    if shapes and not any((dataroot / f"{phase}{d}{ground_truth.IDEAL}").is_dir() for d in "AB"):
+        report.skipped.append(f"the ground truth: the shapes data holds ideal translations of its test split only, not of "
+                              f"{phase}A / {phase}B")  # fmt: skip
     title, samples = read_manifest(results)
     report.directions = scoring.score_directions(results, samples, judge, real, weights, options, settings.realism_splits,
                                                  shapes)  # fmt: skip

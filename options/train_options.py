@@ -32,7 +32,7 @@ class TrainOptions(BaseOptions):
         t.add_argument("--no_lsgan", action="store_true", help="vanilla GAN loss instead of least squares")
         t.add_argument("--pool_size", default=50, help="size of the history of generated images for D", **at_least(0))
         t.add_argument("--ema_decay", default=0.0, help="also keep a moving average of the generators' weights, each "
-                       "generator update moving it by 1 - this (e.g. 0.995), saved beside them as <epoch>_net_G_A_ema.pth "
+                       "generator step taken moving it by 1 - this (e.g. 0.995), saved beside them as <epoch>_net_G_A_ema.pth "
                        "for test.py --ema; 0: none, as in the original", **fraction_below(1))  # fmt: skip
         t.add_argument("--max_nonfinite", default=5, help="stop when this many updates in a row have non-finite losses",
                        **at_least(1))  # fmt: skip

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -115,16 +114,17 @@ def main(argv: list[str] | None = None) -> Path:
         records_file.write_text(json.dumps(records, indent=1) + "\n")
         print(f"   {records[str(seed)]['wall']} s, all targets met: {met(records[str(seed)])}", flush=True)
     chosen = [records[str(s)] for s in seeds(args.seeds)]
-    walls = [r["wall"] for r in chosen if not r.get("shared_cpu")] or [math.nan]
+    walls = [r["wall"] for r in chosen if not r.get("shared_cpu")]
     passed = sum(met(r) for r in chosen)
     shared = [str(r["seed"]) for r in chosen if r.get("shared_cpu")]
+    timed = f"in {min(walls) / 60:.1f} to {max(walls) / 60:.1f} minutes" if walls else "none of them timed alone"
+    seeds_word = "seeds" if len(shared) > 1 else "seed"
     text = [
         f"Measured by `python scripts/benchmark_demo.py --seeds {args.seeds}"
         f"{' --section ' + args.section if args.section != 'demo' else ''}{' --quick' if args.quick else ''}` on "
-        f"{benchmark_speed.machine('cpu')}, each seed's `bash scripts/demo_shapes.sh` alone: **{passed} of {len(chosen)} "
-        f"seeds meet every target**, in {min(walls) / 60:.1f} to {max(walls) / 60:.1f} minutes (A -> B; a missed "
-        "target in bold)."
-        + (f" The time of seed {', '.join(shared)} is left out: another job shared the CPU during it (\"shared_cpu\" in "
+        f"{benchmark_speed.machine('cpu')}, each seed's `bash scripts/demo_shapes.sh` in turn: **{passed} of {len(chosen)} "
+        f"seeds meet every target**, {timed} each alone (A -> B; a missed target in bold)."
+        + (f" The time of {seeds_word} {', '.join(shared)} is left out: other work shared the CPU then (\"shared_cpu\" in "
            "its record)." if shared else ""),
         "",
         *table(chosen),

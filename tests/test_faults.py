@@ -867,3 +867,17 @@ def test_a_new_set_of_a_tag_removes_the_files_the_old_set_had_and_it_has_not(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["5_checkpoint.json", "5_net_G_A_ema.pth", "latest_checkpoint.json",
                                                           "latest_net_G_A.pth", "notes.txt"]  # fmt: skip
     assert torch.equal(file_set.load_set(tmp_path, "latest", ["latest_net_G_A.pth"])["latest_net_G_A.pth"]["w"], torch.ones(2))
+    # a crash after the commit, before the old files went: recover() finishes it
+    file_set.write_set(tmp_path, "latest", {"latest_net_G_A.pth": {}, "latest_net_G_B_ema.pth": {}})
+    manifest = json.loads((tmp_path / "latest_checkpoint.json").read_text())
+    manifest.update(removed=["latest_net_G_B_ema.pth"], files={"latest_net_G_A.pth": manifest["files"]["latest_net_G_A.pth"]})
+    (tmp_path / "latest_checkpoint.json").write_text(json.dumps(manifest))
+    file_set.recover(tmp_path)
+    assert not (tmp_path / "latest_net_G_B_ema.pth").exists() and (tmp_path / "latest_net_G_A.pth").is_file()
+    # a foreign manifest never deletes anything outside its tag's own files
+    outside = tmp_path.parent / f"{tmp_path.name}_outside.txt"
+    outside.write_text("keep")
+    names = {f"../{outside.name}": {}, "notes.txt": {}, "5_net_G_A_ema.pth": {}, "latest_net_G_A.pth": {}}
+    (tmp_path / "latest_checkpoint.json").write_text(json.dumps({"tag": "latest", "files": names}))
+    file_set.write_set(tmp_path, "latest", {"latest_net_G_A.pth": {}})
+    assert outside.read_text() == "keep" and (tmp_path / "notes.txt").is_file() and (tmp_path / "5_net_G_A_ema.pth").is_file()

@@ -68,14 +68,12 @@ def write_set(folder: Path, tag: str | int, files: dict[str, Any]) -> None:
     """Save each object with torch.save as ``folder/<name>``, all of them as checkpoint ``tag`` (see the module doc).
 
     A failure (a full disk, say) leaves the previous checkpoint ``tag`` as it was and raises with the file's name; once
-    the new set is committed, the files of the previous one that it leaves out are deleted.
+    the new set is committed, the files of the previous one that it leaves out are deleted (the manifest lists them as
+    ``removed``, so that ``recover`` finishes this after a crash too).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        previous = set(json.loads(manifest_path(folder, tag).read_text())["files"])
-    except (OSError, ValueError, KeyError, TypeError):
-        previous = set()
+    previous = _own_files(manifest_path(folder, tag), tag)
     generation = uuid.uuid4().hex[:12]
     entries: dict[str, dict] = {}
     try:
@@ -96,15 +94,29 @@ def write_set(folder: Path, tag: str | int, files: dict[str, Any]) -> None:
                 raise OSError(cause.errno, cause.strerror, str(folder / name)) from err
             make_readable(tmp)
             entries[name].update(sha256=writer.sha.hexdigest(), size=writer.size)
-        manifest = {"format": 1, "tag": str(tag), "generation": generation, "files": entries}
+        manifest = {"format": 1, "tag": str(tag), "generation": generation, "files": entries,
+                    "removed": sorted(previous - set(entries))}  # fmt: skip
         atomic_write_text(manifest_path(folder, tag), json.dumps(manifest, indent=1) + "\n")  # the commit point
     except BaseException:
         for entry in entries.values():
             (folder / entry["tmp"]).unlink(missing_ok=True)
         raise
     _complete(folder, manifest)
-    for name in previous - set(entries):
-        (folder / name).unlink(missing_ok=True)
+
+
+def _own_files(manifest: Path, tag: str | int) -> set[str]:
+    """The files a manifest of checkpoint ``tag`` lists, where they are plain names of that tag (``<tag>_...``) in its
+    folder: nothing else is ever deleted on a manifest's word."""
+    try:
+        files = json.loads(manifest.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {name for name in files if _own(name, tag)} if isinstance(files, dict) else set()
+
+
+def _own(name: object, tag: object) -> bool:
+    """Whether ``name`` is a plain file name of checkpoint ``tag`` (``<tag>_...``), in the folder itself."""
+    return isinstance(name, str) and bool(str(tag)) and Path(name).name == name and name.startswith(f"{tag}_")
 
 
 def _complete(folder: Path, manifest: dict) -> None:
@@ -112,6 +124,9 @@ def _complete(folder: Path, manifest: dict) -> None:
         tmp = folder / entry["tmp"]
         if tmp.exists():
             os.replace(tmp, folder / name)
+    for name in manifest.get("removed", []):  # files of the set this one replaced, which it no longer has
+        if _own(name, manifest.get("tag", "")) and name not in manifest["files"]:
+            (folder / name).unlink(missing_ok=True)
     fsync_dir(folder)
 
 
