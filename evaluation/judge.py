@@ -218,7 +218,14 @@ class Ensemble:
         domain B, or neither (``CLASSES``)."""
         if len(crops) == 0:
             return torch.empty(len(self.members), 0, len(CLASSES))
-        return torch.stack([torch.cat([m(x).softmax(dim=1) for x in crops.split(batch)]) for m in self.members])
+
+        def probs(member: DomainClassifier) -> torch.Tensor:
+            with torch.no_grad():
+                return torch.cat([member(x).softmax(dim=1) for x in crops.split(batch)])
+
+        # the members side by side, one per core, each on one thread (as they were trained)
+        with one_thread(), ThreadPoolExecutor(max(1, min(len(self.members), os.cpu_count() or 1))) as pool:
+            return torch.stack(list(pool.map(probs, self.members)))
 
     def member_votes(self, crops: torch.Tensor) -> torch.Tensor:
         """(M, N) long: each member's verdict on each crop, an index into ``CLASSES``."""

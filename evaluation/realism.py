@@ -70,41 +70,62 @@ def _train(model: DomainClassifier, x: torch.Tensor, y: torch.Tensor, seed: int,
     return model.eval()
 
 
-def two_sample_accuracy(real: torch.Tensor, other: torch.Tensor, splits: int = SPLITS, steps: int = STEPS,
-                        seed: int = 0, progress: tqdm | None = None) -> dict | None:  # fmt: skip
-    """How well a classifier trained on half of ``real`` and ``other`` (each (N, 3, CROP, CROP)) tells the other
-    halves apart: the mean accuracy over ``splits`` random splits, its spread, and each split's. Both sets are cut to
-    the smaller one's size, so that 0.5 is chance. None when either has fewer than MIN_CROPS crops. Deterministic:
-    each split draws from its own generator and trains on one thread (as many splits at a time as there are cores)."""
-    n = min(len(real), len(other))
-    if n < MIN_CROPS:
-        return None
+def accuracies(tests: dict[str, tuple[torch.Tensor, torch.Tensor]], splits: int = SPLITS, steps: int = STEPS,
+               seed: int = 0, progress: tqdm | None = None) -> dict[str, dict | None]:  # fmt: skip
+    """``two_sample_accuracy`` of each named pair (real, other), all their splits side by side: as many classifiers
+    at a time as there are cores, each on one thread, so that every result is the one its pair gives alone."""
+    jobs = [(name, split) for name, (real, other) in tests.items() if min(len(real), len(other)) >= MIN_CROPS
+            for split in range(splits)]  # fmt: skip
+    initial = {job: _fresh(seed + job[1]) for job in jobs}  # built here: the global random state is not per thread
 
-    def accuracy(split: int) -> float:
+    def accuracy(job: tuple[str, int]) -> float:
+        name, split = job
+        real, other = tests[name]
+        n = min(len(real), len(other))
         generator = torch.Generator().manual_seed(seed + split)
         r = real[torch.randperm(len(real), generator=generator)[:n]]
         o = other[torch.randperm(len(other), generator=generator)[:n]]
         half = n // 2
         x = torch.cat([r[:half], o[:half]])
         y = torch.cat([torch.zeros(half, dtype=torch.long), torch.ones(half, dtype=torch.long)])
-        model = _train(initial[split], x, y, seed + split, steps)
+        model = _train(initial[job], x, y, seed + split, steps)
         with torch.no_grad():
             right = torch.cat([model(r[half:]).argmax(1) == 0, model(o[half:]).argmax(1) == 1])
         if progress is not None:
             progress.update(1)
         return float(right.double().mean())
 
-    initial = [_fresh(seed + split) for split in range(splits)]  # built here: the global random state is not per thread
-    with one_thread(), ThreadPoolExecutor(max(1, min(splits, os.cpu_count() or 1))) as pool:
-        accuracies = list(pool.map(accuracy, range(splits)))
-    spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-    return {"value": round(statistics.mean(accuracies), 4), "std": round(spread, 4), "n": n,
-            "splits": [round(a, 4) for a in accuracies]}  # fmt: skip
+    with one_thread(), ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        found = dict(zip(jobs, pool.map(accuracy, jobs)))
+    out: dict[str, dict | None] = {}
+    for name, (real, other) in tests.items():
+        scores = [found[(name, split)] for split in range(splits) if (name, split) in found]
+        if not scores:
+            out[name] = None
+            continue
+        spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        out[name] = {"value": round(statistics.mean(scores), 4), "std": round(spread, 4),
+                     "n": min(len(real), len(other)), "splits": [round(a, 4) for a in scores]}  # fmt: skip
+    return out
+
+
+def two_sample_accuracy(real: torch.Tensor, other: torch.Tensor, splits: int = SPLITS, steps: int = STEPS,
+                        seed: int = 0, progress: tqdm | None = None) -> dict | None:  # fmt: skip
+    """How well a classifier trained on half of ``real`` and ``other`` (each (N, 3, CROP, CROP)) tells the other
+    halves apart: the mean accuracy over ``splits`` random splits, its spread, and each split's. Both sets are cut to
+    the smaller one's size, so that 0.5 is chance. None when either has fewer than MIN_CROPS crops. Deterministic:
+    each split draws from its own generator and trains on one thread (as many splits at a time as there are cores)."""
+    return accuracies({"test": (real, other)}, splits, steps, seed, progress)["test"]
+
+
+def halves(real: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two random halves of the real crops, the pair whose test is the floor."""
+    order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed + 1000))
+    half = len(real) // 2
+    return real[order[:half]], real[order[half : 2 * half]]
 
 
 def floor(real: torch.Tensor, splits: int = SPLITS, steps: int = STEPS, seed: int = 0,
           progress: tqdm | None = None) -> dict | None:  # fmt: skip
     """``two_sample_accuracy`` of two random halves of the real crops: what the test gives when nothing differs."""
-    order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed + 1000))
-    half = len(real) // 2
-    return two_sample_accuracy(real[order[:half]], real[order[half : 2 * half]], splits, steps, seed, progress)
+    return two_sample_accuracy(*halves(real, seed), splits, steps, seed, progress)

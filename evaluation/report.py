@@ -13,7 +13,7 @@ import torch
 
 from instagan.data import find_dataset_using_name
 from instagan.evaluation import ground_truth, inception, realism, scoring
-from instagan.evaluation.judge import train_or_load
+from instagan.evaluation.judge import one_thread, train_or_load
 from instagan.models.run import read_options
 from instagan.reporting.results import read_manifest, write_page
 from instagan.util.cli import UserError
@@ -123,11 +123,12 @@ def evaluate(results: str | Path, settings: Settings = Settings()) -> Report:
     shapes = scoring.is_shapes_data(dataroot)
     weights = None if settings.fid == "none" else inception.weights(settings.fid_weights, required=settings.fid == "inception")
     cache = Path(settings.cache) if settings.cache else dataroot / "domain_classifier.pth"
-    judge = train_or_load(dataroot, cache, steps=settings.classifier_steps, members=settings.classifiers)
-    real = scoring.RealCrops(dataroot, phase, floor_cache=cache.with_name(f"{cache.stem}_realism_floors.json"))
-    classifier = {"members": len(judge.members), "steps": settings.classifier_steps,
-                  "accuracy_real": scoring.classifier_accuracy(judge, real),
-                  "probes": scoring.judge_probes(judge, real)}  # fmt: skip
+    with one_thread():  # small tensors: one thread each, and the cores for the classifiers side by side
+        judge = train_or_load(dataroot, cache, steps=settings.classifier_steps, members=settings.classifiers)
+        real = scoring.RealCrops(dataroot, phase, floor_cache=cache.with_name(f"{cache.stem}_realism_floors.json"))
+        classifier = {"members": len(judge.members), "steps": settings.classifier_steps,
+                      "accuracy_real": scoring.classifier_accuracy(judge, real),
+                      "probes": scoring.judge_probes(judge, real)}  # fmt: skip
     report = Report(str(results), str(dataroot), phase, "shapes" if shapes else "photos", classifier,
                     inception.status(weights, settings.fid), bool(options.get("paste_background")),
                     skipped=[] if shapes else skipped_on_photos(dataroot))  # fmt: skip

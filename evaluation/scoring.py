@@ -22,12 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from instagan.data.image_folder import index_masks, make_dataset, read_image, read_mask
 from instagan.evaluation import ground_truth, inception, metrics, realism
 from instagan.evaluation.ground_truth import IdealFolder, Truth
-from instagan.evaluation.judge import CLASSES, NEITHER, Ensemble, blurred, crop, fingerprint, folder_crops, folder_images
+from instagan.evaluation.judge import (
+    CLASSES,
+    NEITHER,
+    Ensemble,
+    blurred,
+    crop,
+    fingerprint,
+    folder_crops,
+    folder_images,
+    one_thread,
+)
 from instagan.reporting.results import Sample
 from instagan.util import instance_set
 from instagan.util.files import atomic_write_text
@@ -263,7 +272,7 @@ def target_shape(dataroot: Path, domain: str, limit: int = 200) -> str:
 
 class RealCrops:
     """The instance crops and background patches of a data set's real images of one phase, per domain, cut once;
-    their realism floors (``floor``), computed once per data set and kept in ``floor_cache`` (a JSON file)."""
+    their realism floors, computed once per data set and kept in ``floor_cache`` (a JSON file)."""
 
     def __init__(self, dataroot: Path, phase: str, limit: int = REAL_LIMIT, floor_cache: Path | None = None) -> None:
         self.dataroot, self.phase, self.limit, self.floor_cache = dataroot, phase, limit, floor_cache
@@ -290,25 +299,37 @@ class RealCrops:
             self._backgrounds[domain] = torch.stack(patches) if patches else torch.empty(0)
         return self._backgrounds[domain]
 
-    def floor(self, kind: str, domain: str, splits: int, progress: tqdm | None = None) -> dict | None:
-        """``realism.floor`` of the domain's real ``instances`` or ``backgrounds``."""
-        key = f"{kind}:{splits}:{realism.STEPS}:{fingerprint([self.folder(domain)], self.limit, 0, 0)}"
-        cached: dict = {}
+    def real(self, kind: str, domain: str) -> torch.Tensor:
+        """The domain's real ``instances`` (crops) or ``backgrounds`` (patches)."""
+        return self(domain)[0] if kind == "instances" else self.backgrounds(domain)
+
+    def _floor_key(self, kind: str, domain: str, splits: int) -> str:
+        return f"{kind}:{splits}:{realism.STEPS}:{fingerprint([self.folder(domain)], self.limit, 0, 0)}"
+
+    def _cached_floors(self) -> dict:
         if self.floor_cache is not None and self.floor_cache.is_file():
             try:
-                cached = json.loads(self.floor_cache.read_text())
+                return json.loads(self.floor_cache.read_text())
             except (ValueError, OSError):
-                cached = {}  # damaged: computed again and rewritten
-        if key in cached:
-            return cached[key]
-        crops = self(domain)[0] if kind == "instances" else self.backgrounds(domain)
-        cached[key] = realism.floor(crops, splits, progress=progress)
-        if self.floor_cache is not None:
-            try:
-                atomic_write_text(self.floor_cache, json.dumps(cached, indent=1) + "\n")
-            except OSError as err:
-                warnings.warn(f"the realism floors could not be cached at {self.floor_cache} ({err.strerror})", stacklevel=2)
-        return cached[key]
+                pass  # damaged: computed again and rewritten
+        return {}
+
+    def cached_floor(self, kind: str, domain: str, splits: int) -> tuple[bool, dict | None]:
+        """Whether ``realism.floor`` of the domain's real ``instances`` or ``backgrounds`` is cached, and its value."""
+        cached = self._cached_floors()
+        key = self._floor_key(kind, domain, splits)
+        return key in cached, cached.get(key)
+
+    def keep_floor(self, kind: str, domain: str, splits: int, value: dict | None) -> None:
+        """Cache a floor that ``cached_floor`` did not have."""
+        if self.floor_cache is None:
+            return
+        cached = self._cached_floors()
+        cached[self._floor_key(kind, domain, splits)] = value
+        try:
+            atomic_write_text(self.floor_cache, json.dumps(cached, indent=1) + "\n")
+        except OSError as err:
+            warnings.warn(f"the realism floors could not be cached at {self.floor_cache} ({err.strerror})", stacklevel=2)
 
 
 def _per_image(values: torch.Tensor, owners: torch.Tensor, images: int) -> torch.Tensor:
@@ -373,30 +394,27 @@ def realism_scores(images: list[Image], crops: list[torch.Tensor], real: RealCro
     generator, patches = torch.Generator().manual_seed(0), []
     for image in images:
         patches += realism.background_patches(image.output, image.occupied(), BACKGROUND_PATCHES, generator)
-    real_crops, _ = real(tgt)
-    real_backgrounds = real.backgrounds(tgt)
-    fake_crops = torch.stack(crops) if crops else torch.empty(0)
-    fake_backgrounds = torch.stack(patches) if patches else torch.empty(0)
+    fake = {"instances": torch.stack(crops) if crops else torch.empty(0),
+            "backgrounds": torch.stack(patches) if patches else torch.empty(0)}  # fmt: skip
+    tests, floors = {}, {}
+    for kind in ("instances", "backgrounds"):
+        tests[kind] = (real.real(kind, tgt), fake[kind])
+        known, floors[kind] = real.cached_floor(kind, tgt, splits)
+        if not known:  # computed beside the tests, all on the cores at once
+            tests[f"{kind}_floor"] = realism.halves(real.real(kind, tgt))
     with progress_bar(desc=f"realism of the translations to {tgt}", unit="classifier") as progress:
-        return {
-            "instances": realism.two_sample_accuracy(real_crops, fake_crops, splits, progress=progress),
-            "instances_floor": real.floor("instances", tgt, splits, progress),
-            "backgrounds": realism.two_sample_accuracy(real_backgrounds, fake_backgrounds, splits, progress=progress),
-            "backgrounds_floor": real.floor("backgrounds", tgt, splits, progress),
-        }
+        found = realism.accuracies(tests, splits, progress=progress)
+    for kind in ("instances", "backgrounds"):
+        if f"{kind}_floor" in found:
+            floors[kind] = found[f"{kind}_floor"]
+            real.keep_floor(kind, tgt, splits, floors[kind])
+    return {"instances": found["instances"], "instances_floor": floors["instances"],
+            "backgrounds": found["backgrounds"], "backgrounds_floor": floors["backgrounds"]}  # fmt: skip
 
 
-def score_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemble, real: RealCrops,
-                    inception_weights: Path | None, options: dict | None = None, realism_splits: int = 0,
-                    shapes: bool = False) -> dict | None:  # fmt: skip
-    """The metrics of one direction's samples (read from the results folder's manifest; ``options``: its test
-    options, which say how the source images were read, for the ground truth), with those of ``SHAPES_ONLY`` where the
-    data set is the ``shapes`` data.
-
-    Every instance of a source image is listed; the instance metrics count the translated ones, and those beyond
-    ``--ins_max`` are scored on their own."""
-    if not samples:
-        return None
+def _direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemble, real: RealCrops,
+               options: dict | None, realism_splits: int, shapes: bool) -> tuple[dict, list[torch.Tensor]]:  # fmt: skip
+    """``score_direction`` without FID/KID with Inception; also the translated images."""
     shape = target_shape(real.dataroot, tgt) if shapes else "unknown"
     src = samples[0].src
     dataset_masks = index_masks(real.dataroot / f"{real.phase}{src}_seg")
@@ -439,10 +457,25 @@ def score_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemb
         if len(crops) > 1 and len(real_crops) > 1:  # a covariance needs two samples of each
             distances = metrics.feature_distances(judge.features(real_crops), judge.features(torch.stack(crops)))
             report["classifier_fd"], report["classifier_kd"] = distances["fd"], distances["kd"]
-        real_files = make_dataset(real.folder(tgt), REAL_LIMIT)
-        if inception_weights is not None and len(images) > 1 and len(real_files) > 1:
-            real_images = torch.stack([_image(p) for p in real_files])
-            report.update(inception.distances(real_images, torch.stack([im.output for im in images]), inception_weights))
+    return report, [image.output for image in images]
+
+def score_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemble, real: RealCrops,
+                    inception_weights: Path | None, options: dict | None = None, realism_splits: int = 0,
+                    shapes: bool = False) -> dict | None:  # fmt: skip
+    """The metrics of one direction's samples (read from the results folder's manifest; ``options``: its test
+    options, which say how the source images were read, for the ground truth), with those of ``SHAPES_ONLY`` where the
+    data set is the ``shapes`` data.
+
+    Every instance of a source image is listed; the instance metrics count the translated ones, and those beyond
+    ``--ins_max`` are scored on their own."""
+    if not samples:
+        return None
+    with one_thread():  # small tensors: one thread each, and the cores for the classifiers side by side
+        report, outputs = _direction(folder, samples, tgt, judge, real, options, realism_splits, shapes)
+    real_files = make_dataset(real.folder(tgt), REAL_LIMIT) if real.folder(tgt).is_dir() else []
+    if inception_weights is not None and len(outputs) > 1 and len(real_files) > 1:
+        real_images = torch.stack([_image(p) for p in real_files])
+        report.update(inception.distances(real_images, torch.stack(outputs), inception_weights))
     return report
 
 
