@@ -4,6 +4,8 @@ docs/benchmarks.md and a page that shows the runs' translations of a few test im
 
     python scripts/benchmark_shapes.py --seeds 3                        # the ablation suite
     python scripts/benchmark_shapes.py --suite sequential --seeds 3     # the sequential mini-batch suite
+    python scripts/benchmark_shapes.py --suite paper --seeds 3          # sequential training as the paper ran it
+    python scripts/benchmark_shapes.py --suite paper --rows seq_pass_8  # some rows (and the runs they test)
     python scripts/benchmark_shapes.py --seeds 3 --resume               # after a stop: keeps what is done
     python scripts/benchmark_shapes.py --quick                          # a smoke run of the whole pipeline
 
@@ -26,6 +28,13 @@ apart from each other, 64x64; every training run gets about the same number of u
 - seq_seq:  trained Seq (--ins_max 8 --ins_per 2: every instance, 2 per pass, each pass one update), tested Seq
 - one_pass: every instance in one pass (--ins_max 8 --ins_per 8) in training and test: 4 times the memory per pass;
             a reference row, seed 0 only (it costs two other runs' time)
+
+paper (sequential training at the paper's basis: equal memory per pass and equal epochs; 4 instances per training
+image, 64x64): two training runs, One (--ins_max 2 --ins_per 2: the 2 largest instances, one pass) and Seq (--ins_max 4
+--ins_per 2: all 4, two passes of 2, each an update), for the same epochs; each tested three ways, One (--ins_max 2
+--ins_per 2), Seq (--ins_max 8 --ins_per 2) and in one pass (--ins_max 8 --ins_per 8, the paper's One inference), on
+three test sets: 4 instances per image (as trained), 8 (more than training saw) and 1 or 2 (few). Rows
+<trained>_<tested>_<test set>, e.g. seq_pass_8.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import benchmark_speed
@@ -63,6 +72,7 @@ class Run:
     label: str = ""
     epochs: list[str] = field(default_factory=list)  # --niter and --niter_decay, when the suite's budget's do not fit
     seeds: int | None = None  # at most this many seeds (a reference row that costs several others' time)
+    test_set: str = ""  # tested on this test set of the suite (``Suite.test_sets``), not on its own data's test split
 
     def trained(self, name: str) -> str:
         return self.train if isinstance(self.train, str) else name
@@ -80,6 +90,8 @@ class Suite:
     quick_data: list[str] = field(default_factory=lambda: list(demo.QUICK_DATA))
     memory: bool = False  # measure each training run's activation memory per pass
     steps: bool = False  # scores per sequential step
+    # more test splits: a name -> the data's flags that change (a data set of its own, the same seed), full and quick
+    test_sets: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
 
 SEQ4, SEQ8 = ["--ins_max", "4", "--ins_per", "2"], ["--ins_max", "8", "--ins_per", "2"]
@@ -87,6 +99,28 @@ ONE_STEP8 = ["--ins_max", "8", "--ins_per", "8"]
 ONE, SEQ, ONE_PASS = ["--ins_max", "2", "--ins_per", "2"], SEQ8, ONE_STEP8
 TWICE = ["--ngf", "11", "--ndf", "21"]  # CycleGAN's networks at about twice the parameters of InstaGAN's at ngf = ndf = 8
 SIZE64 = ["--loadSizeH", "64", "--loadSizeW", "64", "--fineSizeH", "64", "--fineSizeW", "64"]
+PAPER_TRAIN = {"one": ONE, "seq": SEQ4}
+PAPER_TEST = {"one": (ONE, "One"), "seq": (SEQ, "Seq"), "pass": (ONE_PASS, "in one pass")}
+PAPER_SETS = {"4": ([], []), "8": (["--test_min_instances", "8", "--test_max_instances", "8"],
+                                   ["--test_min_instances", "6", "--test_max_instances", "6"]),
+              "few": (["--test_min_instances", "1", "--test_max_instances", "2"],
+                      ["--test_min_instances", "1", "--test_max_instances", "2"])}  # fmt: skip
+
+
+def paper_runs() -> dict[str, Run]:
+    """The paper suite's rows: each training run (its own row, tested Seq on 4 instances) tested every way on every
+    test set."""
+    runs = {}
+    for test_set in PAPER_SETS:
+        for trained, train in PAPER_TRAIN.items():
+            for tested, (test, how) in PAPER_TEST.items():
+                first = (tested, test_set) == ("seq", "4")  # the row that trains
+                label = f"trained {'One' if trained == 'one' else 'Seq'}, tested {how}, {test_set} per image"
+                weights = train if first else f"{trained}_seq_4"
+                runs[f"{trained}_{tested}_{test_set}"] = Run(weights, test, label, test_set="" if test_set == "4" else test_set)
+    return runs
+
+
 SUITES = {
     "ablation": Suite(
         # the demo's instances, but 1 to 3 per training image (so that sequential training takes two steps on most
@@ -177,6 +211,24 @@ SUITES = {
         ],  # fmt: skip
         memory=True,
         steps=True,
+    ),
+    "paper": Suite(
+        # 4 instances of 12 to 19 pixels per 64x64 training image, a pixel apart; One and Seq for the same epochs
+        # (6 + 5 of 90 batches): One makes one update per batch, Seq two (a step of 2 instances each)
+        data=["--size", "64", "--train", "360", "--test", "120", "--min_instances", "4", "--max_instances", "4",
+              "--apart", "--instances", "mono", "--sides", "0.2", "0.3"],  # fmt: skip
+        size=SIZE64,
+        budget=["--batch_size", "4", "--niter", "6", "--niter_decay", "5", "--lr", "0.0005"],
+        runs=paper_runs(),
+        metrics=("classification_score", "judged_neither", "mask_iou", "instance_psnr", "background_psnr",
+                 "instances_translated"),  # fmt: skip
+        title="Sequential training at the paper's basis: equal memory per pass, equal epochs",
+        work="benchmark_runs_paper",
+        quick_data=["--size", "32", "--train", "8", "--test", "4", "--min_instances", "4", "--max_instances", "4",
+                    "--apart", "--instances", "mono", "--sides", "0.15", "0.2"],  # fmt: skip
+        memory=True,
+        steps=True,
+        test_sets={name: flags for name, flags in PAPER_SETS.items() if flags[0]},
     ),
 }
 
@@ -285,11 +337,13 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--work", help="folder for data, checkpoints and results (default: benchmark_runs[_<suite>])")
     parser.add_argument("--out", default="docs/benchmarks.md", help="the report whose section of the suite is written")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the pipeline, not the method")
+    parser.add_argument("--rows", help="only these rows of the suite (comma-separated), with the runs that train their "
+                        "weights")  # fmt: skip
     parser.add_argument("--report_only", action="store_true", help="re-run evaluate.py on the saved results and rewrite")
     parser.add_argument("--resume", action="store_true", help="keep the runs in --work that finished training (same config), "
                         "their test passes, and their scores unless evaluate.py or evaluation/ changed since")
     args = parser.parse_args(argv)
-    suite = SUITES[args.suite]
+    suite = chosen(SUITES[args.suite], args.rows)
     work = ROOT / (args.work or suite.work)
     work.mkdir(parents=True, exist_ok=True)
     data = work / "shapes"
@@ -315,6 +369,9 @@ def main(argv: list[str] | None = None) -> Path:
         timings["config"] = config
         save_timings()
         sh(["datasets/make_shapes_dataset.py", "--out", data, *data_flags, "--seed", "0"], log)  # deterministic, seconds
+        for test_set, flags in suite.test_sets.items():
+            sh(["datasets/make_shapes_dataset.py", "--out", work / f"shapes_{test_set}", *data_flags,
+                *flags[1 if quick else 0], "--seed", "0"], log)  # fmt: skip
     evaluate_flags = ["--fid", "none", *(demo.QUICK["evaluate"] if quick else [])]
     reports: dict[str, list[dict]] = {name: [] for name in suite.runs}
     commands, folders = [], {}
@@ -331,7 +388,8 @@ def main(argv: list[str] | None = None) -> Path:
             train_cmd = ["train.py", *common, "--name", f"{trained}_s{seed}", *size, *overridden(budget, train_flags),
                          *train_flags, "--display_id",
                          "0", "--num_threads", "1", "--print_freq", "100000", "--seed", seed, "--overwrite"]  # fmt: skip
-            test_cmd = ["test.py", *common, "--name", f"{trained}_s{seed}", *size, *run.test, "--results_dir",
+            test_data = ["--dataroot", work / f"shapes_{run.test_set}"] if run.test_set else []  # wins over common's
+            test_cmd = ["test.py", *common, *test_data, "--name", f"{trained}_s{seed}", *size, *run.test, "--results_dir",
                         work / "results" / name, "--batch_size", "4", "--num_test", "1000", "--overwrite"]  # fmt: skip
             folder = work / "results" / name / f"{trained}_s{seed}" / "test_latest"
             if not args.report_only:
@@ -367,7 +425,7 @@ def main(argv: list[str] | None = None) -> Path:
     judge = next(iter(reports.values()))[0]["classifier"]["accuracy_real"]
     compare = comparison_page(work / "compare", folders, [f"{i:05d}" for i in range(4)])
     machine = benchmark_speed.machine("cpu")
-    suite_flag = f" --suite {args.suite}" if args.suite != "ablation" else ""
+    suite_flag = (f" --suite {args.suite}" if args.suite != "ablation" else "") + (f" --rows {args.rows}" if args.rows else "")
     text = [
         f"## {suite.title}",
         "",
@@ -390,6 +448,19 @@ def main(argv: list[str] | None = None) -> Path:
     write_section(out, args.suite, text)
     print("\n".join(text))
     return out
+
+
+def chosen(suite: Suite, rows: str | None) -> Suite:
+    """The suite with only the named rows and the rows that train their weights (``--rows``; None: all)."""
+    if rows is None:
+        return suite
+    names = [name.strip() for name in rows.split(",") if name.strip()]
+    unknown = [name for name in names if name not in suite.runs]
+    if unknown or not names:
+        raise UserError(f"--rows {rows}: no such row ({', '.join(unknown) or 'none named'}); the suite's rows are "
+                        f"{', '.join(suite.runs)}")  # fmt: skip
+    needed = set(names) | {suite.runs[name].train for name in names if isinstance(suite.runs[name].train, str)}
+    return replace(suite, runs={name: run for name, run in suite.runs.items() if name in needed})
 
 
 def tables(suite: Suite, reports: dict[str, list[dict]], timings: dict, seeds: int) -> list[str]:

@@ -263,3 +263,42 @@ def test_the_demo_table_leaves_out_the_time_of_a_run_that_shared_the_cpu(monkeyp
     header, _, shared, timed = benchmark_demo.table(records)
     assert shared.startswith("| 18 | (shared CPU) | - | 0.9 |") and shared.endswith("| yes |")
     assert timed.startswith("| 19 | 9 min 26 s | 2.00 |") and "**0.8**" in timed and timed.endswith("| **no** |")
+
+
+def test_the_paper_suite_tests_each_training_run_three_ways_on_three_test_sets(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import benchmark_shapes
+
+    suite = benchmark_shapes.SUITES["paper"]
+    trained = {name: run.train for name, run in suite.runs.items() if not isinstance(run.train, str)}
+    assert trained == {"one_seq_4": ["--ins_max", "2", "--ins_per", "2"], "seq_seq_4": ["--ins_max", "4", "--ins_per", "2"]}
+    assert len(suite.runs) == 18 and not any(run.epochs for run in suite.runs.values())  # the same epochs for both
+    assert {run.test_set for run in suite.runs.values()} == {"", "8", "few"} == {"", *suite.test_sets}
+    assert suite.runs["one_pass_8"].train == "one_seq_4" and suite.runs["one_pass_8"].test == ["--ins_max", "8", "--ins_per", "8"]
+    # --rows keeps the rows named and the runs that train their weights
+    assert list(benchmark_shapes.chosen(suite, "seq_pass_8,one_one_few").runs) == ["one_seq_4", "seq_seq_4", "seq_pass_8",
+                                                                                  "one_one_few"]  # fmt: skip
+    with pytest.raises(benchmark_shapes.UserError, match="--rows seq_pass_9: no such row \\(seq_pass_9\\)"):
+        benchmark_shapes.chosen(suite, "seq_pass_9")
+
+
+@pytest.mark.slow
+def test_paper_suite_quick_mode_tests_on_its_other_test_sets(tmp_path):
+    script = str(ROOT / "scripts" / "benchmark_shapes.py")
+    out = tmp_path / "bench.md"
+    rows = "seq_seq_4,seq_one_8,seq_pass_few"
+    args = ["--suite", "paper", "--rows", rows, "--quick", "--seeds", "1", "--work", str(tmp_path / "w"), "--out", str(out)]
+    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = out.read_text()
+    assert f"--suite paper --rows {rows} --seeds 1 --quick" in text
+    assert f"--dataroot {tmp_path / 'w' / 'shapes_8'}".replace(f"{ROOT}/", "") in text  # the 8-instance test set
+    a_to_b = text.split("### A->B")[1].split("### B->A")[0]
+    table = [[cell.strip() for cell in line.strip("|").split("|")] for line in a_to_b.splitlines() if line.startswith("| ")]
+    rows_found = {row[0].split(" ")[0]: dict(zip(table[0], row)) for row in table[1:]}
+    assert list(rows_found) == ["seq_seq_4", "seq_one_8", "seq_pass_few"]
+    # One translates 2 of the 6 instances of the quick 8-set; one pass translates the 1 or 2 of the few-set
+    assert float(rows_found["seq_one_8"]["instances_translated"]) < 0.5
+    assert float(rows_found["seq_pass_few"]["instances_translated"]) == 1.0
+    for test_set in ("shapes_8", "shapes_few"):
+        assert (tmp_path / "w" / test_set / "testA").is_dir()
