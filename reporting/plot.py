@@ -37,12 +37,21 @@ def loss_curves_svg(x: list[float], series: dict[str, list[float]], width: int =
     ``x_range`` (default: the whole epochs around ``x``), y ticks, a title and a legend."""
     if not x or not series:
         return "<p>No losses logged yet.</p>"
+    return line_plot_svg({name: (x, ys) for name, ys in series.items()}, width, height, x_range, title)
+
+
+def line_plot_svg(lines: dict[str, tuple[list[float], list[float]]], width: int = 600, height: int = 280,
+                  x_range: tuple[float, float] | None = None, title: str = "", x_label: str = "epochs done",
+                  points: bool = False) -> str:  # fmt: skip
+    """An inline SVG: one polyline per named line (its x and y values; ``points``: a dot at each), with whole ticks
+    over ``x_range`` (default: the whole numbers around every x), y ticks from 0 or below, a title and a legend."""
+    xs = [v for x, _ in lines.values() for v in x]
     left, right, top, bottom = 50, 130, 22, 32
-    values = [v for ys in series.values() for v in ys]
+    values = [v for _, ys in lines.values() for v in ys]
     y_min, y_max = min(values + [0.0]), max(values)
     if y_max <= y_min:
         y_max = y_min + 1.0
-    x_min, x_max = x_range or (math.floor(min(x)), math.ceil(max(x)))
+    x_min, x_max = x_range or (math.floor(min(xs)), math.ceil(max(xs)))
     if x_max <= x_min:
         x_max = x_min + 1.0
 
@@ -65,11 +74,15 @@ def loss_curves_svg(x: list[float], series: dict[str, list[float]], width: int =
     for tick in whole_ticks(x_min, x_max):
         parts.append(f'<line x1="{sx(tick):.1f}" y1="{top}" x2="{sx(tick):.1f}" y2="{height - bottom}" stroke="#eee"/>')
         parts.append(f'<text x="{sx(tick):.1f}" y="{height - bottom + 14}" text-anchor="middle">{tick}</text>')
-    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 4}" text-anchor="middle">epochs done</text>')
-    for i, (name, (colour, dash)) in enumerate(styles(list(series)).items()):
-        points = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(x, series[name]))
+    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 4}" text-anchor="middle">{escape(x_label)}</text>')
+    for i, (name, (colour, dash)) in enumerate(styles(list(lines)).items()):
+        x, ys = lines[name]
         pattern = f' stroke-dasharray="{dash}"' if dash else ""
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5"{pattern} points="{points}"/>')
+        coords = [(sx(a), sy(b)) for a, b in zip(x, ys)]
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5"{pattern} points="'
+                     + " ".join(f"{a:.1f},{b:.1f}" for a, b in coords) + '"/>')  # fmt: skip
+        if points:
+            parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.5" fill="{colour}"/>' for a, b in coords]
         ly, x0 = top + 14 * i + 10, width - right + 10
         parts.append(f'<line x1="{x0}" y1="{ly - 4}" x2="{x0 + 22}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"{pattern}/>')
         parts.append(f'<text x="{x0 + 28}" y="{ly}">{escape(name)}</text>')

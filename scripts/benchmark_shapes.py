@@ -34,7 +34,8 @@ image, 64x64): two training runs, One (--ins_max 2 --ins_per 2: the 2 largest in
 --ins_per 2: all 4, two passes of 2, each an update), for the same epochs; each tested three ways, One (--ins_max 2
 --ins_per 2), Seq (--ins_max 8 --ins_per 2) and in one pass (--ins_max 8 --ins_per 8, the paper's One inference), on
 three test sets: 4 instances per image (as trained), 8 (more than training saw) and 1 or 2 (few). Rows
-<trained>_<tested>_<test set>, e.g. seq_pass_8.
+<trained>_<tested>_<test set>, e.g. seq_pass_8. The two training rows are also scored at every third epoch: their
+learning curves against epochs, updates and training seconds go to images/paper_curves.svg beside the report.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ import demo_shapes as demo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from instagan.reporting import page  # noqa: E402
+import torch  # noqa: E402
+
+from instagan.reporting import page, plot  # noqa: E402
 from instagan.reporting.results import read_manifest  # noqa: E402
 from instagan.util import cli  # noqa: E402
 from instagan.util.cli import UserError  # noqa: E402
@@ -90,6 +93,7 @@ class Suite:
     quick_data: list[str] = field(default_factory=lambda: list(demo.QUICK_DATA))
     memory: bool = False  # measure each training run's activation memory per pass
     steps: bool = False  # scores per sequential step
+    curves: bool = False  # score the training rows at every saved epoch too (the budget's --save_epoch_freq)
     # more test splits: a name -> the data's flags that change (a data set of its own, the same seed), full and quick
     test_sets: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
@@ -218,7 +222,7 @@ SUITES = {
         data=["--size", "64", "--train", "360", "--test", "120", "--min_instances", "4", "--max_instances", "4",
               "--apart", "--instances", "mono", "--sides", "0.2", "0.3"],  # fmt: skip
         size=SIZE64,
-        budget=["--batch_size", "4", "--niter", "6", "--niter_decay", "5", "--lr", "0.0005"],
+        budget=["--batch_size", "4", "--niter", "6", "--niter_decay", "5", "--lr", "0.0005", "--save_epoch_freq", "3"],
         runs=paper_runs(),
         metrics=("classification_score", "judged_neither", "mask_iou", "instance_psnr", "background_psnr",
                  "instances_translated"),  # fmt: skip
@@ -228,6 +232,7 @@ SUITES = {
                     "--apart", "--instances", "mono", "--sides", "0.15", "0.2"],  # fmt: skip
         memory=True,
         steps=True,
+        curves=True,
         test_sets={name: flags for name, flags in PAPER_SETS.items() if flags[0]},
     ),
 }
@@ -345,6 +350,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     suite = chosen(SUITES[args.suite], args.rows)
     work = ROOT / (args.work or suite.work)
+    out_file = ROOT / args.out
     work.mkdir(parents=True, exist_ok=True)
     data = work / "shapes"
     quick = args.quick
@@ -374,6 +380,7 @@ def main(argv: list[str] | None = None) -> Path:
                 *flags[1 if quick else 0], "--seed", "0"], log)  # fmt: skip
     evaluate_flags = ["--fid", "none", *(demo.QUICK["evaluate"] if quick else [])]
     reports: dict[str, list[dict]] = {name: [] for name in suite.runs}
+    curve: dict[str, dict[int, list[dict]]] = {}  # training row -> seed -> its scores at each saved epoch
     commands, folders = [], {}
     in_order = sorted(suite.runs.items(), key=lambda item: isinstance(item[1].train, str))  # the trained runs first
     for seed in range(args.seeds):
@@ -418,10 +425,32 @@ def main(argv: list[str] | None = None) -> Path:
                 sh(["evaluate.py", "--results", folder, *evaluate_flags], log)  # (--resume keeps scores still current)
             reports[name].append(json.loads((folder / "metrics.json").read_text()))
             folders.setdefault(name, folder)
+            if suite.curves and not isinstance(run.train, str):
+                checkpoints = work / "checkpoints" / f"{trained}_s{seed}"
+                points = curve.setdefault(name, {})
+                for tag, state in epoch_states(checkpoints):
+                    if tag != "latest":
+                        epoch_folder = folder.with_name(f"test_{tag}")
+                        if not args.report_only:
+                            epoch_test = [*test_cmd, "--epoch", tag]
+                            if not (args.resume and (epoch_folder / "results.json").is_file()
+                                    and (epoch_folder / "results.json").stat().st_mtime > state.stat().st_mtime):  # fmt: skip
+                                sh(epoch_test, log)
+                        scores = epoch_folder / "metrics.json"
+                        if not (args.resume and scores.is_file() and scores.stat().st_mtime > scoring_changed(epoch_folder)):
+                            sh(["evaluate.py", "--results", epoch_folder, *evaluate_flags], log)
+                    report = json.loads(((folder if tag == "latest" else epoch_folder) / "metrics.json").read_text())
+                    points.setdefault(seed, []).append(curve_point(state, report))
             if seed == 0:
                 commands += ["python " + " ".join(map(str, c)).replace(f"{ROOT}/", "") for c in
                              ([train_cmd] if not isinstance(run.train, str) else []) + [test_cmd]]  # fmt: skip
     lines = tables(suite, reports, timings, args.seeds)
+    if curve:
+        picture = out_file.parent / "images" / f"{args.suite}_curves.svg"
+        picture.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(picture, curves_svg(curve, suite))
+        lines += [f"Learning curves (mean over the seeds; each training row tested as in its row, at every saved epoch): "
+                  f"![learning curves]({picture.relative_to(out_file.parent).as_posix()})", ""]  # fmt: skip
     judge = next(iter(reports.values()))[0]["classifier"]["accuracy_real"]
     compare = comparison_page(work / "compare", folders, [f"{i:05d}" for i in range(4)])
     machine = benchmark_speed.machine("cpu")
@@ -444,10 +473,60 @@ def main(argv: list[str] | None = None) -> Path:
         *commands,
         "```",
     ]
-    out = ROOT / args.out
-    write_section(out, args.suite, text)
+    write_section(out_file, args.suite, text)
     print("\n".join(text))
-    return out
+    return out_file
+
+
+CURVE_METRICS = ("classification_score", "mask_iou")
+CURVE_AXES = (("epoch", "epochs"), ("updates", "updates of the generators"), ("seconds", "training seconds"))
+
+
+def epoch_states(checkpoints: Path) -> list[tuple[str, Path]]:
+    """The training states a run saved: each ``<epoch>`` tag in order, then ``latest``."""
+    tags = sorted(int(p.name.split("_")[0]) for p in checkpoints.glob("*_training_state.pth") if p.name.split("_")[0].isdigit())
+    return [(str(tag), checkpoints / f"{tag}_training_state.pth") for tag in tags] + [
+        ("latest", checkpoints / "latest_training_state.pth")
+    ]
+
+
+def curve_point(state: Path, report: dict) -> dict:
+    """A learning-curve point: the epoch, the updates and the training seconds of a saved state, and the A -> B scores
+    of its weights."""
+    saved = torch.load(state, map_location="cpu", weights_only=False)
+    return {"epoch": saved["counters"]["epoch"] - 1, "updates": saved["counters"]["updates"],
+            "seconds": saved["visualizer"]["seconds"], **{m: _value(report, "A->B", m) for m in CURVE_METRICS}}  # fmt: skip
+
+
+def curve_means(seeds: dict[int, list[dict]], axis: str, metric: str) -> list[tuple[float, float]]:
+    """A row's learning curve: at each saved epoch, the mean over the seeds of ``axis`` and of ``metric`` (epochs
+    where a seed has no value of the metric are left out)."""
+    by_epoch: dict[int, list[dict]] = {}
+    for points in seeds.values():
+        for point in points:
+            by_epoch.setdefault(point["epoch"], []).append(point)
+    return [(statistics.mean(p[axis] for p in group), statistics.mean(p[metric] for p in group))
+            for _, group in sorted(by_epoch.items()) if all(p[metric] is not None for p in group)]  # fmt: skip
+
+
+def curves_svg(curve: dict[str, dict[int, list[dict]]], suite: Suite) -> str:
+    """One SVG: a panel per metric and axis (epochs, updates, seconds), a line per training row (its mean over the
+    seeds at each saved epoch)."""
+    panels = []
+    for metric in CURVE_METRICS:
+        for axis, label in CURVE_AXES:
+            lines = {}
+            for name, seeds in curve.items():
+                means = curve_means(seeds, axis, metric)
+                if means:
+                    lines[suite.runs[name].label or name] = ([x for x, _ in means], [y for _, y in means])
+            if lines:
+                panels.append(plot.line_plot_svg(lines, 520, 240, title=f"A -> B {metric}", x_label=label, points=True))
+    width, height = 520 * len(CURVE_AXES), 240 * len(CURVE_METRICS)
+    cells = [f'<g transform="translate({520 * (i % len(CURVE_AXES))},{240 * (i // len(CURVE_AXES))})">{svg}</g>'
+             for i, svg in enumerate(panels)]  # fmt: skip
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+            '<rect width="100%" height="100%" fill="white"/>' + "".join(cells) + "</svg>\n")  # fmt: skip
 
 
 def chosen(suite: Suite, rows: str | None) -> Suite:

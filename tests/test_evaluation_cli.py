@@ -302,3 +302,29 @@ def test_paper_suite_quick_mode_tests_on_its_other_test_sets(tmp_path):
     assert float(rows_found["seq_pass_few"]["instances_translated"]) == 1.0
     for test_set in ("shapes_8", "shapes_few"):
         assert (tmp_path / "w" / test_set / "testA").is_dir()
+    # the learning curves of the training row, linked from the section: one point here (a 1-epoch run saves no epoch)
+    assert "![learning curves](images/paper_curves.svg)" in text
+    svg = (tmp_path / "images" / "paper_curves.svg").read_text()
+    assert svg.count("<polyline") == 6 and svg.count("<circle") == 6  # 2 metrics x 3 axes, 1 row, 1 point each
+    assert "trained Seq, tested Seq, 4 per image" in svg and "training seconds" in svg
+
+
+def test_learning_curves_average_the_seeds_at_each_saved_epoch(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import benchmark_shapes
+    import torch
+
+    for tag, epoch, updates in (("3", 4, 270), ("6", 7, 540), ("latest", 12, 990)):
+        torch.save({"counters": {"epoch": epoch, "updates": updates}, "visualizer": {"seconds": updates / 3}},
+                   tmp_path / f"{tag}_training_state.pth")  # fmt: skip
+    states = benchmark_shapes.epoch_states(tmp_path)
+    assert [tag for tag, _ in states] == ["3", "6", "latest"]
+    report = {"directions": {"A->B": {"classification_score": {"value": 0.5}, "mask_iou": {"value": 0.7}}}}
+    point = benchmark_shapes.curve_point(states[1][1], report)
+    assert point == {"epoch": 6, "updates": 540, "seconds": 180.0, "classification_score": 0.5, "mask_iou": 0.7}
+    later = {**point, "epoch": 11, "updates": 990, "classification_score": 0.9}
+    seeds = {0: [point, later], 1: [{**point, "classification_score": 0.7, "updates": 560}, {**later, "mask_iou": None}]}
+    assert benchmark_shapes.curve_means(seeds, "updates", "classification_score") == [(550, 0.6), (990, 0.9)]
+    assert benchmark_shapes.curve_means(seeds, "epoch", "mask_iou") == [(6, 0.7)]  # a seed without a value: left out
+    svg = benchmark_shapes.curves_svg({"seq_seq_4": seeds}, benchmark_shapes.SUITES["paper"])
+    assert svg.count("<polyline") == 6 and "trained Seq, tested Seq, 4 per image" in svg
