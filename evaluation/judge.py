@@ -207,8 +207,9 @@ def unrecognisable(image: torch.Tensor, masks: list[torch.Tensor], generator: to
 class Ensemble:
     """Independently seeded ``DomainClassifier`` members, evaluated together."""
 
-    def __init__(self, members: list[DomainClassifier]) -> None:
+    def __init__(self, members: list[DomainClassifier], fingerprint: str = "") -> None:
         self.members = members
+        self.fingerprint = fingerprint  # what it was trained on and how (``train_or_load``); "" when not known
         for member in members:
             member.eval()
 
@@ -325,7 +326,7 @@ def train_or_load(
                 member = DomainClassifier()
                 member.load_state_dict(state)
                 ensemble.append(member)
-            return Ensemble(ensemble)
+            return Ensemble(ensemble, digest)
     (a, _), (b, _) = (folder_crops(f, limit) for f in folders)
     if len(a) == 0 or len(b) == 0:
         raise ValueError(f"the judge needs instance masks in {folders[0]}_seg and {folders[1]}_seg")
@@ -349,4 +350,4 @@ def train_or_load(
     except OSError as err:
         warnings.warn(f"the judge could not be cached at {cache} ({err.strerror}): pass --cache with a writable file "
                       "to train it once", stacklevel=2)  # fmt: skip
-    return Ensemble(trained)
+    return Ensemble(trained, digest)

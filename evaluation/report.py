@@ -128,7 +128,7 @@ def evaluate(results: str | Path, settings: Settings = Settings()) -> Report:
         real = scoring.RealCrops(dataroot, phase, floor_cache=cache.with_name(f"{cache.stem}_realism_floors.json"))
         classifier = {"members": len(judge.members), "steps": settings.classifier_steps,
                       "accuracy_real": scoring.classifier_accuracy(judge, real),
-                      "probes": scoring.judge_probes(judge, real)}  # fmt: skip
+                      "probes": real.probes(judge)}  # fmt: skip
     report = Report(str(results), str(dataroot), phase, "shapes" if shapes else "photos", classifier,
                     inception.status(weights, settings.fid), bool(options.get("paste_background")),
                     skipped=[] if shapes else skipped_on_photos(dataroot))  # fmt: skip

@@ -272,7 +272,8 @@ def target_shape(dataroot: Path, domain: str, limit: int = 200) -> str:
 
 class RealCrops:
     """The instance crops and background patches of a data set's real images of one phase, per domain, cut once;
-    their realism floors, computed once per data set and kept in ``floor_cache`` (a JSON file)."""
+    their realism floors and the judge's answers on probes, computed once per data set (and judge) and kept in
+    ``floor_cache`` (a JSON file)."""
 
     def __init__(self, dataroot: Path, phase: str, limit: int = REAL_LIMIT, floor_cache: Path | None = None) -> None:
         self.dataroot, self.phase, self.limit, self.floor_cache = dataroot, phase, limit, floor_cache
@@ -306,6 +307,18 @@ class RealCrops:
     def _floor_key(self, kind: str, domain: str, splits: int) -> str:
         return f"{kind}:{splits}:{realism.STEPS}:{fingerprint([self.folder(domain)], self.limit, 0, 0)}"
 
+    def probes(self, judge: Ensemble) -> dict | None:
+        """``judge_probes``, computed once per judge and data set and kept with the floors (a judge of unknown
+        fingerprint is probed every time)."""
+        cached = self._cached_floors() if judge.fingerprint else {}
+        key = f"probes:{PROBE_BLURS}:{judge.fingerprint}:{fingerprint([self.folder(d) for d in 'AB'], self.limit, 0, 0)}"
+        if key in cached:
+            return cached[key]
+        found = judge_probes(judge, self)
+        if judge.fingerprint:
+            self._keep(key, found)
+        return found
+
     def _cached_floors(self) -> dict:
         if self.floor_cache is not None and self.floor_cache.is_file():
             try:
@@ -322,14 +335,18 @@ class RealCrops:
 
     def keep_floor(self, kind: str, domain: str, splits: int, value: dict | None) -> None:
         """Cache a floor that ``cached_floor`` did not have."""
+        self._keep(self._floor_key(kind, domain, splits), value)
+
+    def _keep(self, key: str, value: dict | None) -> None:
         if self.floor_cache is None:
             return
         cached = self._cached_floors()
-        cached[self._floor_key(kind, domain, splits)] = value
+        cached[key] = value
         try:
             atomic_write_text(self.floor_cache, json.dumps(cached, indent=1) + "\n")
         except OSError as err:
-            warnings.warn(f"the realism floors could not be cached at {self.floor_cache} ({err.strerror})", stacklevel=2)
+            warnings.warn(f"the realism floors and probes could not be cached at {self.floor_cache} ({err.strerror})",
+                          stacklevel=2)  # fmt: skip
 
 
 def _per_image(values: torch.Tensor, owners: torch.Tensor, images: int) -> torch.Tensor:

@@ -94,6 +94,7 @@ class Suite:
     memory: bool = False  # measure each training run's activation memory per pass
     steps: bool = False  # scores per sequential step
     curves: bool = False  # score the training rows at every saved epoch too (the budget's --save_epoch_freq)
+    evaluate: list[str] = field(default_factory=list)  # evaluate.py's flags for this suite
     # more test splits: a name -> the data's flags that change (a data set of its own, the same seed), full and quick
     test_sets: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
@@ -233,6 +234,7 @@ SUITES = {
         memory=True,
         steps=True,
         curves=True,
+        evaluate=["--realism_splits", "0"],  # realism is not in its tables: 24 scorings a seed without it
         test_sets={name: flags for name, flags in PAPER_SETS.items() if flags[0]},
     ),
 }
@@ -378,7 +380,7 @@ def main(argv: list[str] | None = None) -> Path:
         for test_set, flags in suite.test_sets.items():
             sh(["datasets/make_shapes_dataset.py", "--out", work / f"shapes_{test_set}", *data_flags,
                 *flags[1 if quick else 0], "--seed", "0"], log)  # fmt: skip
-    evaluate_flags = ["--fid", "none", *(demo.QUICK["evaluate"] if quick else [])]
+    evaluate_flags = ["--fid", "none", *(demo.QUICK["evaluate"] if quick else []), *suite.evaluate]
     reports: dict[str, list[dict]] = {name: [] for name in suite.runs}
     curve: dict[str, dict[int, list[dict]]] = {}  # training row -> seed -> its scores at each saved epoch
     commands, folders = [], {}

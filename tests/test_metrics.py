@@ -118,6 +118,22 @@ def test_domain_classifier_is_deterministic_and_cached_per_data_set_and_settings
     assert cache.stat().st_mtime_ns != stamp
 
 
+def test_the_judges_probes_are_computed_once_per_judge_and_data_set(shapes_root, tmp_path, monkeypatch):
+    from instagan.evaluation import scoring
+    from instagan.evaluation.judge import train_or_load
+
+    judge = train_or_load(shapes_root, tmp_path / "clf.pth", steps=3, members=2)
+    real = scoring.RealCrops(shapes_root, "test", floor_cache=tmp_path / "floors.json")
+    probes = real.probes(judge)
+    assert probes == scoring.judge_probes(judge, real) and "A blurred 2 px" in probes
+    computed = []
+    monkeypatch.setattr(scoring, "judge_probes", lambda *args: computed.append(args) or {"fresh": {}})
+    assert scoring.RealCrops(shapes_root, "test", floor_cache=tmp_path / "floors.json").probes(judge) == probes
+    assert not computed  # read from the cache
+    other = train_or_load(shapes_root, tmp_path / "clf4.pth", steps=4, members=2)  # another judge: probed again
+    assert real.probes(other) == {"fresh": {}} and len(computed) == 1
+
+
 def test_crops_centre_the_instance_with_a_margin():
     from instagan.evaluation.judge import CROP, crop
 
