@@ -305,13 +305,16 @@ class RealCrops:
         return self(domain)[0] if kind == "instances" else self.backgrounds(domain)
 
     def _floor_key(self, kind: str, domain: str, splits: int) -> str:
-        return f"{kind}:{splits}:{realism.STEPS}:{fingerprint([self.folder(domain)], self.limit, 0, 0)}"
+        return f"{kind}:{splits}:{realism.STEPS}:{BACKGROUND_PATCHES}:{fingerprint([self.folder(domain)], self.limit, 0, 0)}"
 
     def probes(self, judge: Ensemble) -> dict | None:
         """``judge_probes``, computed once per judge and data set and kept with the floors (a judge of unknown
         fingerprint is probed every time)."""
+        if not all(self.folder(domain).is_dir() for domain in "AB"):
+            return None
         cached = self._cached_floors() if judge.fingerprint else {}
-        key = f"probes:{PROBE_BLURS}:{judge.fingerprint}:{fingerprint([self.folder(d) for d in 'AB'], self.limit, 0, 0)}"
+        real = fingerprint([self.folder(domain) for domain in "AB"], self.limit, 0, 0)
+        key = f"probes:{PROBE_BLURS}:{BACKGROUND_PATCHES}:{judge.fingerprint}:{real}"
         if key in cached:
             return cached[key]
         found = judge_probes(judge, self)
@@ -475,6 +478,7 @@ def _direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemble, r
             distances = metrics.feature_distances(judge.features(real_crops), judge.features(torch.stack(crops)))
             report["classifier_fd"], report["classifier_kd"] = distances["fd"], distances["kd"]
     return report, [image.output for image in images]
+
 
 def score_direction(folder: Path, samples: list[Sample], tgt: str, judge: Ensemble, real: RealCrops,
                     inception_weights: Path | None, options: dict | None = None, realism_splits: int = 0,

@@ -57,11 +57,9 @@ import demo_shapes as demo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-
 from instagan.reporting import page, plot  # noqa: E402
 from instagan.reporting.results import read_manifest  # noqa: E402
-from instagan.util import cli  # noqa: E402
+from instagan.util import cli, file_set  # noqa: E402
 from instagan.util.cli import UserError  # noqa: E402
 from instagan.util.files import atomic_write_text  # noqa: E402
 
@@ -234,7 +232,7 @@ SUITES = {
         memory=True,
         steps=True,
         curves=True,
-        evaluate=["--realism_splits", "0"],  # realism is not in its tables: 24 scorings a seed without it
+        evaluate=["--realism_splits", "0"],  # realism is not in its tables: 24 scorings a seed, without it
         test_sets={name: flags for name, flags in PAPER_SETS.items() if flags[0]},
     ),
 }
@@ -360,7 +358,9 @@ def main(argv: list[str] | None = None) -> Path:
     budget = demo.QUICK["budget"] if quick else suite.budget
     size = demo.QUICK["size"] if quick else suite.size
     data_flags = suite.quick_data if quick else suite.data
+    test_sets = {name: flags[1 if quick else 0] for name, flags in suite.test_sets.items()}
     config = [*data_flags, *networks, *size, *budget]  # what every run shares: runs of another are never mixed in
+    config += [f"{name}: {' '.join(flags)}" for name, flags in test_sets.items()]
     keep = args.report_only or args.resume
     log = (work / "benchmark.log").open("a" if keep else "w")
     timings_file = work / "timings.json"
@@ -377,10 +377,11 @@ def main(argv: list[str] | None = None) -> Path:
         timings["config"] = config
         save_timings()
         sh(["datasets/make_shapes_dataset.py", "--out", data, *data_flags, "--seed", "0"], log)  # deterministic, seconds
-        for test_set, flags in suite.test_sets.items():
-            sh(["datasets/make_shapes_dataset.py", "--out", work / f"shapes_{test_set}", *data_flags,
-                *flags[1 if quick else 0], "--seed", "0"], log)  # fmt: skip
-    evaluate_flags = ["--fid", "none", *(demo.QUICK["evaluate"] if quick else []), *suite.evaluate]
+        for test_set, flags in test_sets.items():
+            sh(["datasets/make_shapes_dataset.py", "--out", work / f"shapes_{test_set}", *data_flags, *flags, "--seed", "0"], log)
+    # one judge for the suite's data and its test sets (the same training split), trained once
+    evaluate_flags = ["--fid", "none", "--cache", data / "domain_classifier.pth", *(demo.QUICK["evaluate"] if quick else []),
+                      *suite.evaluate]  # fmt: skip
     reports: dict[str, list[dict]] = {name: [] for name in suite.runs}
     curve: dict[str, dict[int, list[dict]]] = {}  # training row -> seed -> its scores at each saved epoch
     commands, folders = [], {}
@@ -434,10 +435,13 @@ def main(argv: list[str] | None = None) -> Path:
                     if tag != "latest":
                         epoch_folder = folder.with_name(f"test_{tag}")
                         if not args.report_only:
-                            epoch_test = [*test_cmd, "--epoch", tag]
-                            if not (args.resume and (epoch_folder / "results.json").is_file()
-                                    and (epoch_folder / "results.json").stat().st_mtime > state.stat().st_mtime):  # fmt: skip
+                            epoch_test, key = [*test_cmd, "--epoch", tag], f"{name}_s{seed}_test_{tag}"
+                            command, tested = " ".join(map(str, epoch_test)), epoch_folder / "results.json"
+                            if not (args.resume and timings.get(key) == command and tested.is_file()
+                                    and tested.stat().st_mtime > state.stat().st_mtime):  # fmt: skip
                                 sh(epoch_test, log)
+                                timings[key] = command
+                                save_timings()
                         scores = epoch_folder / "metrics.json"
                         if not (args.resume and scores.is_file() and scores.stat().st_mtime > scoring_changed(epoch_folder)):
                             sh(["evaluate.py", "--results", epoch_folder, *evaluate_flags], log)
@@ -485,17 +489,23 @@ CURVE_AXES = (("epoch", "epochs"), ("updates", "updates of the generators"), ("s
 
 
 def epoch_states(checkpoints: Path) -> list[tuple[str, Path]]:
-    """The training states a run saved: each ``<epoch>`` tag in order, then ``latest``."""
+    """The training states a run saved: each ``<epoch>`` tag in order, then ``latest``; the tag of the last epoch
+    (train.py saves it too), which holds the weights of ``latest``, is left out."""
     tags = sorted(int(p.name.split("_")[0]) for p in checkpoints.glob("*_training_state.pth") if p.name.split("_")[0].isdigit())
-    return [(str(tag), checkpoints / f"{tag}_training_state.pth") for tag in tags] + [
-        ("latest", checkpoints / "latest_training_state.pth")
-    ]
+    last = checkpoints / "latest_training_state.pth"
+    done = epochs_done(last) if last.is_file() else None
+    return [(str(tag), checkpoints / f"{tag}_training_state.pth") for tag in tags if tag != done] + [("latest", last)]
+
+
+def epochs_done(state: Path) -> int:
+    """The epochs a saved training state had finished (its counter holds the next one)."""
+    return file_set.load_file(state)["counters"]["epoch"] - 1
 
 
 def curve_point(state: Path, report: dict) -> dict:
     """A learning-curve point: the epoch, the updates and the training seconds of a saved state, and the A -> B scores
     of its weights."""
-    saved = torch.load(state, map_location="cpu", weights_only=False)
+    saved = file_set.load_file(state)
     return {"epoch": saved["counters"]["epoch"] - 1, "updates": saved["counters"]["updates"],
             "seconds": saved["visualizer"]["seconds"], **{m: _value(report, "A->B", m) for m in CURVE_METRICS}}  # fmt: skip
 

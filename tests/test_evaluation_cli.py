@@ -96,28 +96,32 @@ def test_benchmark_script_quick_mode(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # instagan, noctx, onestep, cycle_gan, cycle_gan_2x, cycle_gan_seg; tested: those and instagan_tested_onestep
     assert log.read_text().count("$ python train.py") == 6 and log.read_text().count("$ python test.py") == 7
-    # --resume after a stop during cycle_gan_s0's training (its time not yet in timings.json) and with a second seed:
-    # the runs that finished training are kept (and their test passes), cycle_gan_s0 and seed 1's runs are trained
-    timings.write_text(json.dumps({k: v for k, v in json.loads(timings.read_text()).items() if k != "cycle_gan_s0"}))
-    kept = (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns
-    proc = subprocess.run([sys.executable, script, *args, "--seeds", "2", "--resume"], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert log.read_text().count("$ python train.py") == 6 + 1 + 6
-    assert log.read_text().count("$ python test.py") == 7 + 1 + 7
-    assert log.read_text().count("$ python evaluate.py") == 7 + 1 + 7  # the kept runs' scores are still current
-    assert (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns == kept
     table = (tmp_path / "bench.md").read_text()
     names = ("instagan", "instagan_noctx", "instagan_onestep", "instagan_tested_onestep", "cycle_gan", "cycle_gan_2x",
              "cycle_gan_seg")
     for run_name in names:
         assert f"| {run_name} |" in table
-    assert "### A->B" in table and "### B->A" in table and " ± " in table  # mean ± std over the 2 seeds
-    assert "--seeds 2" in table and "--lambda_ctx 0" in table and "--model cycle_gan" in table
+    assert "### A->B" in table and "### B->A" in table and "--lambda_ctx 0" in table and "--model cycle_gan" in table
     # a run with networks of its own: trained with them, tested with what its train_opt.json says
     seg = [line for line in table.splitlines() if "--name cycle_gan_seg_s0" in line]
     assert "--ngf 11 --ndf 21" in seg[0] and "--ngf" not in seg[1] and "--n_blocks 1" in seg[1]
     compare = (work / "compare" / "index.html").read_text()
     assert "00000 (A-&gt;B)" in compare and "instagan_noctx masks" in compare and "cycle_gan" in compare
+    # --resume after a stop during cycle_gan_s0's training (its time not yet in timings.json) and with a second seed,
+    # two of the rows: the runs that finished training are kept (and their test passes and scores), cycle_gan_s0 and
+    # seed 1's runs of those rows are trained
+    timings.write_text(json.dumps({k: v for k, v in json.loads(timings.read_text()).items() if k != "cycle_gan_s0"}))
+    kept = (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns
+    two = ["--rows", "instagan,cycle_gan", "--seeds", "2", "--resume"]
+    proc = subprocess.run([sys.executable, script, *args, *two], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert log.read_text().count("$ python train.py") == 6 + 1 + 2
+    assert log.read_text().count("$ python test.py") == 7 + 1 + 2
+    assert log.read_text().count("$ python evaluate.py") == 7 + 1 + 2  # instagan_s0's scores are still current
+    assert (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns == kept
+    table = (tmp_path / "bench.md").read_text()
+    assert "--rows instagan,cycle_gan --seeds 2" in table and "| instagan |" in table and "| cycle_gan_2x |" not in table
+    assert " ± " in table  # mean ± std over the 2 seeds
     # runs of another configuration are never mixed in: --resume refuses, naming the folder and what it holds
     timings.write_text(json.dumps({**json.loads(timings.read_text()), "config": ["--size", "64"]}))
     proc = subprocess.run([sys.executable, script, *args, "--resume"], capture_output=True, text=True)
@@ -302,7 +306,7 @@ def test_paper_suite_quick_mode_tests_on_its_other_test_sets(tmp_path):
     assert float(rows_found["seq_pass_few"]["instances_translated"]) == 1.0
     for test_set in ("shapes_8", "shapes_few"):
         assert (tmp_path / "w" / test_set / "testA").is_dir()
-    # the learning curves of the training row, linked from the section: one point here (a 1-epoch run saves no epoch)
+    # the learning curves of the training row, linked from the section: one point here (a 1-epoch run: only its last)
     assert "![learning curves](images/paper_curves.svg)" in text
     svg = (tmp_path / "images" / "paper_curves.svg").read_text()
     assert svg.count("<polyline") == 6 and svg.count("<circle") == 6  # 2 metrics x 3 axes, 1 row, 1 point each
@@ -314,11 +318,11 @@ def test_learning_curves_average_the_seeds_at_each_saved_epoch(monkeypatch, tmp_
     import benchmark_shapes
     import torch
 
-    for tag, epoch, updates in (("3", 4, 270), ("6", 7, 540), ("latest", 12, 990)):
+    for tag, epoch, updates in (("3", 4, 270), ("6", 7, 540), ("11", 12, 990), ("latest", 12, 990)):
         torch.save({"counters": {"epoch": epoch, "updates": updates}, "visualizer": {"seconds": updates / 3}},
                    tmp_path / f"{tag}_training_state.pth")  # fmt: skip
     states = benchmark_shapes.epoch_states(tmp_path)
-    assert [tag for tag, _ in states] == ["3", "6", "latest"]
+    assert [tag for tag, _ in states] == ["3", "6", "latest"]  # the last epoch's own tag holds latest's weights
     report = {"directions": {"A->B": {"classification_score": {"value": 0.5}, "mask_iou": {"value": 0.7}}}}
     point = benchmark_shapes.curve_point(states[1][1], report)
     assert point == {"epoch": 6, "updates": 540, "seconds": 180.0, "classification_score": 0.5, "mask_iou": 0.7}
