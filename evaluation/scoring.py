@@ -312,7 +312,7 @@ class RealCrops:
         fingerprint is probed every time)."""
         if not all(self.folder(domain).is_dir() for domain in "AB"):
             return None
-        cached = self._cached_floors() if judge.fingerprint else {}
+        cached = self._cache() if judge.fingerprint else {}
         real = fingerprint([self.folder(domain) for domain in "AB"], self.limit, 0, 0)
         key = f"probes:{PROBE_BLURS}:{BACKGROUND_PATCHES}:{judge.fingerprint}:{real}"
         if key in cached:
@@ -322,7 +322,7 @@ class RealCrops:
             self._keep(key, found)
         return found
 
-    def _cached_floors(self) -> dict:
+    def _cache(self) -> dict:
         if self.floor_cache is not None and self.floor_cache.is_file():
             try:
                 return json.loads(self.floor_cache.read_text())
@@ -332,7 +332,7 @@ class RealCrops:
 
     def cached_floor(self, kind: str, domain: str, splits: int) -> tuple[bool, dict | None]:
         """Whether ``realism.floor`` of the domain's real ``instances`` or ``backgrounds`` is cached, and its value."""
-        cached = self._cached_floors()
+        cached = self._cache()
         key = self._floor_key(kind, domain, splits)
         return key in cached, cached.get(key)
 
@@ -343,7 +343,7 @@ class RealCrops:
     def _keep(self, key: str, value: dict | None) -> None:
         if self.floor_cache is None:
             return
-        cached = self._cached_floors()
+        cached = self._cache()
         cached[key] = value
         try:
             atomic_write_text(self.floor_cache, json.dumps(cached, indent=1) + "\n")

@@ -493,20 +493,20 @@ def epoch_states(checkpoints: Path) -> list[tuple[str, Path]]:
     (train.py saves it too), which holds the weights of ``latest``, is left out."""
     tags = sorted(int(p.name.split("_")[0]) for p in checkpoints.glob("*_training_state.pth") if p.name.split("_")[0].isdigit())
     last = checkpoints / "latest_training_state.pth"
-    done = epochs_done(last) if last.is_file() else None
+    done = epochs_done(file_set.load_file(last)) if last.is_file() else None
     return [(str(tag), checkpoints / f"{tag}_training_state.pth") for tag in tags if tag != done] + [("latest", last)]
 
 
-def epochs_done(state: Path) -> int:
-    """The epochs a saved training state had finished (its counter holds the next one)."""
-    return file_set.load_file(state)["counters"]["epoch"] - 1
+def epochs_done(saved: dict) -> int:
+    """The epochs a loaded training state had finished (its counter holds the next one)."""
+    return saved["counters"]["epoch"] - 1
 
 
 def curve_point(state: Path, report: dict) -> dict:
     """A learning-curve point: the epoch, the updates and the training seconds of a saved state, and the A -> B scores
     of its weights."""
     saved = file_set.load_file(state)
-    return {"epoch": saved["counters"]["epoch"] - 1, "updates": saved["counters"]["updates"],
+    return {"epoch": epochs_done(saved), "updates": saved["counters"]["updates"],
             "seconds": saved["visualizer"]["seconds"], **{m: _value(report, "A->B", m) for m in CURVE_METRICS}}  # fmt: skip
 
 
