@@ -69,7 +69,8 @@ class CycleGANSegModel(TwoDomainModel):
     def make_generator(self, input_nc: int, output_nc: int) -> nn.Module:
         o = self.opt
         net = ResnetSegGenerator(input_nc, output_nc, o.seg_slots, ngf=o.ngf, norm_layer=networks.get_norm_layer(o.norm),
-                                 use_dropout=not o.no_dropout, n_blocks=RESNET_BLOCKS[o.netG], upsample=o.upsample)  # fmt: skip
+                                 use_dropout=not o.no_dropout, n_blocks=RESNET_BLOCKS[o.netG], upsample=o.upsample,
+                                 image_skip=o.image_skip)  # fmt: skip
         networks.init_weights(net, o.init_type, o.init_gain)
         return net
 
