@@ -29,15 +29,15 @@ def define_G(
     init_gain: float = 0.02,
     n_blocks: int = 9,
     upsample: str = "transpose",
-    image_skip: bool = False,
+    blend_input: bool = False,
 ) -> nn.Module:
-    """Build the generator ``netG``, one of ``GENERATORS``; ``upsample``: see ``upsampling``; ``image_skip``: see
+    """Build the generator ``netG``, one of ``GENERATORS``; ``upsample``: see ``upsampling``; ``blend_input``: see
     ``decode``."""
     if netG not in GENERATORS:
         raise ValueError(f"unknown --netG {netG!r}: use {', '.join(GENERATORS)}")
     if upsample not in UPSAMPLING:
         raise ValueError(f"unknown --upsample {upsample!r}: use {', '.join(UPSAMPLING)}")
-    net = GENERATORS[netG](input_nc, output_nc, ngf, get_norm_layer(norm), use_dropout, n_blocks, upsample, image_skip)
+    net = GENERATORS[netG](input_nc, output_nc, ngf, get_norm_layer(norm), use_dropout, n_blocks, upsample, blend_input)
     init_weights(net, init_type, init_gain)
     return net
 
@@ -104,28 +104,34 @@ def upsampling(in_channels: int, out_channels: int, mode: str, use_bias: bool) -
 
 
 def _resnet_decoder(output_nc: int, ngf: int, norm_layer: NormFactory, use_bias: bool,
-                    upsample: str = "transpose", skip_nc: int = 0) -> list[nn.Module]:  # fmt: skip
-    """From 4*ngf channels: two upsamplings by 2 (``upsampling``) down to ngf, 7x7 conv to output_nc, tanh. The
-    7x7 conv also takes ``skip_nc`` channels of the input (``decode``)."""
+                    upsample: str = "transpose") -> list[nn.Module]:  # fmt: skip
+    """From 4*ngf channels: two upsamplings by 2 (``upsampling``) down to ngf, 7x7 conv to output_nc, tanh."""
     layers: list[nn.Module] = []
     for mult in (4, 2):
         layers += [*upsampling(ngf * mult, ngf * mult // 2, upsample, use_bias), norm_layer(ngf * mult // 2), nn.ReLU(True)]
-    layers += [nn.ReflectionPad2d(3), FewOutputsConv2d(ngf + skip_nc, output_nc, kernel_size=7), nn.Tanh()]
+    layers += [nn.ReflectionPad2d(3), FewOutputsConv2d(ngf, output_nc, kernel_size=7), nn.Tanh()]
     return layers
 
 
-HEAD = 3  # the layers that end a decoder: pad, 7x7 conv, tanh
+def blend_channels(input_nc: int, output_nc: int, blend_input: bool) -> int:
+    """The image channels a decoder draws: ``output_nc``, and with ``blend_input`` one more, the blend weight (``decode``),
+    which needs as many channels in the input image as in the output."""
+    if blend_input and input_nc != output_nc:
+        raise ValueError(f"--blend_input blends the input image into the output: --input_nc {input_nc} and --output_nc "
+                         f"{output_nc} must be equal")
+    return output_nc + 1 if blend_input else output_nc
 
 
-def decode(decoder: nn.Sequential, features: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-    """Run ``decoder`` (one that ends with ``_resnet_decoder``'s layers) on ``features``; ``skip``: the input image,
-    which its last convolution also sees (``--image_skip``). Instance norm after the first convolution removes an
-    image's mean colour, so without the skip a generator must infer a flat background's colour from its texture;
-    with it, the output layer sees the input's colours in a 7x7 window, unnormalised."""
-    if skip is None:
-        return decoder(features)
-    body = decoder[:-HEAD](features)
-    return decoder[-HEAD:](torch.cat([body, skip.to(body.dtype)], dim=1))
+def decode(decoder: nn.Sequential, features: torch.Tensor, blend_with: torch.Tensor | None = None) -> torch.Tensor:
+    """Run ``decoder`` on ``features``. ``blend_with`` (``--blend_input``): the input image, and the decoder draws one
+    channel more, a weight w per pixel (its tanh output mapped to [0, 1]); the output is w * input + (1 - w) * the
+    drawn image. Instance norm after the first convolution removes an image's mean colour, so a generator must infer
+    a flat background's colour from its texture; a blend copies what it keeps, colour included."""
+    out = decoder(features)
+    if blend_with is None:
+        return out
+    weight = (out[:, -1:] + 1) / 2
+    return weight * blend_with.to(out.dtype) + (1 - weight) * out[:, :-1]
 
 
 class ResnetGenerator(nn.Module):
@@ -140,18 +146,18 @@ class ResnetGenerator(nn.Module):
         use_dropout: bool = False,
         n_blocks: int = 9,
         upsample: str = "transpose",
-        image_skip: bool = False,
+        blend_input: bool = False,
     ) -> None:
         super().__init__()
         use_bias = _uses_bias(norm_layer)
-        self.image_skip = image_skip
+        self.blend_input = blend_input
         self.model = nn.Sequential(
             *_resnet_encoder(input_nc, ngf, norm_layer, use_dropout, n_blocks, use_bias),
-            *_resnet_decoder(output_nc, ngf, norm_layer, use_bias, upsample, input_nc if image_skip else 0),
+            *_resnet_decoder(blend_channels(input_nc, output_nc, blend_input), ngf, norm_layer, use_bias, upsample),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return decode(self.model, x, x if self.image_skip else None)
+        return decode(self.model, x, x if self.blend_input else None)
 
 
 class ResnetSetGenerator(nn.Module):
@@ -174,15 +180,15 @@ class ResnetSetGenerator(nn.Module):
         use_dropout: bool = False,
         n_blocks: int = 9,
         upsample: str = "transpose",
-        image_skip: bool = False,
+        blend_input: bool = False,
     ) -> None:
         super().__init__()
         use_bias = _uses_bias(norm_layer)
-        self.input_nc, self.image_skip = input_nc, image_skip
+        self.input_nc, self.blend_input = input_nc, blend_input
         self.encoder_img = nn.Sequential(*_resnet_encoder(input_nc, ngf, norm_layer, use_dropout, n_blocks, use_bias))
         self.encoder_seg = nn.Sequential(*_resnet_encoder(1, ngf, norm_layer, use_dropout, n_blocks, use_bias))
-        skip_nc = input_nc if image_skip else 0
-        self.decoder_img = nn.Sequential(*_resnet_decoder(output_nc, 2 * ngf, norm_layer, use_bias, upsample, skip_nc))
+        drawn = blend_channels(input_nc, output_nc, blend_input)
+        self.decoder_img = nn.Sequential(*_resnet_decoder(drawn, 2 * ngf, norm_layer, use_bias, upsample))
         self.decoder_seg = nn.Sequential(*_resnet_decoder(1, 3 * ngf, norm_layer, use_bias, upsample))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -194,7 +200,7 @@ class ResnetSetGenerator(nn.Module):
         enc_segs = self.encoder_seg(segs[sample_of, slot_of].unsqueeze(1))  # (K, 4ngf, h, w)
         set_feature = torch.zeros_like(enc_img).index_add_(0, sample_of, enc_segs)  # (in place: keeps the layout)
 
-        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), img if self.image_skip else None)
+        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), img if self.blend_input else None)
         dec_segs = self.decoder_seg(torch.cat([enc_segs, enc_img[sample_of], set_feature[sample_of]], dim=1))
         out_segs = segs.index_put((sample_of, slot_of), dec_segs[:, 0].to(segs.dtype))
         return torch.cat([out_img, out_segs], dim=1)
@@ -214,14 +220,14 @@ class ResnetSetGenerator(nn.Module):
         enc_segs = self.encoder_seg(segs.reshape(b * n, 1, h, w))  # (B * N, 4ngf, h', w')
         weights = slots.to(enc_segs.dtype).reshape(b * n, 1, 1, 1)
         set_feature = (enc_segs * weights).reshape(b, n, *enc_segs.shape[1:]).sum(dim=1)
-        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), img if self.image_skip else None)
+        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), img if self.blend_input else None)
         per_slot = torch.cat([enc_segs, enc_img.repeat_interleave(n, dim=0), set_feature.repeat_interleave(n, dim=0)], dim=1)
         dec_segs = self.decoder_seg(per_slot).reshape(b, n, h, w)
         out_segs = torch.where(slots[:, :, None, None], dec_segs.to(segs.dtype), segs)
         return torch.cat([out_img, out_segs], dim=1)
 
 
-# --netG: name -> builder(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample, image_skip). A new
+# --netG: name -> builder(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample, blend_input). A new
 # generator is a class and an entry here (the flag's choices are these names).
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     "set": ResnetSetGenerator,
