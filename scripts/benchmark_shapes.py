@@ -12,6 +12,8 @@ docs/benchmarks.md and a page that shows the runs' translations of a few test im
 ablation (1 to 3 instances per training image, up to 8 per test image, 48x48; the training seed changes per seed):
 - instagan:               trained with --ins_max 4 --ins_per 2, tested sequentially (--ins_max 8 --ins_per 2)
 - instagan_noctx:         the same with --lambda_ctx 0
+- instagan_random_order:  the same with --set_order random (the instances of a step drawn in random order, in
+                          training and test; the default takes the largest first)
 - instagan_onestep:       trained with --ins_per 4 (= --ins_max) and tested in one step (--ins_max 8 --ins_per 8)
 - instagan_tested_onestep: the instagan run, tested in one step (--ins_max 8 --ins_per 8)
 - cycle_gan:              --model cycle_gan on the images alone
@@ -150,6 +152,7 @@ SUITES = {
         runs={
             "instagan": Run(SEQ4, SEQ8),
             "instagan_noctx": Run([*SEQ4, "--lambda_ctx", "0"], SEQ8),
+            "instagan_random_order": Run([*SEQ4, "--set_order", "random"], [*SEQ8, "--set_order", "random"]),
             "instagan_onestep": Run(["--ins_max", "4", "--ins_per", "4"], ONE_STEP8),
             "instagan_tested_onestep": Run("instagan", ONE_STEP8),
             "cycle_gan": Run(["--model", "cycle_gan"], ["--model", "cycle_gan"]),

@@ -94,14 +94,16 @@ def test_benchmark_script_quick_mode(tmp_path):
     args = ["--quick", "--work", str(work), "--out", str(tmp_path / "bench.md")]
     proc = subprocess.run([sys.executable, script, *args, "--seeds", "1"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    # instagan, noctx, onestep, cycle_gan, cycle_gan_2x, cycle_gan_seg; tested: those and instagan_tested_onestep
-    assert log.read_text().count("$ python train.py") == 6 and log.read_text().count("$ python test.py") == 7
+    # instagan, noctx, random_order, onestep, cycle_gan, cycle_gan_2x, cycle_gan_seg; tested: those and
+    # instagan_tested_onestep
+    assert log.read_text().count("$ python train.py") == 7 and log.read_text().count("$ python test.py") == 8
     table = (tmp_path / "bench.md").read_text()
-    names = ("instagan", "instagan_noctx", "instagan_onestep", "instagan_tested_onestep", "cycle_gan", "cycle_gan_2x",
-             "cycle_gan_seg")
+    names = ("instagan", "instagan_noctx", "instagan_random_order", "instagan_onestep", "instagan_tested_onestep",
+             "cycle_gan", "cycle_gan_2x", "cycle_gan_seg")
     for run_name in names:
         assert f"| {run_name} |" in table
     assert "### A->B" in table and "### B->A" in table and "--lambda_ctx 0" in table and "--model cycle_gan" in table
+    assert "--set_order random" in table
     # a run with networks of its own: trained with them, tested with what its train_opt.json says
     seg = [line for line in table.splitlines() if "--name cycle_gan_seg_s0" in line]
     assert "--ngf 11 --ndf 21" in seg[0] and "--ngf" not in seg[1] and "--n_blocks 1" in seg[1]
@@ -115,9 +117,9 @@ def test_benchmark_script_quick_mode(tmp_path):
     two = ["--rows", "instagan,cycle_gan", "--seeds", "2", "--resume"]
     proc = subprocess.run([sys.executable, script, *args, *two], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert log.read_text().count("$ python train.py") == 6 + 1 + 2
-    assert log.read_text().count("$ python test.py") == 7 + 1 + 2
-    assert log.read_text().count("$ python evaluate.py") == 7 + 1 + 2  # instagan_s0's scores are still current
+    assert log.read_text().count("$ python train.py") == 7 + 1 + 2
+    assert log.read_text().count("$ python test.py") == 8 + 1 + 2
+    assert log.read_text().count("$ python evaluate.py") == 8 + 1 + 2  # instagan_s0's scores are still current
     assert (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns == kept
     table = (tmp_path / "bench.md").read_text()
     assert "--rows instagan,cycle_gan --seeds 2" in table and "| instagan |" in table and "| cycle_gan_2x |" not in table

@@ -45,43 +45,45 @@ def test_every_upsampling_keeps_the_shapes_and_the_set_structure(upsample):
     assert ("ConvTranspose2d" in kinds) == transposed and ("Upsample" in kinds) == (not transposed)
 
 
-@pytest.mark.parametrize("netG", ["set", "resnet_6blocks"])
-def test_only_a_blend_with_the_input_lets_a_generator_see_a_flat_colour(netG):
+def test_only_a_blend_with_the_input_lets_a_generator_see_a_flat_colour():
     # instance norm after the first convolution removes a constant added to a colour channel (reflection padding keeps
     # it constant at the border too): without the blend the translated image is blind to it, with it the output moves
+    # outside the instances, and the masks' decoder stays blind to it
     x = make_input(batch=1)
     shifted = x.clone()
     shifted[:, 1] += 0.3  # the same picture, greener
     for blend_input in (False, True):
         torch.manual_seed(0)
-        G = N.define_G(3, 3, 4, netG, n_blocks=1, blend_input=blend_input).eval()
+        G = N.define_G(3, 3, 4, "set", n_blocks=1, blend_input=blend_input).eval()
         with torch.no_grad():
-            y, y_shifted = G(x if netG == "set" else x[:, :3]), G(shifted if netG == "set" else shifted[:, :3])
+            y, y_shifted = G(x), G(shifted)
         change = (y_shifted[:, :3] - y[:, :3]).abs().max().item()
         assert (change > 1e-3) == blend_input, (blend_input, change)
-        if netG == "set":  # the masks' decoder never sees the image's colours
-            torch.testing.assert_close(y_shifted[:, 3:], y[:, 3:], atol=1e-4, rtol=0)
+        torch.testing.assert_close(y_shifted[:, 3:], y[:, 3:], atol=1e-4, rtol=0)
 
 
-def test_the_blend_weight_chooses_between_the_input_and_the_drawn_image():
+def test_the_blend_copies_the_input_outside_the_instances_only():
     G = N.define_G(3, 3, 4, "set", n_blocks=1, blend_input=True).eval()
     last = G.decoder_img[-2]
     assert last.weight.shape[0] == 3 + 1  # the image and its blend weight
     x = make_input(empty={(0, 3)})
+    inside = (x[:, 3:] > 0).any(dim=1, keepdim=True).expand(-1, 3, -1, -1)
     perm = torch.tensor([2, 0, 3, 1])
     with torch.no_grad():
         y, y_perm = G(x), G(torch.cat([x[:, :3], x[:, 3:][:, perm]], 1))
-        torch.testing.assert_close(y_perm[:, 3:], y[:, 3:][:, perm], atol=1e-5, rtol=0)
+        torch.testing.assert_close(y_perm, torch.cat([y[:, :3], y[:, 3:][:, perm]], 1), atol=1e-5, rtol=0)
         torch.testing.assert_close(G.forward_static(x), y, atol=1e-5, rtol=0)
-        for bias, expected in ((30.0, x[:, :3]), (-30.0, None)):  # weight 1: the input itself; weight 0: the drawn image
-            last.bias[3] = bias
-            out = G(x)[:, :3]
-            if expected is not None:
-                torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
-            else:
-                assert not torch.allclose(out, x[:, :3], atol=0.1)
+        last.bias[3] = 30.0  # a weight of 1: the input itself outside the instances, the drawn image inside
+        copied = G(x)[:, :3]
+        last.bias[3] = -30.0  # a weight of 0: the drawn image everywhere
+        drawn = G(x)[:, :3]
+    torch.testing.assert_close(copied[~inside], x[:, :3][~inside], atol=1e-6, rtol=0)
+    torch.testing.assert_close(copied[inside], drawn[inside], atol=1e-6, rtol=0)
+    assert (drawn - x[:, :3]).abs().mean() > 0.1
     with pytest.raises(ValueError, match="--input_nc 1 and --output_nc 3 must be equal"):
         N.define_G(1, 3, 4, "set", n_blocks=1, blend_input=True)
+    with pytest.raises(ValueError, match="needs --model insta_gan"):
+        N.define_G(3, 3, 4, "resnet_6blocks", blend_input=True)
 
 
 def test_a_transposed_3x3_convolution_draws_a_checkerboard_and_the_others_do_not():

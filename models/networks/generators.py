@@ -114,24 +114,29 @@ def _resnet_decoder(output_nc: int, ngf: int, norm_layer: NormFactory, use_bias:
 
 
 def blend_channels(input_nc: int, output_nc: int, blend_input: bool) -> int:
-    """The image channels a decoder draws: ``output_nc``, and with ``blend_input`` one more, the blend weight (``decode``),
-    which needs as many channels in the input image as in the output."""
+    """The image channels a decoder draws: ``output_nc``, and with ``blend_input`` one more, the blend weight
+    (``decode``), which needs as many channels in the input image as in the output."""
     if blend_input and input_nc != output_nc:
         raise ValueError(f"--blend_input blends the input image into the output: --input_nc {input_nc} and --output_nc "
                          f"{output_nc} must be equal")
     return output_nc + 1 if blend_input else output_nc
 
 
-def decode(decoder: nn.Sequential, features: torch.Tensor, blend_with: torch.Tensor | None = None) -> torch.Tensor:
-    """Run ``decoder`` on ``features``. ``blend_with`` (``--blend_input``): the input image, and the decoder draws one
-    channel more, a weight w per pixel (its tanh output mapped to [0, 1]); the output is w * input + (1 - w) * the
-    drawn image. Instance norm after the first convolution removes an image's mean colour, so a generator must infer
-    a flat background's colour from its texture; a blend copies what it keeps, colour included."""
+def decode(decoder: nn.Sequential, features: torch.Tensor, img: torch.Tensor | None = None,
+           segs: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """Run ``decoder`` on ``features``. With ``img`` and ``segs`` (``--blend_input``: the input image and the step's
+    instance masks), the decoder draws one channel more, a weight w per pixel (its tanh output mapped to [0, 1]), and
+    the output is w * img + (1 - w) * the drawn image outside the instances, the drawn image inside them. Instance
+    norm after the first convolution removes an image's mean colour, so a generator must infer a flat background's
+    colour from its texture; the blend copies what it keeps, colour included. Inside the instances nothing is copied,
+    so that keeping an instance as it is stays a choice the discriminator judges (a free blend learned to copy the
+    boxes of A -> B whole)."""
     out = decoder(features)
-    if blend_with is None:
+    if img is None or segs is None:
         return out
-    weight = (out[:, -1:] + 1) / 2
-    return weight * blend_with.to(out.dtype) + (1 - weight) * out[:, :-1]
+    outside = (1 - instance_set.merge(segs.to(out.dtype))) / 2  # 1 outside every mask, 0 inside
+    weight = (out[:, -1:] + 1) / 2 * outside
+    return weight * img.to(out.dtype) + (1 - weight) * out[:, :-1]
 
 
 class ResnetGenerator(nn.Module):
@@ -149,15 +154,17 @@ class ResnetGenerator(nn.Module):
         blend_input: bool = False,
     ) -> None:
         super().__init__()
+        if blend_input:
+            raise ValueError("--blend_input blends the input image outside the instances a step translates: it needs "
+                             "--model insta_gan (--netG set)")  # fmt: skip
         use_bias = _uses_bias(norm_layer)
-        self.blend_input = blend_input
         self.model = nn.Sequential(
             *_resnet_encoder(input_nc, ngf, norm_layer, use_dropout, n_blocks, use_bias),
-            *_resnet_decoder(blend_channels(input_nc, output_nc, blend_input), ngf, norm_layer, use_bias, upsample),
+            *_resnet_decoder(output_nc, ngf, norm_layer, use_bias, upsample),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return decode(self.model, x, x if self.blend_input else None)
+        return self.model(x)
 
 
 class ResnetSetGenerator(nn.Module):
@@ -191,6 +198,10 @@ class ResnetSetGenerator(nn.Module):
         self.decoder_img = nn.Sequential(*_resnet_decoder(drawn, 2 * ngf, norm_layer, use_bias, upsample))
         self.decoder_seg = nn.Sequential(*_resnet_decoder(1, 3 * ngf, norm_layer, use_bias, upsample))
 
+    def blended(self, img: torch.Tensor, segs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | tuple[()]:
+        """What ``decode`` blends with (``--blend_input``): the input image and the step's masks."""
+        return (img, segs) if self.blend_input else ()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         img, segs = x[:, : self.input_nc], x[:, self.input_nc :]
         slots = instance_set.encoded_slots(segs)
@@ -200,7 +211,7 @@ class ResnetSetGenerator(nn.Module):
         enc_segs = self.encoder_seg(segs[sample_of, slot_of].unsqueeze(1))  # (K, 4ngf, h, w)
         set_feature = torch.zeros_like(enc_img).index_add_(0, sample_of, enc_segs)  # (in place: keeps the layout)
 
-        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), img if self.blend_input else None)
+        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), *self.blended(img, segs))
         dec_segs = self.decoder_seg(torch.cat([enc_segs, enc_img[sample_of], set_feature[sample_of]], dim=1))
         out_segs = segs.index_put((sample_of, slot_of), dec_segs[:, 0].to(segs.dtype))
         return torch.cat([out_img, out_segs], dim=1)
@@ -220,7 +231,7 @@ class ResnetSetGenerator(nn.Module):
         enc_segs = self.encoder_seg(segs.reshape(b * n, 1, h, w))  # (B * N, 4ngf, h', w')
         weights = slots.to(enc_segs.dtype).reshape(b * n, 1, 1, 1)
         set_feature = (enc_segs * weights).reshape(b, n, *enc_segs.shape[1:]).sum(dim=1)
-        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), img if self.blend_input else None)
+        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), *self.blended(img, segs))
         per_slot = torch.cat([enc_segs, enc_img.repeat_interleave(n, dim=0), set_feature.repeat_interleave(n, dim=0)], dim=1)
         dec_segs = self.decoder_seg(per_slot).reshape(b, n, h, w)
         out_segs = torch.where(slots[:, :, None, None], dec_segs.to(segs.dtype), segs)
