@@ -70,7 +70,7 @@ class CycleGANSegModel(TwoDomainModel):
         o = self.opt
         net = ResnetSegGenerator(input_nc, output_nc, o.seg_slots, ngf=o.ngf, norm_layer=networks.get_norm_layer(o.norm),
                                  use_dropout=not o.no_dropout, n_blocks=RESNET_BLOCKS[o.netG], upsample=o.upsample,
-                                 blend_input=o.blend_input)  # fmt: skip
+                                 context_skip=o.context_skip)  # fmt: skip
         networks.init_weights(net, o.init_type, o.init_gain)
         return net
 

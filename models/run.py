@@ -27,7 +27,7 @@ from instagan.util.files import FolderLock
 
 # The flags that fix the networks' shapes: a run resumes, and weights load, only with the same values.
 ARCHITECTURE_FLAGS = ("model", "netG", "netD", "ngf", "ndf", "n_blocks", "n_layers_D", "norm", "input_nc", "output_nc",
-                      "no_dropout", "upsample", "blend_input", "seg_slots")  # fmt: skip
+                      "no_dropout", "upsample", "context_skip", "seg_slots")  # fmt: skip
 # Files a training run writes into its folder, besides the checkpoints.
 RUN_FILES = ("loss_log.txt", "train_opt.txt", "train_opt.json")
 # What to do about a flag that differs from the run: where the run's value is taken unless a flag is given (test.py,

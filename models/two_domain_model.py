@@ -158,7 +158,7 @@ class TwoDomainModel(BaseModel):
         o = self.opt
         dropout = not o.no_dropout
         return networks.define_G(input_nc, output_nc, o.ngf, o.netG, o.norm, dropout, o.init_type, o.init_gain, o.n_blocks,
-                                 o.upsample, o.blend_input)  # fmt: skip
+                                 o.upsample, o.context_skip)  # fmt: skip
 
     def make_discriminator(self, input_nc: int) -> nn.Module:
         o = self.opt

@@ -104,10 +104,9 @@ class BaseOptions:
         m.add_argument("--upsample", default="transpose", choices=("transpose", "transpose4", "nearest", "bilinear"),
                        help="the generators' upsampling: transposed 3x3 convolutions (the original's), transposed 4x4 "
                        "ones (an even overlap), or a resize (nearest or bilinear) followed by a 3x3 convolution")  # fmt: skip
-        m.add_argument("--blend_input", action="store_true", help="the generators also draw a weight per pixel and, "
-                       "outside the instances a step translates, output weight * input image + (1 - weight) * the image "
-                       "they draw: the background they keep is copied, its colour included, which instance norm hides "
-                       "from them (InstaGAN only; a departure from the original)")  # fmt: skip
+        m.add_argument("--context_skip", action="store_true", help="the generators' last convolution also sees the "
+                       "input image outside the instances a step translates, whose colours instance norm removes (InstaGAN "
+                       "only; a departure from the original)")  # fmt: skip
         m.add_argument("--n_layers_D", default=3, help="layers of --netD n_layers", **at_least(1))
         m.add_argument("--norm", default="instance", choices=("instance", "batch", "none"), help="normalisation layers")
         m.add_argument("--init_type", default="normal", choices=("normal", "xavier", "kaiming", "orthogonal"), help="weight init")

@@ -28,7 +28,7 @@ def test_the_architecture_is_the_recorded_flags_that_fix_the_networks(tmp_path):
     assert architecture(opt) == {"ngf": 16, "no_dropout": False}
     assert run.trained_with(opt) == "--ngf 8 --no_dropout"
     assert as_flags({"no_dropout": False, "ngf": 4}) == "--dropout --ngf 4"
-    assert as_flags({"blend_input": True}) == "--blend_input" and as_flags({"blend_input": False}) == "no --blend_input"
+    assert as_flags({"context_skip": True}) == "--context_skip" and as_flags({"context_skip": False}) == "no --context_skip"
 
 
 def test_a_differing_architecture_flag_is_one_error_naming_both_values(tmp_path):

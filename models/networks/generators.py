@@ -29,15 +29,15 @@ def define_G(
     init_gain: float = 0.02,
     n_blocks: int = 9,
     upsample: str = "transpose",
-    blend_input: bool = False,
+    context_skip: bool = False,
 ) -> nn.Module:
-    """Build the generator ``netG``, one of ``GENERATORS``; ``upsample``: see ``upsampling``; ``blend_input``: see
+    """Build the generator ``netG``, one of ``GENERATORS``; ``upsample``: see ``upsampling``; ``context_skip``: see
     ``decode``."""
     if netG not in GENERATORS:
         raise ValueError(f"unknown --netG {netG!r}: use {', '.join(GENERATORS)}")
     if upsample not in UPSAMPLING:
         raise ValueError(f"unknown --upsample {upsample!r}: use {', '.join(UPSAMPLING)}")
-    net = GENERATORS[netG](input_nc, output_nc, ngf, get_norm_layer(norm), use_dropout, n_blocks, upsample, blend_input)
+    net = GENERATORS[netG](input_nc, output_nc, ngf, get_norm_layer(norm), use_dropout, n_blocks, upsample, context_skip)
     init_weights(net, init_type, init_gain)
     return net
 
@@ -104,39 +104,32 @@ def upsampling(in_channels: int, out_channels: int, mode: str, use_bias: bool) -
 
 
 def _resnet_decoder(output_nc: int, ngf: int, norm_layer: NormFactory, use_bias: bool,
-                    upsample: str = "transpose") -> list[nn.Module]:  # fmt: skip
-    """From 4*ngf channels: two upsamplings by 2 (``upsampling``) down to ngf, 7x7 conv to output_nc, tanh."""
+                    upsample: str = "transpose", skip_nc: int = 0) -> list[nn.Module]:  # fmt: skip
+    """From 4*ngf channels: two upsamplings by 2 (``upsampling``) down to ngf, 7x7 conv to output_nc, tanh. The
+    7x7 conv also takes ``skip_nc`` channels of the input (``decode``)."""
     layers: list[nn.Module] = []
     for mult in (4, 2):
         layers += [*upsampling(ngf * mult, ngf * mult // 2, upsample, use_bias), norm_layer(ngf * mult // 2), nn.ReLU(True)]
-    layers += [nn.ReflectionPad2d(3), FewOutputsConv2d(ngf, output_nc, kernel_size=7), nn.Tanh()]
+    layers += [nn.ReflectionPad2d(3), FewOutputsConv2d(ngf + skip_nc, output_nc, kernel_size=7), nn.Tanh()]
     return layers
 
 
-def blend_channels(input_nc: int, output_nc: int, blend_input: bool) -> int:
-    """The image channels a decoder draws: ``output_nc``, and with ``blend_input`` one more, the blend weight
-    (``decode``), which needs as many channels in the input image as in the output."""
-    if blend_input and input_nc != output_nc:
-        raise ValueError(f"--blend_input blends the input image into the output: --input_nc {input_nc} and --output_nc "
-                         f"{output_nc} must be equal")
-    return output_nc + 1 if blend_input else output_nc
+HEAD = 3  # the layers that end a decoder: pad, 7x7 conv, tanh
 
 
 def decode(decoder: nn.Sequential, features: torch.Tensor, img: torch.Tensor | None = None,
            segs: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
-    """Run ``decoder`` on ``features``. With ``img`` and ``segs`` (``--blend_input``: the input image and the step's
-    instance masks), the decoder draws one channel more, a weight w per pixel (its tanh output mapped to [0, 1]), and
-    the output is w * img + (1 - w) * the drawn image outside the instances, the drawn image inside them. Instance
-    norm after the first convolution removes an image's mean colour, so a generator must infer a flat background's
-    colour from its texture; the blend copies what it keeps, colour included. Inside the instances nothing is copied,
-    so that keeping an instance as it is stays a choice the discriminator judges (a free blend learned to copy the
-    boxes of A -> B whole)."""
-    out = decoder(features)
+    """Run ``decoder`` (one that ends with ``_resnet_decoder``'s layers) on ``features``. With ``img`` and ``segs``
+    (``--context_skip``: the input image and the step's instance masks), its last convolution also sees the image
+    outside the instances (zero inside them). Instance norm after the first convolution removes an image's mean colour,
+    so a generator must infer a flat background's colour from its texture; the skip shows it the context's colours in
+    a 7x7 window, unnormalised. Inside the instances it sees none: a skip of the whole image let the boxes' colour
+    through to the corners that A -> B must paint as background."""
     if img is None or segs is None:
-        return out
-    outside = (1 - instance_set.merge(segs.to(out.dtype))) / 2  # 1 outside every mask, 0 inside
-    weight = (out[:, -1:] + 1) / 2 * outside
-    return weight * img.to(out.dtype) + (1 - weight) * out[:, :-1]
+        return decoder(features)
+    body = decoder[:-HEAD](features)
+    outside = (1 - instance_set.merge(segs.to(body.dtype))) / 2  # 1 outside every mask, 0 inside
+    return decoder[-HEAD:](torch.cat([body, img.to(body.dtype) * outside], dim=1))
 
 
 class ResnetGenerator(nn.Module):
@@ -151,12 +144,12 @@ class ResnetGenerator(nn.Module):
         use_dropout: bool = False,
         n_blocks: int = 9,
         upsample: str = "transpose",
-        blend_input: bool = False,
+        context_skip: bool = False,
     ) -> None:
         super().__init__()
-        if blend_input:
-            raise ValueError("--blend_input blends the input image outside the instances a step translates: it needs "
-                             "--model insta_gan (--netG set)")  # fmt: skip
+        if context_skip:
+            raise ValueError("--context_skip shows the generator the image outside the instances a step translates: it "
+                             "needs --model insta_gan (--netG set)")  # fmt: skip
         use_bias = _uses_bias(norm_layer)
         self.model = nn.Sequential(
             *_resnet_encoder(input_nc, ngf, norm_layer, use_dropout, n_blocks, use_bias),
@@ -187,20 +180,20 @@ class ResnetSetGenerator(nn.Module):
         use_dropout: bool = False,
         n_blocks: int = 9,
         upsample: str = "transpose",
-        blend_input: bool = False,
+        context_skip: bool = False,
     ) -> None:
         super().__init__()
         use_bias = _uses_bias(norm_layer)
-        self.input_nc, self.blend_input = input_nc, blend_input
+        self.input_nc, self.context_skip = input_nc, context_skip
         self.encoder_img = nn.Sequential(*_resnet_encoder(input_nc, ngf, norm_layer, use_dropout, n_blocks, use_bias))
         self.encoder_seg = nn.Sequential(*_resnet_encoder(1, ngf, norm_layer, use_dropout, n_blocks, use_bias))
-        drawn = blend_channels(input_nc, output_nc, blend_input)
-        self.decoder_img = nn.Sequential(*_resnet_decoder(drawn, 2 * ngf, norm_layer, use_bias, upsample))
+        skip_nc = input_nc if context_skip else 0
+        self.decoder_img = nn.Sequential(*_resnet_decoder(output_nc, 2 * ngf, norm_layer, use_bias, upsample, skip_nc))
         self.decoder_seg = nn.Sequential(*_resnet_decoder(1, 3 * ngf, norm_layer, use_bias, upsample))
 
     def blended(self, img: torch.Tensor, segs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | tuple[()]:
-        """What ``decode`` blends with (``--blend_input``): the input image and the step's masks."""
-        return (img, segs) if self.blend_input else ()
+        """What ``decode`` shows the last convolution (``--context_skip``): the input image and the step's masks."""
+        return (img, segs) if self.context_skip else ()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         img, segs = x[:, : self.input_nc], x[:, self.input_nc :]
@@ -238,7 +231,7 @@ class ResnetSetGenerator(nn.Module):
         return torch.cat([out_img, out_segs], dim=1)
 
 
-# --netG: name -> builder(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample, blend_input). A new
+# --netG: name -> builder(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks, upsample, context_skip). A new
 # generator is a class and an entry here (the flag's choices are these names).
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     "set": ResnetSetGenerator,
