@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from instagan.models.networks.layers import (
     FewOutputsConv2d,
@@ -104,32 +105,57 @@ def upsampling(in_channels: int, out_channels: int, mode: str, use_bias: bool) -
 
 
 def _resnet_decoder(output_nc: int, ngf: int, norm_layer: NormFactory, use_bias: bool,
-                    upsample: str = "transpose", skip_nc: int = 0) -> list[nn.Module]:  # fmt: skip
-    """From 4*ngf channels: two upsamplings by 2 (``upsampling``) down to ngf, 7x7 conv to output_nc, tanh. The
-    7x7 conv also takes ``skip_nc`` channels of the input (``decode``)."""
+                    upsample: str = "transpose") -> list[nn.Module]:  # fmt: skip
+    """From 4*ngf channels: two upsamplings by 2 (``upsampling``) down to ngf, 7x7 conv to output_nc, tanh."""
     layers: list[nn.Module] = []
     for mult in (4, 2):
         layers += [*upsampling(ngf * mult, ngf * mult // 2, upsample, use_bias), norm_layer(ngf * mult // 2), nn.ReLU(True)]
-    layers += [nn.ReflectionPad2d(3), FewOutputsConv2d(ngf + skip_nc, output_nc, kernel_size=7), nn.Tanh()]
+    layers += [nn.ReflectionPad2d(3), FewOutputsConv2d(ngf, output_nc, kernel_size=7), nn.Tanh()]
     return layers
 
 
 HEAD = 3  # the layers that end a decoder: pad, 7x7 conv, tanh
+FILL_RADIUS = 10  # context_image: how far (pixels) an instance's pixel looks for the context around it
 
 
-def decode(decoder: nn.Sequential, features: torch.Tensor, img: torch.Tensor | None = None,
-           segs: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
-    """Run ``decoder`` (one that ends with ``_resnet_decoder``'s layers) on ``features``. With ``img`` and ``segs``
-    (``--context_skip``: the input image and the step's instance masks), its last convolution also sees the image
-    outside the instances (zero inside them). Instance norm after the first convolution removes an image's mean colour,
-    so a generator must infer a flat background's colour from its texture; the skip shows it the context's colours in
-    a 7x7 window, unnormalised. Inside the instances it sees none: a skip of the whole image let the boxes' colour
-    through to the corners that A -> B must paint as background."""
-    if img is None or segs is None:
+def context_image(img: torch.Tensor, segs: torch.Tensor, radius: int = FILL_RADIUS) -> torch.Tensor:
+    """The image outside the instances, filled in inside them with the mean of the context within ``radius`` pixels
+    (a square window), or of the whole context where none is that near (zero where the instances cover the image):
+    (B, C, H, W), (B, N, H, W) in [-1, 1] -> (B, C, H, W). A box's corners get the colour of the background around
+    it, which is what A -> B paints there."""
+    outside = (1 - instance_set.merge(segs.to(img.dtype))) / 2  # 1 outside every mask, 0 inside
+    window = dict(kernel_size=2 * radius + 1, stride=1, padding=radius)
+    near, count = F.avg_pool2d(img * outside, **window), F.avg_pool2d(outside, **window)
+    anywhere = (img * outside).sum(dim=(2, 3), keepdim=True) / outside.sum(dim=(2, 3), keepdim=True).clamp(min=1)
+    fill = torch.where(count > 1e-3, near / count.clamp(min=1e-3), anywhere)
+    return img * outside + fill * (1 - outside)
+
+
+class ContextSkip(nn.Module):
+    """``--context_skip``: a 3x3 convolution and ReLU over the image decoder's last features and ``context_image``,
+    added to those features before the last 7x7 convolution. Instance norm after the first convolution removes an
+    image's mean colour, so a generator must infer a flat background's colour from its texture; this shows it the
+    colours around the instances, unnormalised, through a ReLU that can gate them: kept in the background and in the
+    corners that A -> B paints as background, left out inside the instances it draws. (Tried before it: the whole image
+    into the last convolution, which let the boxes' colour through to their corners; and a learned blend of input and
+    output, which copied the boxes whole.)"""
+
+    def __init__(self, features: int, image_nc: int) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(features + image_nc, features, kernel_size=3), nn.ReLU())
+
+    def forward(self, features: torch.Tensor, img: torch.Tensor, segs: torch.Tensor) -> torch.Tensor:
+        context = context_image(img.to(features.dtype), segs)
+        return features + self.conv(torch.cat([features, context], dim=1))
+
+
+def decode(decoder: nn.Sequential, features: torch.Tensor, skip: ContextSkip | None = None,
+           img: torch.Tensor | None = None, segs: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """Run ``decoder`` (one that ends with ``_resnet_decoder``'s layers) on ``features``, with ``skip`` (given ``img``
+    and ``segs``, the input image and the step's masks) before its last convolution."""
+    if skip is None:
         return decoder(features)
-    body = decoder[:-HEAD](features)
-    outside = (1 - instance_set.merge(segs.to(body.dtype))) / 2  # 1 outside every mask, 0 inside
-    return decoder[-HEAD:](torch.cat([body, img.to(body.dtype) * outside], dim=1))
+    return decoder[-HEAD:](skip(decoder[:-HEAD](features), img, segs))
 
 
 class ResnetGenerator(nn.Module):
@@ -184,16 +210,12 @@ class ResnetSetGenerator(nn.Module):
     ) -> None:
         super().__init__()
         use_bias = _uses_bias(norm_layer)
-        self.input_nc, self.context_skip = input_nc, context_skip
+        self.input_nc = input_nc
         self.encoder_img = nn.Sequential(*_resnet_encoder(input_nc, ngf, norm_layer, use_dropout, n_blocks, use_bias))
         self.encoder_seg = nn.Sequential(*_resnet_encoder(1, ngf, norm_layer, use_dropout, n_blocks, use_bias))
-        skip_nc = input_nc if context_skip else 0
-        self.decoder_img = nn.Sequential(*_resnet_decoder(output_nc, 2 * ngf, norm_layer, use_bias, upsample, skip_nc))
+        self.decoder_img = nn.Sequential(*_resnet_decoder(output_nc, 2 * ngf, norm_layer, use_bias, upsample))
+        self.skip_img = ContextSkip(2 * ngf, input_nc) if context_skip else None
         self.decoder_seg = nn.Sequential(*_resnet_decoder(1, 3 * ngf, norm_layer, use_bias, upsample))
-
-    def blended(self, img: torch.Tensor, segs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | tuple[()]:
-        """What ``decode`` shows the last convolution (``--context_skip``): the input image and the step's masks."""
-        return (img, segs) if self.context_skip else ()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         img, segs = x[:, : self.input_nc], x[:, self.input_nc :]
@@ -204,7 +226,7 @@ class ResnetSetGenerator(nn.Module):
         enc_segs = self.encoder_seg(segs[sample_of, slot_of].unsqueeze(1))  # (K, 4ngf, h, w)
         set_feature = torch.zeros_like(enc_img).index_add_(0, sample_of, enc_segs)  # (in place: keeps the layout)
 
-        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), *self.blended(img, segs))
+        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), self.skip_img, img, segs)
         dec_segs = self.decoder_seg(torch.cat([enc_segs, enc_img[sample_of], set_feature[sample_of]], dim=1))
         out_segs = segs.index_put((sample_of, slot_of), dec_segs[:, 0].to(segs.dtype))
         return torch.cat([out_img, out_segs], dim=1)
@@ -224,7 +246,7 @@ class ResnetSetGenerator(nn.Module):
         enc_segs = self.encoder_seg(segs.reshape(b * n, 1, h, w))  # (B * N, 4ngf, h', w')
         weights = slots.to(enc_segs.dtype).reshape(b * n, 1, 1, 1)
         set_feature = (enc_segs * weights).reshape(b, n, *enc_segs.shape[1:]).sum(dim=1)
-        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), *self.blended(img, segs))
+        out_img = decode(self.decoder_img, torch.cat([enc_img, set_feature], dim=1), self.skip_img, img, segs)
         per_slot = torch.cat([enc_segs, enc_img.repeat_interleave(n, dim=0), set_feature.repeat_interleave(n, dim=0)], dim=1)
         dec_segs = self.decoder_seg(per_slot).reshape(b, n, h, w)
         out_segs = torch.where(slots[:, :, None, None], dec_segs.to(segs.dtype), segs)
