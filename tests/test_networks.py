@@ -67,6 +67,8 @@ def test_the_context_image_fills_the_instances_with_the_colour_around_them():
     img, segs = x[:, :3], x[:, 3:]
     inside = (segs > 0).any(dim=1, keepdim=True).expand(-1, 3, -1, -1)
     context = N.generators.context_image(img, segs)
+    square = torch.nn.functional.avg_pool2d(img, kernel_size=21, stride=1, padding=10)  # one 21 x 21 window
+    torch.testing.assert_close(N.generators._box_mean(img, 10), square, atol=1e-6, rtol=0)
     torch.testing.assert_close(context[~inside], img[~inside], atol=0, rtol=0)  # the context as it is
     recoloured = torch.where(inside, img + 0.5, img)
     torch.testing.assert_close(N.generators.context_image(recoloured, segs), context, atol=1e-6, rtol=0)

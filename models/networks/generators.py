@@ -124,11 +124,18 @@ def context_image(img: torch.Tensor, segs: torch.Tensor, radius: int = FILL_RADI
     (B, C, H, W), (B, N, H, W) in [-1, 1] -> (B, C, H, W). A box's corners get the colour of the background around
     it, which is what A -> B paints there."""
     outside = (1 - instance_set.merge(segs.to(img.dtype))) / 2  # 1 outside every mask, 0 inside
-    window = dict(kernel_size=2 * radius + 1, stride=1, padding=radius)
-    near, count = F.avg_pool2d(img * outside, **window), F.avg_pool2d(outside, **window)
+    near, count = _box_mean(img * outside, radius), _box_mean(outside, radius)
     anywhere = (img * outside).sum(dim=(2, 3), keepdim=True) / outside.sum(dim=(2, 3), keepdim=True).clamp(min=1)
     fill = torch.where(count > 1e-3, near / count.clamp(min=1e-3), anywhere)
     return img * outside + fill * (1 - outside)
+
+
+def _box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """The mean of x over a (2 * radius + 1)-pixel square around each pixel, zeros beyond the border: two 1-d means,
+    a tenth of the work of one 21 x 21 window."""
+    k = 2 * radius + 1
+    rows = F.avg_pool2d(x, kernel_size=(1, k), stride=1, padding=(0, radius))
+    return F.avg_pool2d(rows, kernel_size=(k, 1), stride=1, padding=(radius, 0))
 
 
 class ContextSkip(nn.Module):
