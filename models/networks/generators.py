@@ -33,7 +33,7 @@ def define_G(
     context_skip: bool = False,
 ) -> nn.Module:
     """Build the generator ``netG``, one of ``GENERATORS``; ``upsample``: see ``upsampling``; ``context_skip``: see
-    ``decode``."""
+    ``ContextSkip``."""
     if netG not in GENERATORS:
         raise ValueError(f"unknown --netG {netG!r}: use {', '.join(GENERATORS)}")
     if upsample not in UPSAMPLING:
