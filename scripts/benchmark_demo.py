@@ -60,7 +60,7 @@ def run_seed(seed: int, work: Path, quick: bool) -> dict:
                               stderr=subprocess.STDOUT)  # fmt: skip
     if done.returncode:
         raise UserError(f"the demo of seed {seed} failed (exit status {done.returncode}): its output is in {log}")
-    record = json.loads((work / "results" / f"demo_s{seed}" / "test_latest" / "demo.json").read_text())
+    record = json.loads((work / "results" / f"demo_s{seed}" / demo.FOLDER / "demo.json").read_text())
     return {**record, "wall": round(time.time() - start, 1)}
 
 

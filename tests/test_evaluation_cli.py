@@ -79,11 +79,11 @@ def test_demo_script_quick_mode(tmp_path):
                DEMO_CHECKPOINTS=str(tmp_path / "ck"), DEMO_RESULTS=str(tmp_path / "res"))  # fmt: skip
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "demo_shapes.sh")], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (tmp_path / "res" / "demo" / "test_latest" / "metrics.json").is_file()
+    assert (tmp_path / "res" / "demo" / "test_latest_ema" / "metrics.json").is_file()
     assert (tmp_path / "ck" / "demo" / "web" / "index.html").is_file()
     assert "classification_score: " in proc.stdout and "test results:" in proc.stdout and "(target >= 0.9)" in proc.stdout
     assert "targets met" in proc.stdout and "mask_iou: " in proc.stdout
-    record = json.loads((tmp_path / "res" / "demo" / "test_latest" / "demo.json").read_text())
+    record = json.loads((tmp_path / "res" / "demo" / "test_latest_ema" / "demo.json").read_text())
     assert record["quick"] is True and record["seconds"]["total"] >= record["seconds"]["training"] > 0
 
 
@@ -233,7 +233,7 @@ def test_benchmark_demo_runs_the_demo_per_seed_and_writes_its_table(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| 4 |") or line.startswith("| 5 |")]
     assert len(rows) == 2 and all(" min " in row for row in rows)
     for seed in (4, 5):  # each seed its own data set and run, with its record
-        record = json.loads((tmp_path / "w" / "results" / f"demo_s{seed}" / "test_latest" / "demo.json").read_text())
+        record = json.loads((tmp_path / "w" / "results" / f"demo_s{seed}" / "test_latest_ema" / "demo.json").read_text())
         assert record["seed"] == seed and record["batches"] > 0 and set(record["met"]) < set(record["values"])
     assert (tmp_path / "w" / "data_s4" / "testA_ideal").is_dir()
     # --resume keeps the seeds that finished
