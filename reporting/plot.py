@@ -22,6 +22,13 @@ def styles(names: list[str]) -> dict[str, tuple[str, str]]:
     return found
 
 
+def legend_entry(x: float, y: float, name: str, colour: str, pattern: str = "") -> str:
+    """A legend's entry: a short stroke of the line's colour and dash (``pattern``: its stroke-dasharray attribute)
+    from ``x``, and the name after it, on the baseline ``y``."""
+    return (f'<line x1="{x}" y1="{y - 4}" x2="{x + 22}" y2="{y - 4}" stroke="{colour}" stroke-width="2"{pattern}/>'
+            f'<text x="{x + 28}" y="{y}">{escape(name)}</text>')
+
+
 def whole_ticks(lo: float, hi: float, most: int = 10) -> list[int]:
     """Integer ticks from ``lo`` to ``hi`` at a step of 1, 2 or 5 times a power of ten, at most ``most`` + 1 of them."""
     k, step = 0, 1
@@ -42,12 +49,18 @@ def loss_curves_svg(x: list[float], series: dict[str, list[float]], width: int =
 
 def line_plot_svg(lines: dict[str, tuple[list[float], list[float]]], width: int = 600, height: int = 280,
                   x_range: tuple[float, float] | None = None, title: str = "", x_label: str = "epochs done",
-                  points: bool = False) -> str:  # fmt: skip
+                  points: bool = False, faint: dict[str, list[tuple[list[float], list[float]]]] | None = None,
+                  legend: bool = True) -> str:  # fmt: skip
     """An inline SVG: one polyline per named line (its x and y values; ``points``: a dot at each), with whole ticks
-    over ``x_range`` (default: the whole numbers around every x), y ticks from 0 or below, a title and a legend."""
-    xs = [v for x, _ in lines.values() for v in x]
-    left, right, top, bottom = 50, 130, 22, 32
-    values = [v for _, ys in lines.values() for v in ys]
+    over ``x_range`` (default: the whole numbers around every x), y ticks from 0 or below, a title and a legend on the
+    right (``legend=False``: none, for figures that draw one legend for several plots). ``faint``: further lines of a
+    named line (e.g. its seeds, where it is their mean), drawn thin in its colour, without a legend entry."""
+    faint = faint or {}
+    every = [*lines.values(), *(line for extra in faint.values() for line in extra)]
+    xs = [v for x, _ in every for v in x]
+    left, top, bottom = 50, 22, 32
+    right = 130 if legend else 16
+    values = [v for _, ys in every for v in ys]
     y_min, y_max = min(values + [0.0]), max(values)
     if y_max <= y_min:
         y_max = y_min + 1.0
@@ -78,13 +91,15 @@ def line_plot_svg(lines: dict[str, tuple[list[float], list[float]]], width: int 
     for i, (name, (colour, dash)) in enumerate(styles(list(lines)).items()):
         x, ys = lines[name]
         pattern = f' stroke-dasharray="{dash}"' if dash else ""
+        for fx, fys in faint.get(name, []):
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1" stroke-opacity="0.4"{pattern} points="'
+                         + " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(fx, fys)) + '"/>')  # fmt: skip
         coords = [(sx(a), sy(b)) for a, b in zip(x, ys)]
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5"{pattern} points="'
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="{2 if faint.get(name) else 1.5}"{pattern} points="'
                      + " ".join(f"{a:.1f},{b:.1f}" for a, b in coords) + '"/>')  # fmt: skip
         if points:
             parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.5" fill="{colour}"/>' for a, b in coords]
-        ly, x0 = top + 14 * i + 10, width - right + 10
-        parts.append(f'<line x1="{x0}" y1="{ly - 4}" x2="{x0 + 22}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"{pattern}/>')
-        parts.append(f'<text x="{x0 + 28}" y="{ly}">{escape(name)}</text>')
+        if legend:
+            parts.append(legend_entry(width - right + 10, top + 14 * i + 10, name, colour, pattern))
     parts.append("</svg>")
     return "".join(parts)

@@ -458,7 +458,8 @@ def main(argv: list[str] | None = None) -> Path:
         picture = out_file.parent / "images" / f"{args.suite}_curves.svg"
         picture.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(picture, curves_svg(curve, suite))
-        lines += [f"Learning curves (mean over the seeds; each training row tested as in its row, at every saved epoch): "
+        lines += [f"Learning curves (each training row tested as in its row, at every saved epoch; bold: the mean over the "
+                  f"seeds, faint: each seed): "
                   f"![learning curves]({picture.relative_to(out_file.parent).as_posix()})", ""]  # fmt: skip
     judge = next(iter(reports.values()))[0]["classifier"]["accuracy_real"]
     compare = comparison_page(work / "compare", folders, [f"{i:05d}" for i in range(4)])
@@ -489,6 +490,7 @@ def main(argv: list[str] | None = None) -> Path:
 
 CURVE_METRICS = ("classification_score", "mask_iou")
 CURVE_AXES = (("epoch", "epochs"), ("updates", "updates of the generators"), ("seconds", "training seconds"))
+PANEL = (440, 240)  # the size of each plot of a learning-curve figure (pixels)
 
 
 def epoch_states(checkpoints: Path) -> list[tuple[str, Path]]:
@@ -526,22 +528,34 @@ def curve_means(seeds: dict[int, list[dict]], axis: str, metric: str) -> list[tu
 
 def curves_svg(curve: dict[str, dict[int, list[dict]]], suite: Suite) -> str:
     """One SVG: a panel per metric and axis (epochs, updates, seconds), a line per training row (its mean over the
-    seeds at each saved epoch)."""
+    seeds at each saved epoch, each seed's own line faint behind it), and one legend above the panels."""
+    names = {name: suite.runs[name].label or name for name in curve}
     panels = []
     for metric in CURVE_METRICS:
         for axis, label in CURVE_AXES:
-            lines = {}
+            lines, faint = {}, {}
             for name, seeds in curve.items():
                 means = curve_means(seeds, axis, metric)
                 if means:
-                    lines[suite.runs[name].label or name] = ([x for x, _ in means], [y for _, y in means])
+                    lines[names[name]] = ([x for x, _ in means], [y for _, y in means])
+                    faint[names[name]] = [([p[axis] for p in points if p[metric] is not None],
+                                           [p[metric] for p in points if p[metric] is not None])
+                                          for _, points in sorted(seeds.items()) if len(seeds) > 1]  # fmt: skip
             if lines:
-                panels.append(plot.line_plot_svg(lines, 520, 240, title=f"A -> B {metric}", x_label=label, points=True))
-    width, height = 520 * len(CURVE_AXES), 240 * len(CURVE_METRICS)
-    cells = [f'<g transform="translate({520 * (i % len(CURVE_AXES))},{240 * (i // len(CURVE_AXES))})">{svg}</g>'
+                panels.append(plot.line_plot_svg(lines, PANEL[0], PANEL[1], title=f"A -> B {metric}", x_label=label,
+                                                 points=True, faint=faint, legend=False))  # fmt: skip
+    looks = plot.styles(list(names.values()))
+    entries = [plot.legend_entry(50 + 320 * i, 16, name, colour, dash and f' stroke-dasharray="{dash}"')
+               for i, (name, (colour, dash)) in enumerate(looks.items())]  # fmt: skip
+    if any(len(seeds) > 1 for seeds in curve.values()):
+        entries.append(f'<text x="{50 + 320 * len(looks)}" y="16">bold: the mean over the seeds; faint: each seed</text>')
+    top = 26
+    width, height = PANEL[0] * len(CURVE_AXES), top + PANEL[1] * len(CURVE_METRICS)
+    cells = [f'<g transform="translate({PANEL[0] * (i % len(CURVE_AXES))},{top + PANEL[1] * (i // len(CURVE_AXES))})">{svg}</g>'
              for i, svg in enumerate(panels)]  # fmt: skip
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-            '<rect width="100%" height="100%" fill="white"/>' + "".join(cells) + "</svg>\n")  # fmt: skip
+            '<rect width="100%" height="100%" fill="white"/>' + f'<g font-size="11">{"".join(entries)}</g>'
+            + "".join(cells) + "</svg>\n")  # fmt: skip
 
 
 def chosen(suite: Suite, rows: str | None) -> Suite:

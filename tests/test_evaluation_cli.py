@@ -333,4 +333,6 @@ def test_learning_curves_average_the_seeds_at_each_saved_epoch(monkeypatch, tmp_
     assert benchmark_shapes.curve_means(seeds, "updates", "classification_score") == [(550, 0.6), (990, 0.9)]
     assert benchmark_shapes.curve_means(seeds, "epoch", "mask_iou") == [(6, 0.7)]  # a seed without a value: left out
     svg = benchmark_shapes.curves_svg({"seq_seq_4": seeds}, benchmark_shapes.SUITES["paper"])
-    assert svg.count("<polyline") == 6 and "trained Seq, tested Seq, 4 per image" in svg
+    # 6 panels (2 metrics by 3 axes), each with the mean and, faint behind it, each seed's own line; one legend on top
+    assert svg.count("<polyline") == 18 and svg.count('stroke-opacity="0.4"') == 12
+    assert svg.count("trained Seq, tested Seq, 4 per image") == 1 and "faint: each seed" in svg
