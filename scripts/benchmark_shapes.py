@@ -164,6 +164,7 @@ SUITES = {
         title="InstaGAN, its ablations and CycleGAN",
         work="benchmark_runs",
         quick_data=[*demo.QUICK_DATA, "--test_max_instances", "8"],
+        memory=True,
     ),
     "sequential": Suite(
         # 4 to 8 instances of 12 to 19 pixels per 64x64 image, a pixel apart: none hides another. Every training run
@@ -415,10 +416,10 @@ def main(argv: list[str] | None = None) -> Path:
                     log.flush()
                     updates = re.findall(r"done: (\d+) updates", (work / "benchmark.log").read_text())
                     timings[f"{key}_updates"] = int(updates[-1]) if updates else None
-                    if suite.memory:
-                        timings[f"{key}_memory"] = activation_megabytes(train_cmd)
                     timings[key] = seconds
-                    save_timings()
+                if not isinstance(run.train, str) and suite.memory and timings.get(f"{key}_memory") is None:
+                    timings[f"{key}_memory"] = activation_megabytes(train_cmd)  # (also of runs kept from before)
+                save_timings()
                 weights = work / "checkpoints" / f"{trained}_s{seed}" / "latest_net_G_A.pth"
                 tested, command = folder / "results.json", " ".join(map(str, test_cmd))
                 same = timings.get(f"{name}_s{seed}_test", command) == command  # the same test.py command as then
@@ -453,7 +454,7 @@ def main(argv: list[str] | None = None) -> Path:
             if seed == 0:
                 commands += ["python " + " ".join(map(str, c)).replace(f"{ROOT}/", "") for c in
                              ([train_cmd] if not isinstance(run.train, str) else []) + [test_cmd]]  # fmt: skip
-    lines = tables(suite, reports, timings, args.seeds)
+    lines = tables(suite, reports, timings, args.seeds, budget, quick)
     if curve:
         picture = out_file.parent / "images" / f"{args.suite}_curves.svg"
         picture.parent.mkdir(parents=True, exist_ok=True)
@@ -571,15 +572,23 @@ def chosen(suite: Suite, rows: str | None) -> Suite:
     return replace(suite, runs={name: run for name, run in suite.runs.items() if name in needed})
 
 
-def tables(suite: Suite, reports: dict[str, list[dict]], timings: dict, seeds: int) -> list[str]:
-    """The suite's tables, per direction: its metrics, per step if it has steps, and each training run's budget.
+def epochs(flags: list[str]) -> int:
+    """The epochs that train.py flags ask for: --niter plus --niter_decay (each flag's last value)."""
+    value = {flags[i]: int(flags[i + 1]) for i in range(len(flags) - 1) if flags[i] in ("--niter", "--niter_decay")}
+    return value.get("--niter", 0) + value.get("--niter_decay", 0)
+
+
+def tables(suite: Suite, reports: dict[str, list[dict]], timings: dict, seeds: int, budget: list[str],
+           quick: bool = False) -> list[str]:  # fmt: skip
+    """The suite's tables, per direction: its metrics, per step if it has steps, and each training run's budget
+    (``budget``: the flags every run shares; ``quick``: the runs' own epochs left out, as --quick trains them).
     Training times that ``timings["shared_cpu"]`` lists (runs that shared the CPU with other work) are left out."""
     lines = []
     shared = set(timings.get("shared_cpu", []))
     steps = sorted({s for runs in reports.values() for r in runs for d in r["directions"].values()
                     for s in d.get("by_step", {})}, key=lambda s: (not s.isdigit(), s))  # fmt: skip
     for direction in ("A->B", "B->A"):
-        extra = ["updates", "training time (s)"] + (["activation memory per pass (MiB)"] if suite.memory else [])
+        extra = ["epochs", "updates", "training time (s)"] + (["activation memory per pass (MiB)"] if suite.memory else [])
         step_columns = [f"step {s}" if s.isdigit() else s for s in steps] if suite.steps else []
         header = ["run", *suite.metrics, *step_columns, *extra]
         lines += [f"### {direction}", "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
@@ -589,6 +598,7 @@ def tables(suite: Suite, reports: dict[str, list[dict]], timings: dict, seeds: i
             cells += [mean_std([_step_value(r, direction, s) for r in runs]) for s in steps] if suite.steps else []
             trained = suite.runs[name].trained(name)
             keys = [f"{trained}_s{s}" for s in range(min(seeds, len(runs)))]
+            cells.append(str(epochs([*budget, *(suite.runs[trained].epochs if not quick else [])])))
             for suffix, digits in (("_updates", 0), ("", 0), ("_memory", 1))[: 3 if suite.memory else 2]:
                 values = [timings.get(key + suffix) for key in keys]
                 alone = [v for key, v in zip(keys, values) if not (suffix == "" and key in shared)]

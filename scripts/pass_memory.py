@@ -62,8 +62,10 @@ class SavedTensors:
 
 
 def fullest_batch(dataset, batch_size: int) -> dict:
-    """The batch_size samples whose A images have the most instances, collated."""
-    counts = [len(dataset.domain_A.mask_paths(i)) for i in range(len(dataset.domain_A))]
+    """The batch_size samples whose A images have the most instances, collated (of a data set without masks, as
+    --model cycle_gan reads: the first batch_size samples)."""
+    domain = getattr(dataset, "domain_A", None)
+    counts = [len(domain.mask_paths(i)) for i in range(len(domain))] if domain is not None else [0] * len(dataset)
     chosen = sorted(range(len(counts)), key=lambda i: -counts[i])[:batch_size]
     samples = [dataset[i] for i in chosen]
     return torch.utils.data.default_collate(samples)
@@ -80,9 +82,13 @@ def main(argv: list[str] | None = None) -> float:
     with SavedTensors() as saved:
         trainer.train_step(batch)
     mib = saved.peak / 2**20
-    instances = int((batch["A_segs"] > -1).flatten(2).any(2).sum(1).max())
-    print(f"{mib:.1f} MiB held for backward at most, training step of {opt.batch_size} images with up to {instances} "
-          f"instances, --ins_max {getattr(opt, 'ins_max', '-')} --ins_per {getattr(opt, 'ins_per', '-')}")  # fmt: skip
+    if "A_segs" in batch:
+        instances = int((batch["A_segs"] > -1).flatten(2).any(2).sum(1).max())
+        holding = f"with up to {instances} instances, --ins_max {getattr(opt, 'ins_max', '-')} --ins_per "
+        holding += str(getattr(opt, "ins_per", "-"))
+    else:
+        holding = "without masks"
+    print(f"{mib:.1f} MiB held for backward at most, training step of {opt.batch_size} images {holding}")
     return mib
 
 

@@ -112,7 +112,10 @@ def test_benchmark_script_quick_mode(tmp_path):
     # --resume after a stop during cycle_gan_s0's training (its time not yet in timings.json) and with a second seed,
     # two of the rows: the runs that finished training are kept (and their test passes and scores), cycle_gan_s0 and
     # seed 1's runs of those rows are trained
-    timings.write_text(json.dumps({k: v for k, v in json.loads(timings.read_text()).items() if k != "cycle_gan_s0"}))
+    # (and a run kept from before memory was measured: measured now, without training it again)
+    recorded = json.loads(timings.read_text())
+    assert recorded["instagan_s0_memory"] > recorded["cycle_gan_s0_memory"] > 0  # masks and their networks take memory
+    timings.write_text(json.dumps({k: v for k, v in recorded.items() if k not in ("cycle_gan_s0", "instagan_s0_memory")}))
     kept = (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns
     two = ["--rows", "instagan,cycle_gan", "--seeds", "2", "--resume"]
     proc = subprocess.run([sys.executable, script, *args, *two], capture_output=True, text=True)
@@ -121,6 +124,7 @@ def test_benchmark_script_quick_mode(tmp_path):
     assert log.read_text().count("$ python test.py") == 8 + 1 + 2
     assert log.read_text().count("$ python evaluate.py") == 8 + 1 + 2  # instagan_s0's scores are still current
     assert (work / "checkpoints" / "instagan_s0" / "latest_net_G_A.pth").stat().st_mtime_ns == kept
+    assert json.loads(timings.read_text())["instagan_s0_memory"] == recorded["instagan_s0_memory"]  # measured again
     table = (tmp_path / "bench.md").read_text()
     assert "--rows instagan,cycle_gan --seeds 2" in table and "| instagan |" in table and "| cycle_gan_2x |" not in table
     assert " ± " in table  # mean ± std over the 2 seeds
@@ -250,13 +254,22 @@ def test_benchmark_tables_leave_out_times_that_shared_the_cpu(monkeypatch):
                "cycle_gan": [{"directions": {}}] * 2}  # fmt: skip
     timings = {"instagan_s0": 1800.0, "instagan_s1": 640.0, "cycle_gan_s0": 220.0, "cycle_gan_s1": 210.0,
                "instagan_s0_updates": 2300, "instagan_s1_updates": 2300, "cycle_gan_s0_updates": 1170,
-               "cycle_gan_s1_updates": 1170, "shared_cpu": ["instagan_s0"]}  # fmt: skip
-    lines = benchmark_shapes.tables(suite, reports, timings, seeds=2)
+               "cycle_gan_s1_updates": 1170, "instagan_s0_memory": 40.0, "instagan_s1_memory": 40.0,
+               "shared_cpu": ["instagan_s0"]}  # fmt: skip
+    lines = benchmark_shapes.tables(suite, reports, timings, seeds=2, budget=suite.budget)
     a_to_b = lines[: lines.index("### B->A")]
     rows = {line.split(" | ")[0].strip("| "): line for line in a_to_b if line.startswith(("| instagan |", "| cycle_gan |"))}
-    assert rows["instagan"].endswith("| 2300 ± 0 | 640 (1 of 2 seeds) |")  # the shared run's 1800 s is left out
+    # epochs, updates, time (the shared run's 1800 s left out), memory per pass (not measured for cycle_gan here)
+    assert rows["instagan"].endswith("| 13 | 2300 ± 0 | 640 (1 of 2 seeds) | 40.0 ± 0.0 |")
     assert "0.850 ± 0.071" in rows["instagan"]
-    assert rows["cycle_gan"].endswith("| 1170 ± 0 | 215 ± 7 |")
+    assert rows["cycle_gan"].endswith("| 13 | 1170 ± 0 | 215 ± 7 | - |")
+    # a row with epochs of its own (the sequential suite's Seq, 2 + 1), and a row testing it
+    suite = benchmark_shapes.SUITES["sequential"]
+    reports = {"seq_seq": [{"directions": {}}], "seq_one": [{"directions": {}}], "one_one": [{"directions": {}}]}
+    lines = benchmark_shapes.tables(suite, reports, {}, seeds=1, budget=suite.budget)
+    cells = {line.split(" | ")[0].split(" (")[0].strip("| "): line.split(" | ")[-4] for line in lines if line.startswith("| ")}
+    assert cells["seq_seq"] == cells["seq_one"] == "3" and cells["one_one"] == "11"
+    assert benchmark_shapes.epochs(["--niter", "7", "--niter_decay", "6", "--niter", "2"]) == 8  # each flag's last value
 
 
 def test_the_demo_table_leaves_out_the_time_of_a_run_that_shared_the_cpu(monkeypatch):
