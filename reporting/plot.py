@@ -50,11 +50,12 @@ def loss_curves_svg(x: list[float], series: dict[str, list[float]], width: int =
 def line_plot_svg(lines: dict[str, tuple[list[float], list[float]]], width: int = 600, height: int = 280,
                   x_range: tuple[float, float] | None = None, title: str = "", x_label: str = "epochs done",
                   points: bool = False, faint: dict[str, list[tuple[list[float], list[float]]]] | None = None,
-                  legend: bool = True) -> str:  # fmt: skip
+                  legend: bool = True, looks: dict[str, tuple[str, str]] | None = None) -> str:  # fmt: skip
     """An inline SVG: one polyline per named line (its x and y values; ``points``: a dot at each), with whole ticks
     over ``x_range`` (default: the whole numbers around every x), y ticks from 0 or below, a title and a legend on the
     right (``legend=False``: none, for figures that draw one legend for several plots). ``faint``: further lines of a
-    named line (e.g. its seeds, where it is their mean), drawn thin in its colour, without a legend entry."""
+    named line (e.g. its seeds, where it is their mean), drawn thin in its colour, without a legend entry. ``looks``:
+    the colour and dash of each name (default: ``styles`` of the lines drawn), the same in every plot of a figure."""
     faint = faint or {}
     every = [*lines.values(), *(line for extra in faint.values() for line in extra)]
     xs = [v for x, _ in every for v in x]
@@ -88,8 +89,9 @@ def line_plot_svg(lines: dict[str, tuple[list[float], list[float]]], width: int 
         parts.append(f'<line x1="{sx(tick):.1f}" y1="{top}" x2="{sx(tick):.1f}" y2="{height - bottom}" stroke="#eee"/>')
         parts.append(f'<text x="{sx(tick):.1f}" y="{height - bottom + 14}" text-anchor="middle">{tick}</text>')
     parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 4}" text-anchor="middle">{escape(x_label)}</text>')
-    for i, (name, (colour, dash)) in enumerate(styles(list(lines)).items()):
-        x, ys = lines[name]
+    looks = looks or styles(list(lines))
+    for i, name in enumerate(lines):
+        (colour, dash), (x, ys) = looks[name], lines[name]
         pattern = f' stroke-dasharray="{dash}"' if dash else ""
         for fx, fys in faint.get(name, []):
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1" stroke-opacity="0.4"{pattern} points="'

@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> Path:
             own = suite.runs[trained].train  # the flags of the run that trained the weights (a list: trained ones)
             nets = overridden(networks, own if isinstance(own, list) else [])  # test.py reads the rest from the run
             common = ["--dataroot", data, "--checkpoints_dir", work / "checkpoints", "--gpu_ids", "-1", *nets]
-            train_flags = [] if isinstance(run.train, str) else [*run.train, *([] if quick else run.epochs)]
+            train_flags = [] if isinstance(run.train, str) else training_flags(run, quick)
             train_cmd = ["train.py", *common, "--name", f"{trained}_s{seed}", *size, *overridden(budget, train_flags),
                          *train_flags, "--display_id",
                          "0", "--num_threads", "1", "--print_freq", "100000", "--seed", seed, "--overwrite"]  # fmt: skip
@@ -411,15 +411,17 @@ def main(argv: list[str] | None = None) -> Path:
                 finished = key in timings and (work / "checkpoints" / key / "latest_net_G_A.pth").is_file()
                 if not isinstance(run.train, str) and not (args.resume and finished):
                     timings.pop(key, None)  # a run stopped during training is not kept by --resume
+                    timings.pop(f"{key}_memory", None)
                     save_timings()
                     seconds = sh(train_cmd, log)
                     log.flush()
                     updates = re.findall(r"done: (\d+) updates", (work / "benchmark.log").read_text())
                     timings[f"{key}_updates"] = int(updates[-1]) if updates else None
                     timings[key] = seconds
+                    save_timings()
                 if not isinstance(run.train, str) and suite.memory and timings.get(f"{key}_memory") is None:
                     timings[f"{key}_memory"] = activation_megabytes(train_cmd)  # (also of runs kept from before)
-                save_timings()
+                    save_timings()
                 weights = work / "checkpoints" / f"{trained}_s{seed}" / "latest_net_G_A.pth"
                 tested, command = folder / "results.json", " ".join(map(str, test_cmd))
                 same = timings.get(f"{name}_s{seed}_test", command) == command  # the same test.py command as then
@@ -492,6 +494,7 @@ def main(argv: list[str] | None = None) -> Path:
 CURVE_METRICS = ("classification_score", "mask_iou")
 CURVE_AXES = (("epoch", "epochs"), ("updates", "updates of the generators"), ("seconds", "training seconds"))
 PANEL = (440, 240)  # the size of each plot of a learning-curve figure (pixels)
+LEGEND_CHAR = 7  # the most a character of its legend takes (pixels, at font-size 11)
 
 
 def epoch_states(checkpoints: Path) -> list[tuple[str, Path]]:
@@ -531,6 +534,7 @@ def curves_svg(curve: dict[str, dict[int, list[dict]]], suite: Suite) -> str:
     """One SVG: a panel per metric and axis (epochs, updates, seconds), a line per training row (its mean over the
     seeds at each saved epoch, each seed's own line faint behind it), and one legend above the panels."""
     names = {name: suite.runs[name].label or name for name in curve}
+    looks = plot.styles(list(names.values()))  # one colour per row in every panel, whichever rows a panel has
     panels = []
     for metric in CURVE_METRICS:
         for axis, label in CURVE_AXES:
@@ -539,18 +543,22 @@ def curves_svg(curve: dict[str, dict[int, list[dict]]], suite: Suite) -> str:
                 means = curve_means(seeds, axis, metric)
                 if means:
                     lines[names[name]] = ([x for x, _ in means], [y for _, y in means])
-                    faint[names[name]] = [([p[axis] for p in points if p[metric] is not None],
-                                           [p[metric] for p in points if p[metric] is not None])
-                                          for _, points in sorted(seeds.items()) if len(seeds) > 1]  # fmt: skip
+                    own = [[(p[axis], p[metric]) for p in points if p[metric] is not None] for points in seeds.values()]
+                    faint[names[name]] = [([x for x, _ in seed], [y for _, y in seed]) for seed in own
+                                          if seed and len(seeds) > 1]  # fmt: skip
             if lines:
                 panels.append(plot.line_plot_svg(lines, PANEL[0], PANEL[1], title=f"A -> B {metric}", x_label=label,
-                                                 points=True, faint=faint, legend=False))  # fmt: skip
-    looks = plot.styles(list(names.values()))
-    entries = [plot.legend_entry(50 + 320 * i, 16, name, colour, dash and f' stroke-dasharray="{dash}"')
-               for i, (name, (colour, dash)) in enumerate(looks.items())]  # fmt: skip
+                                                 points=True, faint=faint, legend=False, looks=looks))  # fmt: skip
+    entries, x, top = [], 50, 10
+    for name, (colour, dash) in looks.items():
+        if x > 50 and x + 28 + LEGEND_CHAR * len(name) > PANEL[0] * len(CURVE_AXES):  # no room left: a line below
+            x, top = 50, top + 16
+        entries.append(plot.legend_entry(x, top + 6, name, colour, dash and f' stroke-dasharray="{dash}"'))
+        x += 28 + LEGEND_CHAR * len(name) + 24
     if any(len(seeds) > 1 for seeds in curve.values()):
-        entries.append(f'<text x="{50 + 320 * len(looks)}" y="16">bold: the mean over the seeds; faint: each seed</text>')
-    top = 26
+        entries.append(f'<text x="50" y="{top + 22}">bold: the mean over the seeds; faint: each seed</text>')
+        top += 16
+    top += 16
     width, height = PANEL[0] * len(CURVE_AXES), top + PANEL[1] * len(CURVE_METRICS)
     cells = [f'<g transform="translate({PANEL[0] * (i % len(CURVE_AXES))},{top + PANEL[1] * (i // len(CURVE_AXES))})">{svg}</g>'
              for i, svg in enumerate(panels)]  # fmt: skip
@@ -572,10 +580,17 @@ def chosen(suite: Suite, rows: str | None) -> Suite:
     return replace(suite, runs={name: run for name, run in suite.runs.items() if name in needed})
 
 
+def training_flags(run: Run, quick: bool) -> list[str]:
+    """The flags of its own that a training row passes to train.py after the suite's budget (--quick: the quick
+    budget's epochs, not the row's)."""
+    return [*run.train, *([] if quick else run.epochs)]
+
+
 def epochs(flags: list[str]) -> int:
-    """The epochs that train.py flags ask for: --niter plus --niter_decay (each flag's last value)."""
+    """The epochs that train.py flags ask for: --niter plus --niter_decay (each flag's last value; train.py's
+    defaults, 100 and 100, where a flag is absent)."""
     value = {flags[i]: int(flags[i + 1]) for i in range(len(flags) - 1) if flags[i] in ("--niter", "--niter_decay")}
-    return value.get("--niter", 0) + value.get("--niter_decay", 0)
+    return value.get("--niter", 100) + value.get("--niter_decay", 100)
 
 
 def tables(suite: Suite, reports: dict[str, list[dict]], timings: dict, seeds: int, budget: list[str],
@@ -598,7 +613,7 @@ def tables(suite: Suite, reports: dict[str, list[dict]], timings: dict, seeds: i
             cells += [mean_std([_step_value(r, direction, s) for r in runs]) for s in steps] if suite.steps else []
             trained = suite.runs[name].trained(name)
             keys = [f"{trained}_s{s}" for s in range(min(seeds, len(runs)))]
-            cells.append(str(epochs([*budget, *(suite.runs[trained].epochs if not quick else [])])))
+            cells.append(str(epochs([*budget, *training_flags(suite.runs[trained], quick)])))
             for suffix, digits in (("_updates", 0), ("", 0), ("_memory", 1))[: 3 if suite.memory else 2]:
                 values = [timings.get(key + suffix) for key in keys]
                 alone = [v for key, v in zip(keys, values) if not (suffix == "" and key in shared)]

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -269,6 +270,8 @@ def test_benchmark_tables_leave_out_times_that_shared_the_cpu(monkeypatch):
     lines = benchmark_shapes.tables(suite, reports, {}, seeds=1, budget=suite.budget)
     cells = {line.split(" | ")[0].split(" (")[0].strip("| "): line.split(" | ")[-4] for line in lines if line.startswith("| ")}
     assert cells["seq_seq"] == cells["seq_one"] == "3" and cells["one_one"] == "11"
+    lines = benchmark_shapes.tables(suite, reports, {}, seeds=1, budget=["--niter", "1", "--niter_decay", "0"], quick=True)
+    assert {line.split(" | ")[-4] for line in lines if line.startswith("| seq_")} == {"1"}  # --quick: the quick budget's
     assert benchmark_shapes.epochs(["--niter", "7", "--niter_decay", "6", "--niter", "2"]) == 8  # each flag's last value
 
 
@@ -349,3 +352,12 @@ def test_learning_curves_average_the_seeds_at_each_saved_epoch(monkeypatch, tmp_
     # 6 panels (2 metrics by 3 axes), each with the mean and, faint behind it, each seed's own line; one legend on top
     assert svg.count("<polyline") == 18 and svg.count('stroke-opacity="0.4"') == 12
     assert svg.count("trained Seq, tested Seq, 4 per image") == 1 and "faint: each seed" in svg
+    # a second row without mask IoU (absent from those panels) keeps the legend's colour in every panel
+    scoreless = {0: [{**p, "mask_iou": None} for p in seeds[0]], 1: [{**p, "mask_iou": None} for p in seeds[1]]}
+    svg = benchmark_shapes.curves_svg({"seq_seq_4": scoreless, "one_seq_4": seeds}, benchmark_shapes.SUITES["paper"])
+    legend = dict(re.findall(r'stroke="(#\w+)" stroke-width="2"/><text x="[\d.]+" y="[\d.]+">([^<]+)</text>', svg))
+    legend = {name: colour for colour, name in legend.items()}
+    means = re.findall(r'<polyline fill="none" stroke="(#\w+)" stroke-width="2"', svg)
+    one = legend["trained One, tested Seq, 4 per image"]
+    assert len(means) == 9 and means.count(one) == 6 and one != legend["trained Seq, tested Seq, 4 per image"]
+    assert 'points=""' not in svg
