@@ -39,9 +39,12 @@ class UnalignedDataset(BaseDataset):
         return load_skipping_unreadable(self._load_pair, index, len(self))
 
     def _load_pair(self, index: int) -> dict:
-        path_A = self.paths_A[index % len(self.paths_A)]
         index_B = index % len(self.paths_B) if self.opt.serial_batches else random.randrange(len(self.paths_B))
-        path_B = self.paths_B[index_B]
+        return self.pair(index % len(self.paths_A), index_B)
+
+    def pair(self, index_A: int, index_B: int) -> dict:
+        """The sample of the index_A-th A image and the index_B-th B image."""
+        path_A, path_B = self.paths_A[index_A], self.paths_B[index_B]
         return {"A": self._load(path_A), "B": self._load(path_B), "A_paths": str(path_A), "B_paths": str(path_B)}
 
 

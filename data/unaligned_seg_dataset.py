@@ -152,8 +152,11 @@ class UnalignedSegDataset(BaseDataset):
         return load_skipping_unreadable(self._load, index, len(self))
 
     def _load(self, index: int) -> dict:
-        index_A = index % len(self.domain_A)
         index_B = index % len(self.domain_B) if self.opt.serial_batches else random.randrange(len(self.domain_B))
+        return self.pair(index % len(self.domain_A), index_B)
+
+    def pair(self, index_A: int, index_B: int) -> dict:
+        """The sample of the index_A-th A image and the index_B-th B image, with their masks."""
         item = {}
         for key, domain, i in (("A", self.domain_A, index_A), ("B", self.domain_B, index_B)):
             image, masks = load_image_and_masks(domain.paths[i], domain.mask_paths(i), self.transform, self.opt.mask_slots)

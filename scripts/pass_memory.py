@@ -1,6 +1,7 @@
 """How much memory one training pass holds: the peak bytes of the tensors autograd keeps for backward during a
 training step (every sequential step's generator and discriminator updates), on a batch of the data set's images with
-the most instances. With --ins_per instances per pass it stays flat as --ins_max grows; in one pass it grows with it.
+the most instances (in both domains). With --ins_per instances per pass it stays flat as --ins_max grows; in one pass
+it grows with it.
 
     python scripts/pass_memory.py --dataroot datasets/shapes --ins_max 8 --ins_per 2 [other train.py flags]
 
@@ -62,13 +63,20 @@ class SavedTensors:
 
 
 def fullest_batch(dataset, batch_size: int) -> dict:
-    """The batch_size samples whose A images have the most instances, collated (of a data set without masks, as
-    --model cycle_gan reads: the first batch_size samples)."""
-    domain = getattr(dataset, "domain_A", None)
-    counts = [len(domain.mask_paths(i)) for i in range(len(domain))] if domain is not None else [0] * len(dataset)
-    chosen = sorted(range(len(counts)), key=lambda i: -counts[i])[:batch_size]
-    samples = [dataset[i] for i in chosen]
-    return torch.utils.data.default_collate(samples)
+    """batch_size samples that pair the A images having the most instances with the B images having the most,
+    collated (of a data set without masks, as --model cycle_gan reads: the first images of each domain). The same
+    batch on every call: the pairing does not draw B at random as training does."""
+    if hasattr(dataset, "domain_A"):
+        chosen = [fullest(dataset.domain_A, batch_size), fullest(dataset.domain_B, batch_size)]
+    else:
+        chosen = [[i % len(paths) for i in range(batch_size)] for paths in (dataset.paths_A, dataset.paths_B)]
+    return torch.utils.data.default_collate([dataset.pair(a, b) for a, b in zip(*chosen)])
+
+
+def fullest(domain, count: int) -> list[int]:
+    """The indices of the domain's count images with the most instances (repeated if it has fewer images)."""
+    ranked = sorted(range(len(domain)), key=lambda i: -len(domain.mask_paths(i)))
+    return [ranked[i % len(ranked)] for i in range(count)]
 
 
 def main(argv: list[str] | None = None) -> float:
