@@ -36,8 +36,11 @@ image, 64x64): two training runs, One (--ins_max 2 --ins_per 2: the 2 largest in
 --ins_per 2: all 4, two passes of 2, each an update), for the same epochs; each tested three ways, One (--ins_max 2
 --ins_per 2), Seq (--ins_max 8 --ins_per 2) and in one pass (--ins_max 8 --ins_per 8, the paper's One inference), on
 three test sets: 4 instances per image (as trained), 8 (more than training saw) and 1 or 2 (few). Rows
-<trained>_<tested>_<test set>, e.g. seq_pass_8. The two training rows are also scored at every third epoch: their
-learning curves against epochs, updates and training seconds go to images/paper_curves.svg beside the report.
+<trained>_<tested>_<test set>, e.g. seq_pass_8.
+
+Every suite also scores its training rows at every saved epoch (the paper suite's every third, the others' every fifth,
+train.py's default): their learning curves against epochs, updates and training seconds go to
+images/<suite>_curves.svg beside the report.
 """
 
 from __future__ import annotations
@@ -165,6 +168,7 @@ SUITES = {
         work="benchmark_runs",
         quick_data=[*demo.QUICK_DATA, "--test_max_instances", "8"],
         memory=True,
+        curves=True,
     ),
     "sequential": Suite(
         # 4 to 8 instances of 12 to 19 pixels per 64x64 image, a pixel apart: none hides another. Every training run
@@ -218,6 +222,7 @@ SUITES = {
         ],  # fmt: skip
         memory=True,
         steps=True,
+        curves=True,
     ),
     "paper": Suite(
         # 4 instances of 12 to 19 pixels per 64x64 training image, a pixel apart; One and Seq for the same epochs

@@ -110,6 +110,9 @@ def test_benchmark_script_quick_mode(tmp_path):
     assert "--ngf 11 --ndf 21" in seg[0] and "--ngf" not in seg[1] and "--n_blocks 1" in seg[1]
     compare = (work / "compare" / "index.html").read_text()
     assert "00000 (A-&gt;B)" in compare and "instagan_noctx masks" in compare and "cycle_gan" in compare
+    # learning curves of the 7 training runs; cycle_gan and cycle_gan_2x have no masks: 5 rows in the mask IoU panels
+    svg = (tmp_path / "images" / "ablation_curves.svg").read_text()
+    assert svg.count("<circle") == 3 * 7 + 3 * 5 and "cycle_gan_seg" in svg
     # --resume after a stop during cycle_gan_s0's training (its time not yet in timings.json) and with a second seed,
     # two of the rows: the runs that finished training are kept (and their test passes and scores), cycle_gan_s0 and
     # seed 1's runs of those rows are trained
@@ -158,6 +161,9 @@ def test_sequential_suite_quick_mode(tmp_path):
     # a pass of Seq holds 2 instances, as One's does; one pass holds them all
     mib = {name: float(row["activation memory per pass (MiB)"]) for name, row in rows.items()}
     assert mib["one_pass"] > 1.3 * mib["seq_seq"] and abs(mib["seq_seq"] - mib["one_one"]) < 0.1 * mib["one_one"]
+    # the training rows' learning curves (a 1-epoch run: its last point), linked from the section
+    svg = (tmp_path / "images" / "sequential_curves.svg").read_text()
+    assert "![learning curves](images/sequential_curves.svg)" in text and svg.count("<circle") == 3 * 2 * 3
     assert int(rows["seq_seq"]["updates"]) > int(rows["one_one"]["updates"])  # one update per step, the same epochs
 
 
