@@ -142,7 +142,42 @@ def measure(config: dict) -> dict:
             sync()
         key = "self_device_time_total" if cuda else "self_cpu_time_total"
         result["profile"] = prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=60)
+        result["profile"] += "\n" + where_the_cpu_time_goes(prof.events(), steps=2)
     return result
+
+
+HEAVY = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::cudnn_convolution", "aten::native_batch_norm",
+         "aten::native_batch_norm_backward")  # fmt: skip
+
+
+def where_the_cpu_time_goes(events, steps: int) -> str:
+    """One line per step: how many operator calls a step makes and how its CPU time divides between the convolution
+    and normalisation kernels, the memory-format copies around them (copies under aten::contiguous) and every other
+    call, with the mean time of such a call: what does not grow with the arithmetic."""
+    calls = others = heavy = layout = other = 0.0
+    for event in events:
+        calls += 1
+        if event.name in HEAVY:
+            heavy += event.self_cpu_time_total
+            continue
+        parent, chain = event.cpu_parent, []
+        while parent is not None and len(chain) < 3:
+            chain.append(parent.name)
+            parent = parent.cpu_parent
+        if event.name in ("aten::copy_", "aten::clone") and "aten::contiguous" in chain:
+            layout += event.self_cpu_time_total
+        else:
+            other += event.self_cpu_time_total
+            others += 1
+    total = heavy + layout + other
+
+    def share(part: float) -> str:
+        return f"{part / steps / 1e3:.0f} ms ({100 * part / max(total, 1):.0f} %)"
+
+    return (f"per training step: {calls / steps:.0f} calls (operators and autograd nodes), {total / steps / 1e3:.0f} ms of "
+            f"CPU time: convolution and "
+            f"normalisation kernels {share(heavy)}, memory-format copies {share(layout)}, the other calls {share(other)}, "
+            f"{others / steps:.0f} calls of {other / max(others, 1):.1f} us on average")  # fmt: skip
 
 
 def run_one(config: dict) -> dict:
@@ -234,7 +269,8 @@ def main(argv: list[str] | None = None) -> Path | None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iters", type=int, default=6)
     parser.add_argument("--out", default="docs/speed.md", help="where to write the table ('-': print only)")
-    parser.add_argument("--profile", choices=("fp32", "bf16", "fp16"), help="only print a profile of a batch-8 training step")
+    parser.add_argument("--profile", choices=("fp32", "bf16", "fp16"),
+                        help="only print a profile of a batch-8 training step (with --match: of that configuration)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -242,8 +278,12 @@ def main(argv: list[str] | None = None) -> Path | None:
         return None
     import torch
 
-    if args.profile:  # where a training step of the first batch-8 configuration spends its time
-        config = next(c for c in configs(args, "cpu" if args.small else "cuda") if c["batch"] == 8)
+    if args.profile:  # where a training step spends its time: the first batch-8 configuration (--match: the first it picks)
+        grid = configs(args, "cpu" if args.small else "cuda")
+        picked = [c for c in grid if args.match in label(c)] if args.match else [c for c in grid if c["batch"] == 8]
+        if not picked:
+            raise SystemExit(f"--match {args.match!r} picks none of: {'; '.join(map(label, grid))}")
+        config = picked[0]
         result = run_one({**config, "precision": args.profile, "mode": "train", "profile": True, "iters": 2})
         print(f"{label({**config, 'precision': args.profile})}: " + result.get("profile", result.get("error", "")))
         return None

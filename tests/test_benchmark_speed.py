@@ -1,6 +1,7 @@
 """scripts/benchmark_speed.py: its report sections, its --short grid and its --profile, on the CPU."""
 
 import argparse
+import re
 import subprocess
 import sys
 
@@ -36,3 +37,8 @@ def test_profile_prints_where_a_training_step_spends_its_time():
                           capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("batch 8, fp32") and "aten::convolution_backward" in proc.stdout
+    summary = re.search(r"per training step: (\d+) calls .*, (\d+) ms of CPU time: convolution and normalisation kernels "
+                        r"(\d+) ms .*, memory-format copies (\d+) ms .*, the other calls (\d+) ms", proc.stdout)  # fmt: skip
+    assert summary, proc.stdout[-600:]
+    calls, total, heavy, layout, other = map(int, summary.groups())
+    assert calls > 1000 and heavy > 0 and abs(heavy + layout + other - total) <= 2  # the parts add up (rounding)
