@@ -151,9 +151,9 @@ HEAVY = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::cudnn_
 
 
 def where_the_cpu_time_goes(events, steps: int) -> str:
-    """One line per step: how many operator calls a step makes and how its CPU time divides between the convolution
-    and normalisation kernels, the memory-format copies around them (copies under aten::contiguous) and every other
-    call, with the mean time of such a call: what does not grow with the arithmetic."""
+    """One line, per training step: how many calls it makes and how its CPU time divides between the convolution and
+    normalisation kernels, the memory-format copies around them (copies under aten::contiguous) and every other call,
+    with the mean time of such a call: the part that does not grow with the arithmetic."""
     calls = others = heavy = layout = other = 0.0
     for event in events:
         calls += 1
@@ -175,9 +175,8 @@ def where_the_cpu_time_goes(events, steps: int) -> str:
         return f"{part / steps / 1e3:.0f} ms ({100 * part / max(total, 1):.0f} %)"
 
     return (f"per training step: {calls / steps:.0f} calls (operators and autograd nodes), {total / steps / 1e3:.0f} ms of "
-            f"CPU time: convolution and "
-            f"normalisation kernels {share(heavy)}, memory-format copies {share(layout)}, the other calls {share(other)}, "
-            f"{others / steps:.0f} calls of {other / max(others, 1):.1f} us on average")  # fmt: skip
+            f"CPU time: convolution and normalisation kernels {share(heavy)}, memory-format copies {share(layout)}, the "
+            f"other calls {share(other)}, {others / steps:.0f} calls of {other / max(others, 1):.1f} us on average")  # fmt: skip
 
 
 def run_one(config: dict) -> dict:

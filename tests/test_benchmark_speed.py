@@ -42,3 +42,9 @@ def test_profile_prints_where_a_training_step_spends_its_time():
     assert summary, proc.stdout[-600:]
     calls, total, heavy, layout, other = map(int, summary.groups())
     assert calls > 1000 and heavy > 0 and abs(heavy + layout + other - total) <= 2  # the parts add up (rounding)
+
+
+def test_a_profile_of_no_configuration_is_refused_naming_them():
+    proc = subprocess.run([sys.executable, "scripts/benchmark_speed.py", "--small", "--profile", "fp32", "--match", "batch 3"],
+                          cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 1 and "--match 'batch 3' picks none of: batch 1, fp32, --ins_max 4;" in proc.stderr
