@@ -89,18 +89,19 @@ def line_plot_svg(lines: dict[str, tuple[list[float], list[float]]], width: int 
         parts.append(f'<line x1="{sx(tick):.1f}" y1="{top}" x2="{sx(tick):.1f}" y2="{height - bottom}" stroke="#eee"/>')
         parts.append(f'<text x="{sx(tick):.1f}" y="{height - bottom + 14}" text-anchor="middle">{tick}</text>')
     parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 4}" text-anchor="middle">{escape(x_label)}</text>')
+    def polyline(xs: list[float], values: list[float], stroke: str) -> str:
+        coords = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(xs, values))
+        return f'<polyline fill="none" {stroke} points="{coords}"/>'
+
     looks = looks or styles(list(lines))
     for i, name in enumerate(lines):
         (colour, dash), (x, ys) = looks[name], lines[name]
         pattern = f' stroke-dasharray="{dash}"' if dash else ""
-        for fx, fys in faint.get(name, []):
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1" stroke-opacity="0.4"{pattern} points="'
-                         + " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in zip(fx, fys)) + '"/>')  # fmt: skip
-        coords = [(sx(a), sy(b)) for a, b in zip(x, ys)]
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="{2 if faint.get(name) else 1.5}"{pattern} points="'
-                     + " ".join(f"{a:.1f},{b:.1f}" for a, b in coords) + '"/>')  # fmt: skip
+        thin = f'stroke="{colour}" stroke-width="1" stroke-opacity="0.4"{pattern}'
+        parts += [polyline(fx, fys, thin) for fx, fys in faint.get(name, [])]
+        parts.append(polyline(x, ys, f'stroke="{colour}" stroke-width="{2 if faint.get(name) else 1.5}"{pattern}'))
         if points:
-            parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.5" fill="{colour}"/>' for a, b in coords]
+            parts += [f'<circle cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="2.5" fill="{colour}"/>' for a, b in zip(x, ys)]
         if legend:
             parts.append(legend_entry(width - right + 10, top + 14 * i + 10, name, colour, pattern))
     parts.append("</svg>")

@@ -38,8 +38,8 @@ image, 64x64): two training runs, One (--ins_max 2 --ins_per 2: the 2 largest in
 three test sets: 4 instances per image (as trained), 8 (more than training saw) and 1 or 2 (few). Rows
 <trained>_<tested>_<test set>, e.g. seq_pass_8.
 
-Every suite also scores its training rows at every saved epoch (the paper suite's every third, the others' every fifth,
-train.py's default): their learning curves against epochs, updates and training seconds go to
+Every suite also scores its training rows at every saved epoch (--save_epoch_freq: train.py's default 5, the paper
+suite's 3, the sequential suite's Seq row 1): their learning curves against epochs, updates and training seconds go to
 images/<suite>_curves.svg beside the report.
 """
 
