@@ -678,7 +678,8 @@ def _wait_for_lock(lock: Path, process: subprocess.Popen) -> None:
 
 
 def test_two_runs_with_one_name_do_not_share_the_folder(shapes_root, tmp_path):
-    first = _start("train.py", *train_args(shapes_root, tmp_path / "ck", "run", "--niter", "3"))
+    # long enough (about 30 s) that it still holds the folder while the second starts, even on a loaded machine
+    first = _start("train.py", *train_args(shapes_root, tmp_path / "ck", "run", "--niter", "20"))
     _wait_for_lock(tmp_path / "ck" / "run" / ".lock", first)
     second = cli("train.py", *train_args(shapes_root, tmp_path / "ck", "run", "--overwrite"), code=1)
     assert error_of(second).startswith(f"error: {tmp_path / 'ck' / 'run'} is in use by process {first.pid} (train.py")
