@@ -29,7 +29,7 @@ class InstaGANModel(TwoDomainModel):
     extra_loss_names = ("ctx",)
     needs_masks = True
     sequential = True
-    speed_modes = frozenset({"channels_last", "compile", "cuda_graphs"})  # fixed-shape steps: its set networks
+    speed_modes = frozenset({"channels_last", "compile", "cuda_graphs", "fuse_twins"})  # fixed-shape steps: set networks
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -79,6 +79,19 @@ class InstaGANModel(TwoDomainModel):
         if compiled:
             for net in self.networks().values():
                 networks.compile_network(net, static=True)
+
+    def use_fused_twins(self) -> None:
+        """Training with the twins fused (``--fuse_twins``): G_A and G_B run as one network, as do D_A and D_B
+        (``networks.TwinSetGenerators``, ``TwinSetDiscriminators``), every call with fixed shapes
+        (``use_static_training``). A step with nothing to translate in one direction runs the other's networks alone."""
+        if not self.isTrain:
+            raise UserError("--fuse_twins fuses the networks of a training step: it is a train.py flag")
+        self.use_static_training(compiled=False)
+        try:
+            self.twin_G = networks.TwinSetGenerators(self.netG_A, self.netG_B)
+            self.twin_D = networks.TwinSetDiscriminators(self.netD_A, self.netD_B)
+        except (TypeError, ValueError) as err:
+            raise UserError(f"--fuse_twins: {err}") from err
 
     def make_discriminator(self, input_nc: int) -> nn.Module:
         o = self.opt

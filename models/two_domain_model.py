@@ -140,6 +140,8 @@ class TwoDomainModel(BaseModel):
         self.directions: list[Direction] = []
         self.static_steps: dict[str, networks.FixedShapeStep] | None = None  # src -> G; test passes with --cuda_graphs
         self.static_training = False  # training with --cuda_graphs: every network call with fixed shapes (``run``)
+        self.twin_G: networks.TwinSetGenerators | None = None  # --fuse_twins: (G_A, G_B) run as one, and (D_A, D_B)
+        self.twin_D: networks.TwinSetDiscriminators | None = None
         self.netG_A = self.make_generator(opt.input_nc, opt.output_nc).to(device)
         self.netG_B = self.make_generator(opt.output_nc, opt.input_nc).to(device)
         if self.isTrain:
@@ -217,6 +219,9 @@ class TwoDomainModel(BaseModel):
         """Sequential step ``index`` of every direction (one Step each), from the images translated so far; in
         ``training``, with what the losses need (the identity mapping, where there is an identity loss)."""
         identity = training and self.opt.lambda_idt > 0
+        if self.twin_G is not None and self._twins_live([self.active_samples(d.source_masks[:, self.steps[index]])
+                                                          for d in self.directions]):  # fmt: skip
+            return self._translate_twin_steps(index, identity)
         return [self.translate_step(d, index, identity) for d in self.directions]
 
     def advance(self, index: int, steps: list[Step]) -> None:
@@ -233,27 +238,68 @@ class TwoDomainModel(BaseModel):
         every sample is translated on its own (unless ``--norm batch``), so one call on both batches gives what
         two calls would, faster.
         """
-        masks = d.source_masks[:, self.steps[index]]
-        active = self.active_samples(masks)
-        rows = active.nonzero(as_tuple=True)[0]
-        all_rows = len(rows) == len(active)
-        pick = (lambda t: t) if all_rows else (lambda t: t[rows])  # noqa: E731 (the rows of the translated samples)
+        masks, active, pick, x = self._step_input(d, index)
         idt = None
         if self.static_steps is not None and not torch.is_grad_enabled():
             x, fake, rec = self._static_translation(d, masks, pick)
         else:
-            x = torch.cat([pick(d.translated), pick(masks)], dim=1)
             fake = rec = idt = x  # nothing to translate in this step: no network call on an empty batch
-            if len(rows):
+            if active.any():
                 fake, idt = self.run(d.G, x, len(active)).float(), None
                 if identity and self.opt.norm != "batch":  # batch norm would mix the two batches' statistics
                     rec, idt = self.run(d.G_back, torch.cat([fake, x]), 2 * len(active)).float().chunk(2)
                 else:
                     rec = self.run(d.G_back, fake, len(active)).float()
+        return self._step(d, active, pick, x, fake, rec, idt)
+
+    def _step_input(self, d: Direction, index: int) -> tuple[torch.Tensor, torch.Tensor, Callable, torch.Tensor]:
+        """Step ``index`` of direction d: its masks (B, n, H, W), the samples with an instance among them (B,), the
+        function that keeps those samples' rows, and what G reads: their image translated so far with the masks."""
+        masks = d.source_masks[:, self.steps[index]]
+        active = self.active_samples(masks)
+        rows = active.nonzero(as_tuple=True)[0]
+        pick = (lambda t: t) if len(rows) == len(active) else (lambda t: t[rows])  # noqa: E731
+        return masks, active, pick, torch.cat([pick(d.translated), pick(masks)], dim=1)
+
+    def _step(self, d: Direction, active: torch.Tensor, pick: Callable, x: torch.Tensor, fake: torch.Tensor,
+              rec: torch.Tensor, idt: torch.Tensor | None) -> Step:  # fmt: skip
         done = [pick(m) for m in d.translated_masks]
         fake_img, fake_masks = split(fake)
         fake_all = instance_set.pad_slots(torch.cat([fake_img, *done, fake_masks], dim=1), 3 + self.slots)
         return Step(active, x, fake, rec, fake_all, idt)
+
+    def _twins_live(self, actives: list[torch.Tensor]) -> bool:
+        """Whether a fused call can serve both directions: two of them, each with a sample to translate."""
+        return len(actives) == 2 and all(bool(a.any()) for a in actives)
+
+    def _translate_twin_steps(self, index: int, identity: bool) -> list[Step]:
+        """``translate_step`` of both directions with the twins fused (``--fuse_twins``): G_A and G_B translate in
+        one call, and map back (the cycle, with the identity mapping) in another."""
+        assert self.twin_G is not None
+        (_, active_a, pick_a, x_a), (_, active_b, pick_b, x_b) = (self._step_input(d, index) for d in self.directions)
+        rows, weights = len(active_a), self.twin_G.weights()
+        fake_a, fake_b = (f.float() for f in self.run_twins(self.twin_G, x_a, x_b, rows, weights))  # A -> B, B -> A
+        if identity:  # G_A maps B -> A -> B and B (direction B's), G_B direction A's
+            back_b, back_a = self.run_twins(self.twin_G, torch.cat([fake_b, x_b]), torch.cat([fake_a, x_a]), 2 * rows, weights)
+            (rec_a, idt_a), (rec_b, idt_b) = back_a.float().chunk(2), back_b.float().chunk(2)
+        else:
+            back_b, back_a = self.run_twins(self.twin_G, fake_b, fake_a, rows, weights)
+            (rec_a, idt_a), (rec_b, idt_b) = (back_a.float(), None), (back_b.float(), None)
+        d_a, d_b = self.directions
+        return [self._step(d_a, active_a, pick_a, x_a, fake_a, rec_a, idt_a),
+                self._step(d_b, active_b, pick_b, x_b, fake_b, rec_b, idt_b)]  # fmt: skip
+
+    def run_twins(self, twins: Callable, x1: torch.Tensor, x2: torch.Tensor, rows: int, *args) -> tuple[torch.Tensor, ...]:
+        """``twins(x1, x2, *args)``, the first twin on x1 and the second on x2, each padded to ``rows`` rows as
+        ``run`` pads them (fixed shapes, which both twins share)."""
+        outs = twins(*(self.padded(x, rows) for x in (x1, x2)), *args)
+        return tuple(out[: len(x)] for out, x in zip(outs, (x1, x2)))
+
+    @staticmethod
+    def padded(x: torch.Tensor, rows: int) -> torch.Tensor:
+        """x (k, C, H, W) with blank rows (an empty image and empty slots) up to ``rows``."""
+        k = x.shape[0]
+        return x if k >= rows else torch.cat([x, x.new_full((rows - k, *x.shape[1:]), instance_set.EMPTY)])
 
     def run(self, net: nn.Module, x: torch.Tensor, rows: int) -> torch.Tensor:
         """``net(x)``. In training with fixed shapes (``static_training``), ``net.forward_static`` on x padded to
@@ -262,10 +308,7 @@ class TwoDomainModel(BaseModel):
         instance in it: each sample is computed on its own, so x's rows get what ``net(x)`` gives them."""
         if not self.static_training:
             return net(x)
-        k = x.shape[0]
-        if k < rows:
-            x = torch.cat([x, x.new_full((rows - k, *x.shape[1:]), instance_set.EMPTY)])
-        return net.forward_static(x)[:k]
+        return net.forward_static(self.padded(x, rows))[: x.shape[0]]
 
     def _static_translation(
         self, d: Direction, masks: torch.Tensor, pick: Callable[[torch.Tensor], torch.Tensor]
@@ -317,11 +360,14 @@ class TwoDomainModel(BaseModel):
         return visuals
 
     # losses --------------------------------------------------------------------------------------
-    def generator_losses(self, d: Direction, step: Step) -> dict[str, torch.Tensor]:
-        """Losses of G for direction src -> tgt in one step, keyed by their original names."""
+    def generator_losses(self, d: Direction, step: Step, judged: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Losses of G for direction src -> tgt in one step, keyed by their original names; ``judged``: D's output on
+        ``step.fake_all`` where the caller has it (``--fuse_twins``)."""
         opt = self.opt
+        if judged is None:
+            judged = self.run(d.D, step.fake_all, len(step.active))
         losses = {
-            f"G_{d.src}": self.criterionGAN(self.run(d.D, step.fake_all, len(step.active)), True),
+            f"G_{d.src}": self.criterionGAN(judged, True),
             f"cyc_{d.src}": self.criterionCyc(step.rec, step.input) * d.lambda_cyc,
         }
         if opt.lambda_idt > 0:
@@ -334,9 +380,10 @@ class TwoDomainModel(BaseModel):
         """LSGAN loss of the discriminator of domain tgt: real images with all their selected masks
         against translated ones drawn through the history pool."""
         fake = d.pool.query(step.fake_all.detach())
-        loss_real = self.criterionGAN(self.run(d.D, real_tgt, len(real_tgt)), True)
-        loss_fake = self.criterionGAN(self.run(d.D, fake, len(step.active)), False)
-        return (loss_real + loss_fake) * 0.5
+        return self.lsgan_discriminator(self.run(d.D, real_tgt, len(real_tgt)), self.run(d.D, fake, len(step.active)))
+
+    def lsgan_discriminator(self, judged_real: torch.Tensor, judged_fake: torch.Tensor) -> torch.Tensor:
+        return (self.criterionGAN(judged_real, True) + self.criterionGAN(judged_fake, False)) * 0.5
 
     # the training recipe, which the trainer carries out ---------------------------------------------------
     def training_recipe(self) -> list[Update]:
@@ -359,15 +406,27 @@ class TwoDomainModel(BaseModel):
 
     def step_generator_losses(self, live: list[tuple[Direction, Step]]) -> dict[str, torch.Tensor]:
         """The losses of G for the directions with something to translate in a step (D is frozen meanwhile)."""
+        judged: list[torch.Tensor | None] = [None] * len(live)
+        if self.twin_D is not None and self._twins_live([step.active for _, step in live]):
+            (_, step_a), (_, step_b) = live
+            judged = list(self.run_twins(self.twin_D, step_a.fake_all, step_b.fake_all, len(step_a.active)))
         losses: dict[str, torch.Tensor] = {}
-        for d, step in live:
-            losses.update(self.generator_losses(d, step))
+        for (d, step), by_d in zip(live, judged):
+            losses.update(self.generator_losses(d, step, by_d))
         return losses
 
     def step_discriminator_losses(self, live: list[tuple[Direction, Step]]) -> dict[str, torch.Tensor]:
         """The losses of D for the directions with something to translate in a step, on the images translated in it."""
         real = {d.src: torch.cat([d.source, d.source_masks], dim=1) for d in self.directions}
-        return {f"D_{d.src}": self.discriminator_loss(d, step, real[d.tgt]) for d, step in live}
+        if self.twin_D is None or not self._twins_live([step.active for _, step in live]):
+            return {f"D_{d.src}": self.discriminator_loss(d, step, real[d.tgt]) for d, step in live}
+        # --fuse_twins: D_A and D_B judge the real images in one call, then the pool's translations (each its own
+        # pool, drawn in the same order as above)
+        fakes = [d.pool.query(step.fake_all.detach()) for d, step in live]
+        rows = len(live[0][1].active)
+        judged_real = self.run_twins(self.twin_D, *(real[d.tgt] for d, _ in live), rows)
+        judged_fake = self.run_twins(self.twin_D, *fakes, rows)
+        return {f"D_{d.src}": self.lsgan_discriminator(r, f) for (d, _), r, f in zip(live, judged_real, judged_fake)}
 
     def live_directions(self, steps: list[Step]) -> list[tuple[Direction, Step]]:
         return [(d, step) for d, step in zip(self.directions, steps) if step.any]

@@ -74,9 +74,12 @@ def measure(config: dict) -> dict:
         argv += ["--channels_last"]
     if config.get("cuda_graphs"):  # training: setup() runs every network with fixed shapes, compiled for CUDA graphs
         argv += ["--cuda_graphs"]
+    if config.get("sn_update"):
+        argv += ["--sn_update", config["sn_update"]]
     train = config["mode"] == "train"
     if train:
-        opt = TrainOptions().parse(argv + ["--ins_max", str(config["ins_max"]), "--ins_per", "2"])
+        fused = ["--fuse_twins"] if config.get("fuse_twins") else []
+        opt = TrainOptions().parse(argv + fused + ["--ins_max", str(config["ins_max"]), "--ins_per", "2"])
         batches = [random_batch(batch, config["ins_max"], size, 20, seed) for seed in range(3)]
     else:
         opt = TestOptions().parse(argv + ["--ins_max", "20", "--ins_per", "2"])
@@ -254,6 +257,8 @@ def against(rev: str, config: dict, rounds: int = 3) -> tuple[float, float] | st
 def label(c: dict) -> str:
     extras = (", compiled" if c["compile"] else "") + (", channels-last" if c.get("channels_last") else "")
     extras += ", --cuda_graphs" if c.get("cuda_graphs") else ""
+    extras += f", --sn_update {c['sn_update']}" if c.get("sn_update") else ""
+    extras += ", --fuse_twins" if c.get("fuse_twins") else ""
     return f"batch {c['batch']}, {c['precision']}{extras}, --ins_max {c['ins_max']}"
 
 

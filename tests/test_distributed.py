@@ -55,15 +55,18 @@ def share_close(a: torch.Tensor, b: torch.Tensor, atol: float) -> float:
     return float(((a - b).abs() <= atol).double().mean())
 
 
-def test_two_processes_with_batch_2_train_as_one_process_with_batch_4(two_instance_data, tmp_path):
+@pytest.mark.parametrize("fused", [[], ["--fuse_twins"]], ids=["", "fused twins"])
+def test_two_processes_with_batch_2_train_as_one_process_with_batch_4(two_instance_data, tmp_path, fused):
+    # Both runs without and with --fuse_twins (G_A and G_B as one network, D_A and D_B too): the fused networks'
+    # gradients are reduced as the twins' own (tests/test_model.py compares the fused step with the default).
     # Judged by what float noise cannot move: the losses of every batch, and the share of weights and outputs that
     # agree. Adam's first updates are about lr * sign(grad), so a gradient near zero that rounds the other way in
     # another reduction order moves its weight by a few lr (2e-4): one element in ten thousand may differ that much.
     # Without the gradients averaged over the processes, most weights would.
     common = ["--dataroot", two_instance_data, "--checkpoints_dir", tmp_path, *TINY, *SAME, "--niter", "1", "--niter_decay",
               "0", "--print_freq", "4"]  # fmt: skip
-    train(*common, "--name", "one", "--batch_size", 4)
-    out = train(*common, "--name", "two", "--batch_size", 2, processes=2)
+    train(*common, "--name", "one", "--batch_size", 4, *fused)
+    out = train(*common, "--name", "two", "--batch_size", 2, *fused, processes=2)
     assert "2 processes" in out.stdout and out.stdout.count("done:") == 1  # only rank 0 speaks
     assert "batches of 4 images per domain (2 per process x 2)" in out.stdout
     states = {name: torch.load(tmp_path / name / "latest_training_state.pth", weights_only=False) for name in ("one", "two")}
@@ -88,7 +91,11 @@ def test_two_processes_with_batch_2_train_as_one_process_with_batch_4(two_instan
         # the same single-process run with 1 and with 2 threads gives outputs up to 6e-4 apart after these updates of
         # tiny networks (instance norm over few channels amplifies rounding); nearly all agree far closer
         y_one, y_two = G_one(x), G_two(x)
-    assert share_close(y_two, y_one, 6e-4) >= 0.999 and float((y_two - y_one).abs().mean()) < 1e-4
+    if fused:  # the grouped convolutions of 2 samples and of 4 round differently, which Adam's first steps, about
+        # lr * sign(grad), amplify in the gradients near zero: the outputs came 2.5e-4 apart on average, 1.7e-3 at most
+        assert float((y_two - y_one).abs().mean()) < 5e-4 and float((y_two - y_one).abs().max()) < 5e-3
+    else:
+        assert share_close(y_two, y_one, 6e-4) >= 0.999 and float((y_two - y_one).abs().mean()) < 1e-4
     # 8 images per domain and epoch, counted over both processes
     state = states["two"]
     assert (state["counters"]["epoch"], state["counters"]["total_iters"]) == (2, 8) and len(state["rng_per_rank"]) == 2

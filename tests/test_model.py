@@ -141,40 +141,99 @@ def test_training_with_fixed_shapes_trains_as_the_default(sn_update, compiled):
     check_fixed_shape_training("cpu", sn_update, compiled, atol=1e-4 if compiled else 1e-5, rtol=2e-2 if compiled else 1e-3)
 
 
-def check_fixed_shape_training(device: str, sn_update: str, compiled: bool, atol: float, rtol: float) -> None:
-    """Trains the same model twice, by default and with fixed shapes (``use_static_training``), and compares the
-    losses of every step (within atol) and each network's gradients as a whole (within rtol of their norm). A small
-    learning rate keeps Adam from amplifying float rounding into different weights, so that later steps compare the
-    two computations, not two trajectories; the context loss thresholds the translated masks, so float rounding can
-    move a pixel in or out of the context, which changes single gradient entries by more than rounding."""
+B_EMPTY = {(0, 2), (0, 3), (0, 4), (3, 4)}  # B's samples: 0 has 2 instances, 3 has 4, the others 5
+
+
+@pytest.mark.parametrize("sn_update", ["per_instance", "per_call"])
+def test_fused_twins_train_as_the_default(sn_update):
+    """--fuse_twins: G_A and G_B as one network, D_A and D_B as another, every call with fixed shapes. Every loss of
+    every step, the gradients of the last updates and the spectral-norm vectors are the default's."""
+    check_fixed_shape_training("cpu", sn_update, False, atol=1e-5, rtol=1e-3, fused=True)
+
+
+def test_fused_twins_run_a_direction_alone_in_a_step_where_the_other_has_nothing():
+    """No sample of B has a fifth instance: in the last step of every batch only A -> B translates, and its twins run
+    unfused. Compared with the unfused fixed-shape step (the default's gradients of that one-sample step are 2 % away
+    from both, float rounding amplified; without the context loss, whose thresholded masks add to it)."""
+    check_fixed_shape_training("cpu", "per_instance", False, atol=1e-5, rtol=1e-4, fused=True, b_empty=B_EMPTY | {(1, 4), (2, 4)},
+                               reference="static", extra=["--lambda_ctx", "0"])  # fmt: skip
+
+
+def test_fused_twins_train_as_the_default_in_bf16():
+    """--precision bf16: the fused step is as close to the unfused fixed-shape step as the default step is (bfloat16's
+    8-bit mantissa rounds the grouped and the single convolutions at different points; the networks' outputs are
+    within one bfloat16 step, tests/test_networks.py)."""
+    runs = {mode: train_three_batches(mode, "per_instance", precision="bf16") for mode in ("default", "static", "fused")}
+    (_, static_losses), (_, default_losses), (_, fused_losses) = runs["static"], runs["default"], runs["fused"]
+    def farthest(losses: list[dict]) -> float:  # the largest difference of a loss from the fixed-shape step's
+        return max(abs(a[name] - b[name]) for a, b in zip(static_losses, losses) for name in a)
+
+    assert farthest(fused_losses) <= 2 * farthest(default_losses)
+    grads = {mode: [network_gradient(model, net) for net in ("G_A", "G_B", "D_A", "D_B")] for mode, (model, _) in runs.items()}
+    for static, default, fused in zip(grads["static"], grads["default"], grads["fused"]):
+        assert (fused - static).norm() <= 2 * (default - static).norm() + 1e-3 * static.norm()
+
+
+B_EMPTY = {(0, 2), (0, 3), (0, 4), (3, 4)}  # B's samples: 0 has 2 instances, 3 has 4, the others 5
+
+
+def network_gradient(model: InstaGANModel, net: str) -> torch.Tensor:
+    """All of a network's gradients, as one vector (zeros where a parameter has none: no update reached it)."""
+    params = getattr(model, f"net{net}").parameters()
+    return torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).flatten() for p in params])
+
+
+def train_three_batches(mode: str, sn_update: str, device: str = "cpu", compiled: bool = False, b_empty: set = B_EMPTY,
+                        precision: str = "fp32", extra: tuple = ()) -> tuple[InstaGANModel, list[dict]]:  # fmt: skip
+    """A model trained on three batches of three steps each (a sample inactive in later steps, one without instances,
+    the history pool drawing) by default, with fixed shapes (``static``) or with the twins fused (``fused``); the
+    model and every step's losses. A small learning rate keeps Adam from amplifying float rounding into different
+    weights, so that later steps compare two computations, not two trajectories."""
     x_a = make_input(batch=4, n=5, empty={(1, 3), (1, 4), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (3, 2), (3, 3), (3, 4)})
-    x_b = make_input(batch=4, n=5, empty={(0, 2), (0, 3), (0, 4), (3, 4)}, seed=1)
-    gpu = ["--gpu_ids", "0"] if device == "cuda" else []
-    runs = []
-    for static in (False, True):
-        torch.manual_seed(0)
-        random.seed(0)
-        flags = ["--ins_max", "5", "--ins_per", "2", "--sn_update", sn_update, "--pool_size", "3", "--lr", "1e-6", *gpu]
-        opt = TrainOptions().parse(SMALL + flags)
-        model = InstaGANModel(opt, torch.device(device))
-        model.setup()
-        if static:
-            model.use_static_training(compiled)
-        trainer = Trainer(model, opt, Context(torch.device(device)))
-        losses = []
-        for _ in range(3):
-            trainer.train_step(batch_from(x_a, x_b))
-            losses += trainer.step_losses
-        runs.append((model, losses))
-    (default, default_losses), (static, static_losses) = runs
+    x_b = make_input(batch=4, n=5, empty=b_empty, seed=1)
+    torch.manual_seed(0)
+    random.seed(0)
+    flags = ["--ins_max", "5", "--ins_per", "2", "--sn_update", sn_update, "--pool_size", "3", "--lr", "1e-6",
+             "--precision", precision, *(["--gpu_ids", "0"] if device == "cuda" else []),
+             *(["--fuse_twins"] if mode == "fused" else []), *extra]  # fmt: skip
+    opt = TrainOptions().parse(SMALL + flags)
+    model = InstaGANModel(opt, torch.device(device))
+    model.setup()
+    if mode == "static":
+        model.use_static_training(compiled)
+    trainer = Trainer(model, opt, Context(torch.device(device)))
+    losses = []
+    for _ in range(3):
+        trainer.train_step(batch_from(x_a, x_b))
+        losses += trainer.step_losses
+    return model, losses
+
+
+def check_fixed_shape_training(device: str, sn_update: str, compiled: bool, atol: float, rtol: float, fused: bool = False,
+                               b_empty: set = B_EMPTY, reference: str = "default", extra: tuple = ()) -> None:  # fmt: skip
+    """Trains the same model (``train_three_batches``) by default (or ``reference``) and with fixed shapes
+    (``use_static_training``; ``fused``: with the twins fused, ``--fuse_twins``), and compares the losses of every
+    step (within atol), each network's gradients as a whole (within rtol of their norm) and the spectral-norm vectors.
+    The context loss thresholds the translated masks, so float rounding can move a pixel in or out of the context,
+    which changes single gradient entries by more than rounding."""
+    kwargs = dict(device=device, compiled=compiled, b_empty=b_empty, extra=extra)
+    default, default_losses = train_three_batches(reference, sn_update, **kwargs)
+    static, static_losses = train_three_batches("fused" if fused else "static", sn_update, **kwargs)
     assert static.static_training and len(default_losses) == len(static_losses) == 9
+    assert (static.twin_G is not None) == (static.twin_D is not None) == fused
+    both = max(len(losses) for losses in default_losses)  # (the losses of a step in which both directions translate)
+    assert sum(len(losses) == both // 2 for losses in default_losses) == (0 if b_empty == B_EMPTY else 3)  # each last step
     for step, (a, b) in enumerate(zip(default_losses, static_losses)):
-        assert a.keys() == b.keys() and len(a) == 10
+        assert a.keys() == b.keys() and len(a) in (both // 2, both)
         for name in a:
             assert abs(a[name] - b[name]) < atol, (step, name, a[name], b[name])
     for net in ("G_A", "G_B", "D_A", "D_B"):
-        grads = [torch.cat([p.grad.flatten() for p in getattr(m, f"net{net}").parameters()]) for m in (default, static)]
+        grads = [network_gradient(m, net) for m in (default, static)]
         assert (grads[1] - grads[0]).norm() <= rtol * grads[0].norm(), net
+        vectors = [[b for name, b in getattr(m, f"net{net}").named_buffers() if name.endswith(("_u", "_v"))]
+                   for m in (default, static)]  # fmt: skip
+        for u, v in zip(*vectors):
+            torch.testing.assert_close(v, u, atol=max(atol, 1e-5), rtol=0)
 
 
 @pytest.mark.parametrize("flags, says", [
@@ -182,6 +241,9 @@ def check_fixed_shape_training(device: str, sn_update: str, compiled: bool, atol
     (["--model", "cycle_gan", "--cuda_graphs"],
      "--cuda_graphs is not available with --model cycle_gan: it runs eager or with --channels_last or with --compile"),
     (["--model", "cycle_gan_seg", "--cuda_graphs"], "--cuda_graphs is not available with --model cycle_gan_seg"),
+    (["--model", "cycle_gan", "--fuse_twins"], "--fuse_twins is not available with --model cycle_gan"),
+    (["--fuse_twins", "--norm", "batch"], "--fuse_twins pads each step with blank samples and stacks the twins' channels"),
+    (["--fuse_twins", "--compile"], "--fuse_twins runs the fused networks eager: leave out --compile and --cuda_graphs"),
 ])  # fmt: skip
 def test_speed_modes_a_model_cannot_run_are_refused_when_parsed(flags, says, capsys):
     with pytest.raises(SystemExit) as refused:

@@ -315,3 +315,56 @@ def test_a_new_network_is_a_class_and_an_entry(monkeypatch):
     assert isinstance(model.netG_A, Tiny) and model.netG_A.conv.weight.std() < 0.05  # initialised as every network
     with pytest.raises(SystemExit):
         TrainOptions().parse([*argv[:-4], "--netG", "huge"])
+
+
+@pytest.mark.parametrize("upsample, context_skip", [("transpose", False), ("transpose4", True), ("bilinear", False)])
+def test_twin_generators_run_as_one_give_what_each_gives(upsample, context_skip):
+    """--fuse_twins: two generators as one network (grouped convolutions) give each one's forward_static, and the
+    same gradients; also with the context skip (run per twin) and every kind of upsampling. (Every sample has an
+    instance: the model translates no other, and an empty slot encoded alone is float noise that instance norm
+    amplifies, in the gradients too.)"""
+    torch.manual_seed(0)
+    first, second = (N.define_G(3, 3, 8, "set", n_blocks=1, upsample=upsample, context_skip=context_skip) for _ in "12")
+    fused = N.TwinSetGenerators(copy.deepcopy(first), copy.deepcopy(second))
+    x1 = make_input(batch=3, n=3, empty={(0, 2), (1, 0), (1, 2)})
+    x2 = make_input(batch=3, n=3, empty={(2, 1)}, seed=1)
+    outs = first.forward_static(x1), second.forward_static(x2)
+    fused_outs = fused(x1, x2, fused.weights())
+    for out, fused_out in zip(outs, fused_outs):
+        torch.testing.assert_close(fused_out, out, atol=1e-5, rtol=0)
+    sum(o.square().sum() for o in outs).backward()
+    sum(o.square().sum() for o in fused_outs).backward()
+    for net, fused_net in ((first, fused.first), (second, fused.second)):
+        # the network's gradient as a whole: the gradient of a bias right before an instance norm is float noise
+        grads = [torch.cat([p.grad.flatten() for p in n.parameters()]) for n in (net, fused_net)]
+        assert (grads[1] - grads[0]).norm() <= 1e-4 * grads[0].norm()
+
+
+@pytest.mark.parametrize("sn_update", ["per_instance", "per_call"])
+def test_twin_discriminators_run_as_one_give_what_each_gives(sn_update):
+    """Two set discriminators as one, in training mode, on inputs whose samples have more instances in one twin than
+    in the other (per instance, the extra ranks run on that twin alone): each twin's output, gradients and
+    spectral-norm vectors after the call are its own forward_static's."""
+    torch.manual_seed(0)
+    first, second = (N.define_D(3, 8, "set", sn_update=sn_update).train() for _ in "12")
+    fused = N.TwinSetDiscriminators(copy.deepcopy(first), copy.deepcopy(second))
+    x1 = make_input(batch=3, n=4, empty={(0, 3), (1, 1), (1, 2), (1, 3), (2, 0), (2, 1), (2, 2), (2, 3)})
+    x2 = make_input(batch=3, n=4, empty={(0, 0)}, seed=1)
+    outs = first.forward_static(x1), second.forward_static(x2)
+    fused_outs = fused(x1, x2)
+    for out, fused_out in zip(outs, fused_outs):
+        torch.testing.assert_close(fused_out, out, atol=1e-6, rtol=0)
+    sum(o.square().sum() for o in outs).backward()
+    sum(o.square().sum() for o in fused_outs).backward()
+    for net, fused_net in ((first, fused.first), (second, fused.second)):
+        for (name, p), q in zip(net.named_parameters(), fused_net.parameters()):
+            torch.testing.assert_close(q.grad, p.grad, atol=1e-5, rtol=1e-4, msg=name)
+        for (name, u), v in zip(net.named_buffers(), fused_net.buffers()):
+            torch.testing.assert_close(v, u, atol=1e-6, rtol=0, msg=name)
+
+
+def test_only_twins_of_one_architecture_fuse():
+    with pytest.raises(ValueError, match="differ in their layers or parameter shapes"):
+        N.TwinSetGenerators(N.define_G(3, 3, 8, "set", n_blocks=1), N.define_G(3, 3, 8, "set", n_blocks=2))
+    with pytest.raises(ValueError, match="use --norm instance"):
+        N.TwinSetDiscriminators(*(N.define_D(3, 8, "set", norm="batch") for _ in "12"))

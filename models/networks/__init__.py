@@ -7,6 +7,7 @@ checkpoints written by the authors' code load directly (``original.load_original
 - ``generators``: InstaGAN's set-aware ResNet generator, CycleGAN's ResNet generator (``define_G``); a step of the set
   generator with fixed shapes, for export and CUDA graphs (``FixedShapeStep``)
 - ``discriminators``: the set-aware PatchGAN with spectral norm, CycleGAN's PatchGAN (``define_D``)
+- ``twins``: G_A and G_B (D_A and D_B) run as one network, for ``--fuse_twins``
 - ``spectral_norm``: spectral normalisation with the original's power iteration
 - ``layers``: normalisation layers, initialisation, the CPU's faster few-output convolution
 - ``losses``: the GAN loss; ``schedulers``: learning-rate schedules; ``compile``: torch.compile of the stacks
@@ -27,6 +28,7 @@ from instagan.models.networks.losses import GANLoss
 from instagan.models.networks.original import load_original_state_dict
 from instagan.models.networks.schedulers import get_scheduler
 from instagan.models.networks.spectral_norm import spectral_norm
+from instagan.models.networks.twins import TwinSetDiscriminators, TwinSetGenerators
 
 __all__ = [
     "DISCRIMINATORS",
@@ -38,6 +40,8 @@ __all__ = [
     "NLayerSetDiscriminator",
     "ResnetGenerator",
     "ResnetSetGenerator",
+    "TwinSetDiscriminators",
+    "TwinSetGenerators",
     "compile_network",
     "define_D",
     "define_G",

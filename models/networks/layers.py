@@ -36,18 +36,24 @@ class InstanceNorm2d(nn.InstanceNorm2d):
     the same function, float rounding apart. Elsewhere, and for contiguous input, torch's kernel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (
-            x.device.type in NHWC_INSTANCE_NORM_DEVICES
-            and x.dim() == 4
-            and not x.is_contiguous()
-            and x.is_contiguous(memory_format=torch.channels_last)
-            and not self.affine
-            and not self.track_running_stats
-            and not torch.compiler.is_exporting()
-            and not torch.onnx.is_in_onnx_export()
-        ):
-            return instance_norm_nhwc(x, self.eps)
+        if x.dim() == 4 and not self.affine and not self.track_running_stats:
+            return instance_norm(x, self.eps)
         return super().forward(x)
+
+
+def instance_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Instance norm of x (B, C, H, W) without affine parameters or running statistics: ``instance_norm_nhwc`` for
+    channels-last input on the devices in ``NHWC_INSTANCE_NORM_DEVICES``, torch's kernel otherwise."""
+    if (
+        x.device.type in NHWC_INSTANCE_NORM_DEVICES
+        and x.dim() == 4
+        and not x.is_contiguous()
+        and x.is_contiguous(memory_format=torch.channels_last)
+        and not torch.compiler.is_exporting()
+        and not torch.onnx.is_in_onnx_export()
+    ):
+        return instance_norm_nhwc(x, eps)
+    return F.instance_norm(x, eps=eps)
 
 
 def instance_norm_nhwc(x: torch.Tensor, eps: float) -> torch.Tensor:
@@ -107,14 +113,20 @@ class FewOutputsConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type != "cpu" or torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
             return super().forward(x)  # (an exported graph keeps the plain convolution)
-        out_nc, in_nc, k, _ = self.weight.shape
-        rows = self.weight.permute(0, 2, 1, 3).reshape(out_nc * k, in_nc, 1, k)  # channel o * k + dy: row dy of output o
-        if not torch.compiler.is_compiling():  # (compiled, inductor chooses the memory layout itself)
-            x, rows = x.contiguous(memory_format=torch.channels_last), rows.contiguous(memory_format=torch.channels_last)
-        z = F.conv2d(x, rows)
-        z = z.unflatten(1, (out_nc, k))  # (B, out_nc, k, H, W_out)
-        h = x.shape[2] - k + 1
-        out = z[:, :, 0, :h]
-        for dy in range(1, k):
-            out = out + z[:, :, dy, dy : dy + h]
-        return out if self.bias is None else out + self.bias.view(1, -1, 1, 1)
+        return few_outputs_conv(x, self.weight, self.bias)
+
+
+def few_outputs_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int = 1) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias, groups=groups)`` for a k x k kernel with few outputs, computed on the CPU as
+    ``FewOutputsConv2d`` describes: x (B, C, H, W), weight (out, C / groups, k, k) -> (B, out, H - k + 1, W - k + 1)."""
+    out_nc, in_nc, k, _ = weight.shape
+    rows = weight.permute(0, 2, 1, 3).reshape(out_nc * k, in_nc, 1, k)  # channel o * k + dy: row dy of output o
+    if not torch.compiler.is_compiling():  # (compiled, inductor chooses the memory layout itself)
+        x, rows = x.contiguous(memory_format=torch.channels_last), rows.contiguous(memory_format=torch.channels_last)
+    z = F.conv2d(x, rows, groups=groups)
+    z = z.unflatten(1, (out_nc, k))  # (B, out_nc, k, H, W_out)
+    h = x.shape[2] - k + 1
+    out = z[:, :, 0, :h]
+    for dy in range(1, k):
+        out = out + z[:, :, dy, dy : dy + h]
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
