@@ -4,6 +4,7 @@
     python scripts/benchmark_speed.py --small              # a CPU run in a few minutes, with the demo's config
     python scripts/benchmark_speed.py --small --against 67aba8a   # also the demo's config at another revision
     python scripts/benchmark_speed.py --short --match channels-last --out -   # some rows only, printed
+    python scripts/benchmark_speed.py --small --twins      # the training step with and without --fuse_twins
 
 Each measurement runs in a fresh process (so peak memory is its own): a few warm-up iterations, then timed ones.
 Training: one ``train_step`` (every sequential step's G and D updates) on a batch of ``--batch_size`` images per
@@ -236,22 +237,51 @@ def configs(args: argparse.Namespace, device: str) -> list[dict]:
 
 
 def against(rev: str, config: dict, rounds: int = 3) -> tuple[float, float] | str:
-    """Seconds per step of ``config`` on a worktree of revision ``rev`` and on the checkout: the medians of ``rounds``
-    measurements of each, taken in turns (old, new, old, new, ...) so that a slow spell of the machine hits both."""
+    """Seconds per step of ``config`` on a worktree of revision ``rev`` and on the checkout (``in_turns``)."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev], check=True, capture_output=True)
         try:
-            old, new = [], []
-            for _ in range(rounds):
-                for results, root in ((old, str(tree)), (new, str(ROOT))):
-                    result = run_one({**config, "root": root})
-                    if "error" in result:
-                        return result["error"]
-                    results.append(result["seconds_per_step"])
-            return sorted(old)[rounds // 2], sorted(new)[rounds // 2]
+            return in_turns({**config, "root": str(tree)}, {**config, "root": str(ROOT)}, rounds)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+
+
+def in_turns(first: dict, second: dict, rounds: int = 3) -> tuple[float, float] | str:
+    """Seconds per step of two configurations: the medians of ``rounds`` measurements of each, taken in turns (first,
+    second, first, ...) so that a slow spell of the machine hits both; or the error of the one that failed."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for results, config in zip(times, (first, second)):
+            result = run_one(config)
+            if "error" in result:
+                return result["error"]
+            results.append(result["seconds_per_step"])
+    return sorted(times[0])[rounds // 2], sorted(times[1])[rounds // 2]
+
+
+# --twins: training steps with and without --fuse_twins, side by side
+TWIN_ROWS = {"cpu": [dict(batch=4, channels_last=True, sn_update="per_call"), dict(batch=4), dict(batch=8, channels_last=True,
+                     sn_update="per_call")],
+             "cpu_paper": [dict(batch=1)],
+             "gpu": [dict(batch=8, precision="bf16", channels_last=True), dict(batch=1)]}  # fmt: skip
+
+
+def twins(args: argparse.Namespace, device: str, flags: str) -> list[str]:
+    """The ``--twins`` table: each configuration's training step unfused and with ``--fuse_twins``, in turns."""
+    section = "gpu" if device == "cuda" else "cpu" if args.small else "cpu_paper"
+    base = configs(args, device)[0]
+    lines = [f"Measured by `python scripts/benchmark_speed.py{flags}` on {machine(device)}: seconds per training step, the "
+             f"median of {args.rounds} runs of each, taken in turns.", "",
+             "| configuration | unfused (s) | --fuse_twins (s) | speed-up |", "|---|---|---|---|"]  # fmt: skip
+    for row in TWIN_ROWS[section]:
+        config = {**base, **row, "mode": "train", "iters": max(args.iters, 10) if args.small else args.iters}
+        result = in_turns(config, {**config, "fuse_twins": True}, args.rounds)
+        cells = [f"failed: {result[:80]}", "-", "-"] if isinstance(result, str) else [
+            f"{result[0]:.3f}", f"{result[1]:.3f}", f"{result[0] / result[1]:.2f}x"]  # fmt: skip
+        lines.append("| " + " | ".join([label(config), *cells]) + " |")
+        print(lines[-1], flush=True)
+    return lines
 
 
 def label(c: dict) -> str:
@@ -275,6 +305,8 @@ def main(argv: list[str] | None = None) -> Path | None:
     parser.add_argument("--out", default="docs/speed.md", help="where to write the table ('-': print only)")
     parser.add_argument("--profile", choices=("fp32", "bf16", "fp16"),
                         help="only print a profile of a batch-8 training step (with --match: of that configuration)")
+    parser.add_argument("--twins", action="store_true", help="only the training step with and without --fuse_twins, in turns")
+    parser.add_argument("--rounds", type=int, default=3, help="with --twins: runs of each configuration")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -284,6 +316,8 @@ def main(argv: list[str] | None = None) -> Path | None:
 
     if args.profile:  # where a training step spends its time: the first batch-8 configuration (--match: the first it picks)
         grid = configs(args, "cpu" if args.small else "cuda")
+        grid += [{**grid[0], **row, "fuse_twins": fused} for row in TWIN_ROWS["cpu" if args.small else "gpu"]
+                 for fused in (False, True)]  # (--twins's)
         picked = [c for c in grid if args.match in label(c)] if args.match else [c for c in grid if c["batch"] == 8]
         if not picked:
             raise SystemExit(f"--match {args.match!r} picks none of: {'; '.join(map(label, grid))}")
@@ -302,6 +336,9 @@ def main(argv: list[str] | None = None) -> Path | None:
             "| configuration | train images/s | train peak memory (GB) | test images/s | test peak memory (GB) |",
             "|---|---|---|---|---|"]  # fmt: skip
     section = "gpu" if device == "cuda" else "cpu" if args.small else "cpu_paper"
+    if args.twins:
+        flags += " --twins" + (f" --rounds {args.rounds}" if args.rounds != 3 else "")
+        return write_section(args.out, f"twins_{section}", twins(args, device, flags))
     chosen = [c for c in configs(args, device) if args.match is None or args.match in label(c)]
     for config in [] if args.against_only else chosen:
         train = run_one({**config, "mode": "train"})
@@ -341,7 +378,9 @@ def write_section(out: str, section: str, lines: list[str]) -> Path | None:
     path = ROOT / out
     text = path.read_text() if path.is_file() else f"# Speed and memory\n\n{NOTES}\n"
     title = {"gpu": "## On a GPU, at the paper's size", "cpu": "## On the CPU, at the demo's size",
-             "cpu_paper": "## On the CPU, at the paper's size"}[section]
+             "cpu_paper": "## On the CPU, at the paper's size", "twins_gpu": "## Fused twins, on a GPU at the paper's size",
+             "twins_cpu": "## Fused twins, on the CPU at the demo's size",
+             "twins_cpu_paper": "## Fused twins, on the CPU at the paper's size"}[section]  # fmt: skip
     begin, end = f"<!-- {section} table -->", f"<!-- end of {section} table -->"
     block = "\n".join([begin, title, "", *lines, end])
     if begin in text and end in text:

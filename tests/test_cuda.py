@@ -140,3 +140,9 @@ def test_cuda_graphs_training_on_the_gpu_matches_eager(sn_update):
     graph; three batches of three sequential steps give the default's losses and gradients."""
     torch._dynamo.reset()
     check_fixed_shape_training("cuda", sn_update, compiled=True, atol=1e-4, rtol=1e-2)
+
+
+@pytest.mark.parametrize("sn_update", ["per_instance", "per_call"])
+def test_fused_twins_training_on_the_gpu_matches_the_default(sn_update):
+    """--fuse_twins on CUDA (cuDNN's grouped convolutions): every loss and gradient of three batches is the default's."""
+    check_fixed_shape_training("cuda", sn_update, False, atol=1e-4, rtol=1e-2, fused=True)
