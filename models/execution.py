@@ -30,20 +30,20 @@ def refusal(opt: argparse.Namespace, model: Any, is_train: bool) -> str | None:
     if getattr(opt, "fuse_twins", False) and opt.norm == "batch":
         return ("--fuse_twins pads each step with blank samples and stacks the twins' channels, which batch norm would "
                 "count in its statistics: use --norm instance (InstaGAN's)")  # fmt: skip
-    if getattr(opt, "fuse_twins", False) and (opt.compile or opt.cuda_graphs):
-        return "--fuse_twins runs the fused networks eager: leave out --compile and --cuda_graphs"
+    if getattr(opt, "fuse_twins", False) and opt.compile:
+        return "--fuse_twins runs with fixed shapes: leave out --compile, or compile them with --cuda_graphs"
     return None
 
 
 def prepare(model: Any) -> None:
     """Lay the networks out as ``--channels_last`` asks; then ``--fuse_twins``: the twins fused, with fixed shapes
-    (``model.use_fused_twins``); or ``--cuda_graphs``: fixed shapes, compiled for CUDA graphs
-    (``model.use_fixed_shapes``); or ``--compile``: each network compiled."""
+    (``model.use_fused_twins``; with ``--cuda_graphs`` compiled for CUDA graphs); or ``--cuda_graphs``: fixed
+    shapes, compiled for CUDA graphs (``model.use_fixed_shapes``); or ``--compile``: each network compiled."""
     opt = model.opt
     for net in model.networks().values():
         net.to(memory_format=model.memory_format)
     if getattr(opt, "fuse_twins", False):
-        model.use_fused_twins()
+        model.use_fused_twins(compiled=getattr(opt, "cuda_graphs", False))
     elif getattr(opt, "cuda_graphs", False):
         model.use_fixed_shapes(compiled=True)
     elif getattr(opt, "compile", False):

@@ -80,16 +80,19 @@ class InstaGANModel(TwoDomainModel):
             for net in self.networks().values():
                 networks.compile_network(net, static=True)
 
-    def use_fused_twins(self) -> None:
+    def use_fused_twins(self, compiled: bool = False) -> None:
         """Training with the twins fused (``--fuse_twins``): G_A and G_B run as one network, as do D_A and D_B
         (``networks.TwinSetGenerators``, ``TwinSetDiscriminators``), every call with fixed shapes
-        (``use_static_training``). A step with nothing to translate in one direction runs the other's networks alone."""
+        (``use_static_training``). A step with nothing to translate in one direction runs the other's networks alone.
+        ``compiled`` (``--cuda_graphs``): each fused layer stack compiled for its shapes, and each network for the
+        steps it runs alone (CUDA graphs on a GPU)."""
         if not self.isTrain:
             raise UserError("--fuse_twins fuses the networks of a training step: it is a train.py flag")
-        self.use_static_training(compiled=False)
+        self.use_static_training(compiled)
+        run = networks.twins.compiled_run_stack() if compiled else networks.twins.run_stack
         try:
-            self.twin_G = networks.TwinSetGenerators(self.netG_A, self.netG_B)
-            self.twin_D = networks.TwinSetDiscriminators(self.netD_A, self.netD_B)
+            self.twin_G = networks.TwinSetGenerators(self.netG_A, self.netG_B, run)
+            self.twin_D = networks.TwinSetDiscriminators(self.netD_A, self.netD_B, run)
         except (TypeError, ValueError) as err:
             raise UserError(f"--fuse_twins: {err}") from err
 

@@ -264,18 +264,24 @@ def in_turns(first: dict, second: dict, rounds: int = 3) -> tuple[float, float] 
 TWIN_ROWS = {"cpu": [dict(batch=4, channels_last=True, sn_update="per_call"), dict(batch=4), dict(batch=8, channels_last=True,
                      sn_update="per_call")],
              "cpu_paper": [dict(batch=1)],
-             "gpu": [dict(batch=8, precision="bf16", channels_last=True), dict(batch=1)]}  # fmt: skip
+             "gpu": [dict(batch=8, precision="bf16", channels_last=True), dict(batch=1),
+                     dict(batch=8, precision="bf16", channels_last=True, cuda_graphs=True)]}  # fmt: skip
 
 
 def twins(args: argparse.Namespace, device: str, flags: str) -> list[str]:
-    """The ``--twins`` table: each configuration's training step unfused and with ``--fuse_twins``, in turns."""
+    """The ``--twins`` table: each configuration's training step unfused and with ``--fuse_twins``, in turns (those
+    whose label holds ``--match``)."""
     section = "gpu" if device == "cuda" else "cpu" if args.small else "cpu_paper"
     base = configs(args, device)[0]
-    lines = [f"Measured by `python scripts/benchmark_speed.py{flags}` on {machine(device)}: seconds per training step, the "
-             f"median of {args.rounds} runs of each, taken in turns.", "",
+    lines = [f"Measured by `python scripts/benchmark_speed.py{flags}` on {machine(device)}: seconds per training step, "
+             + ("one run of each" if args.rounds == 1 else f"the median of {args.rounds} runs of each, taken in turns") + ".", "",
              "| configuration | unfused (s) | --fuse_twins (s) | speed-up |", "|---|---|---|---|"]  # fmt: skip
     for row in TWIN_ROWS[section]:
         config = {**base, **row, "mode": "train", "iters": max(args.iters, 10) if args.small else args.iters}
+        if args.match and args.match not in label(config):
+            continue
+        if config.get("cuda_graphs"):  # (the first steps compile)
+            config["warmup"] = max(config["warmup"], 4)
         result = in_turns(config, {**config, "fuse_twins": True}, args.rounds)
         cells = [f"failed: {result[:80]}", "-", "-"] if isinstance(result, str) else [
             f"{result[0]:.3f}", f"{result[1]:.3f}", f"{result[0] / result[1]:.2f}x"]  # fmt: skip

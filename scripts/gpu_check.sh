@@ -11,4 +11,6 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 timeout 300 python -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$out/test_cuda.log"
 timeout 240 python scripts/benchmark_speed.py --short --match channels-last --out "$out/speed.md" 2>&1 | tee "$out/speed.log"
-timeout 200 python scripts/benchmark_speed.py --twins --rounds 1 --out "$out/speed.md" 2>&1 | tee "$out/twins.log"
+timeout 200 python scripts/benchmark_speed.py --twins --rounds 1 --match "bf16, channels-last, --ins_max" --out "$out/speed.md" 2>&1 | tee "$out/twins.log"
+# with a longer lease: the same with --cuda_graphs (compiling takes minutes), and batch 1 in fp32
+#   python scripts/benchmark_speed.py --twins --rounds 1 --match "cuda_graphs" --out "$out/speed.md"

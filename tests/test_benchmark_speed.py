@@ -48,3 +48,19 @@ def test_a_profile_of_no_configuration_is_refused_naming_them():
     proc = subprocess.run([sys.executable, "scripts/benchmark_speed.py", "--small", "--profile", "fp32", "--match", "batch 3"],
                           cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 1 and "--match 'batch 3' picks none of: batch 1, fp32, --ins_max 4;" in proc.stderr
+
+
+@pytest.mark.slow
+def test_twins_times_the_step_with_and_without_fused_twins_in_turns(tmp_path):
+    """--twins: a row per configuration with both timings and their ratio, in its own section of the report."""
+    report = tmp_path / "speed.md"
+    proc = subprocess.run([sys.executable, "scripts/benchmark_speed.py", "--small", "--twins", "--rounds", "1", "--warmup", "1",
+                           "--match", "batch 4, fp32, --ins_max", "--out", str(report)], cwd=ROOT, capture_output=True,
+                          text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    row = re.fullmatch(r"\| batch 4, fp32, --ins_max 4 \| (\d+\.\d{3}) \| (\d+\.\d{3}) \| (\d+\.\d\d)x \|", proc.stdout.strip())
+    assert row, proc.stdout
+    unfused, fused, ratio = map(float, row.groups())
+    assert abs(ratio - unfused / fused) <= 0.01 and 0.2 < ratio < 5
+    text = report.read_text()
+    assert "## Fused twins, on the CPU at the demo's size" in text and "--twins --rounds 1" in text and row.group(0) in text

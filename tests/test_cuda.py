@@ -146,3 +146,9 @@ def test_cuda_graphs_training_on_the_gpu_matches_eager(sn_update):
 def test_fused_twins_training_on_the_gpu_matches_the_default(sn_update):
     """--fuse_twins on CUDA (cuDNN's grouped convolutions): every loss and gradient of three batches is the default's."""
     check_fixed_shape_training("cuda", sn_update, False, atol=1e-4, rtol=1e-2, fused=True)
+
+
+def test_fused_twins_with_cuda_graphs_on_the_gpu_match_the_default():
+    """--fuse_twins --cuda_graphs: each fused layer stack replayed as a CUDA graph."""
+    torch._dynamo.reset()
+    check_fixed_shape_training("cuda", "per_call", True, atol=1e-4, rtol=1e-2, fused=True)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from instagan.models.insta_gan_model import InstaGANModel
+from instagan.models.networks import twins
 from instagan.models.trainer import Trainer
 from instagan.options.test_options import TestOptions
 from instagan.options.train_options import TrainOptions
@@ -151,6 +152,13 @@ def test_fused_twins_train_as_the_default(sn_update):
     check_fixed_shape_training("cpu", sn_update, False, atol=1e-5, rtol=1e-3, fused=True)
 
 
+@pytest.mark.slow
+def test_fused_twins_compiled_train_as_the_default():
+    """--fuse_twins --cuda_graphs: each fused layer stack compiled for its shapes (CUDA graphs on a GPU; on the CPU
+    inductor's kernels, whose sums run in their own order: the tolerances of the compiled fixed-shape test)."""
+    check_fixed_shape_training("cpu", "per_call", True, atol=1e-4, rtol=2e-2, fused=True)
+
+
 def test_fused_twins_run_a_direction_alone_in_a_step_where_the_other_has_nothing():
     """No sample of B has a fifth instance: in the last step of every batch only A -> B translates, and its twins run
     unfused. Compared with the unfused fixed-shape step (the default's gradients of that one-sample step are 2 % away
@@ -195,7 +203,8 @@ def train_three_batches(mode: str, sn_update: str, device: str = "cpu", compiled
     random.seed(0)
     flags = ["--ins_max", "5", "--ins_per", "2", "--sn_update", sn_update, "--pool_size", "3", "--lr", "1e-6",
              "--precision", precision, *(["--gpu_ids", "0"] if device == "cuda" else []),
-             *(["--fuse_twins"] if mode == "fused" else []), *extra]  # fmt: skip
+             *(["--fuse_twins"] if mode == "fused" else []), *(["--cuda_graphs"] if mode == "fused" and compiled else []),
+             *extra]  # fmt: skip
     opt = TrainOptions().parse(SMALL + flags)
     model = InstaGANModel(opt, torch.device(device))
     model.setup()
@@ -219,6 +228,7 @@ def check_fixed_shape_training(device: str, sn_update: str, compiled: bool, atol
     kwargs = dict(device=device, compiled=compiled, b_empty=b_empty, extra=extra)
     default, default_losses = train_three_batches(reference, sn_update, **kwargs)
     static, static_losses = train_three_batches("fused" if fused else "static", sn_update, **kwargs)
+    assert not fused or (static.twin_G.run is twins.run_stack) != compiled  # (compiled: the fused stacks too)
     assert static.static_training and len(default_losses) == len(static_losses) == 9
     assert (static.twin_G is not None) == (static.twin_D is not None) == fused
     both = max(len(losses) for losses in default_losses)  # (the losses of a step in which both directions translate)
@@ -243,7 +253,7 @@ def check_fixed_shape_training(device: str, sn_update: str, compiled: bool, atol
     (["--model", "cycle_gan_seg", "--cuda_graphs"], "--cuda_graphs is not available with --model cycle_gan_seg"),
     (["--model", "cycle_gan", "--fuse_twins"], "--fuse_twins is not available with --model cycle_gan"),
     (["--fuse_twins", "--norm", "batch"], "--fuse_twins pads each step with blank samples and stacks the twins' channels"),
-    (["--fuse_twins", "--compile"], "--fuse_twins runs the fused networks eager: leave out --compile and --cuda_graphs"),
+    (["--fuse_twins", "--compile"], "--fuse_twins runs with fixed shapes: leave out --compile, or compile them with"),
 ])  # fmt: skip
 def test_speed_modes_a_model_cannot_run_are_refused_when_parsed(flags, says, capsys):
     with pytest.raises(SystemExit) as refused:

@@ -16,6 +16,8 @@ float rounding apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -108,6 +110,16 @@ def run_stack(stack: nn.Module, weights: Weights, x: torch.Tensor) -> torch.Tens
     return out
 
 
+def compiled_run_stack() -> Callable:
+    """``run_stack`` compiled for fixed shapes with ``torch.compile(mode="reduce-overhead")``: on CUDA each stack replays
+    as a CUDA graph (``--fuse_twins --cuda_graphs``). Its weights are inputs, read eagerly (spectral norm's power
+    iteration updates its vectors in place, which a graph must not capture)."""
+    config = torch._dynamo.config  # one compiled version per stack and shape: more than the default limit of 8
+    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, limit, max(getattr(config, limit), 64))
+    return torch.compile(run_stack, dynamic=False, mode="reduce-overhead")
+
+
 def _cast(bias: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
     return None if bias is None else bias.to(x.dtype)
 
@@ -115,13 +127,16 @@ def _cast(bias: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
 class TwinSetGenerators:
     """Two ``ResnetSetGenerator`` s run as one: ``(x1, x2) -> (first.forward_static(x1), second.forward_static(x2))``,
     x1 and x2 (B, input_nc + N, H, W) of one shape. ``weights()`` reads the stacked weights; a training step reads them
-    once for its calls (the translation and the cycle), as the weights change only at the update."""
+    once for its calls (the translation and the cycle), as the weights change only at the update. ``run``: how a
+    stack runs, ``run_stack`` or ``compiled_run_stack()``."""
 
     STACKS = ("encoder_img", "encoder_seg", "decoder_img", "decoder_seg")
 
-    def __init__(self, first: ResnetSetGenerator, second: ResnetSetGenerator) -> None:
+    def __init__(self, first: ResnetSetGenerator, second: ResnetSetGenerator, run: Callable = run_stack) -> None:
         check_twins(first, second)
-        self.first, self.second = first, second
+        self.first, self.second, self.run = first, second, run
+        # the image decoder's body and head, around the context skip (made once: a compiled stack is known by its module)
+        self.decoder_body, self.decoder_head = first.decoder_img[:-HEAD], first.decoder_img[-HEAD:]
 
     def weights(self) -> dict[str, Weights]:
         return {name: stack_weights(getattr(self.first, name), getattr(self.second, name)) for name in self.STACKS}
@@ -135,7 +150,7 @@ class TwinSetGenerators:
         stack = self.first
 
         def run(name: str, x: torch.Tensor) -> torch.Tensor:
-            return run_stack(getattr(stack, name), weights[name], x)
+            return self.run(getattr(stack, name), weights[name], x)
 
         enc_img = run("encoder_img", stacked([x1[:, :nc], x2[:, :nc]]))
         enc_segs = run("encoder_seg", stacked([s.reshape(b * n, 1, h, w) for s in segs]))  # (B * N, 2 * 4ngf, h', w')
@@ -147,10 +162,10 @@ class TwinSetGenerators:
         if stack.skip_img is None:
             out_img = run("decoder_img", features)
         else:  # (the context skip runs per twin, between the fused decoder's body and head)
-            body = run_stack(stack.decoder_img[:-HEAD], weights["decoder_img"][:-1], features)
+            body = self.run(self.decoder_body, weights["decoder_img"][:-1], features)
             skips = (self.first.skip_img, self.second.skip_img)
             skipped = stacked([skip(f, x[:, :nc], s) for skip, f, x, s in zip(skips, unstacked(body), (x1, x2), segs)])
-            out_img = run_stack(stack.decoder_img[-HEAD:], weights["decoder_img"][-1:], skipped)
+            out_img = self.run(self.decoder_head, weights["decoder_img"][-1:], skipped)
         per_slot = stacked_cat(enc_segs, enc_img.repeat_interleave(n, dim=0), set_feature.repeat_interleave(n, dim=0))
         dec_segs = run("decoder_seg", per_slot)
         outs = []
@@ -165,17 +180,17 @@ class TwinSetDiscriminators:
     second.forward_static(x2))``, x1 and x2 (B, input_nc + N, H, W) of one shape. Spectral norm runs the power
     iterations each twin would: one per call of a stack, and per instance (``sn_update="per_instance"`` in training)
     one per rank of instance; where one twin's samples have more instances than the other's, its extra ranks run on
-    its own."""
+    its own. ``run``: as for ``TwinSetGenerators``."""
 
-    def __init__(self, first: NLayerSetDiscriminator, second: NLayerSetDiscriminator) -> None:
+    def __init__(self, first: NLayerSetDiscriminator, second: NLayerSetDiscriminator, run: Callable = run_stack) -> None:
         check_twins(first, second)
         if first.sn_update != second.sn_update:
             raise ValueError("twin discriminators with different --sn_update")
-        self.first, self.second = first, second
+        self.first, self.second, self.run = first, second, run
 
     def _run(self, name: str, x: torch.Tensor) -> torch.Tensor:
         first, second = getattr(self.first, name), getattr(self.second, name)
-        return run_stack(first, stack_weights(first, second), x)
+        return self.run(first, stack_weights(first, second), x)
 
     def __call__(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, ...]:
         nc = self.first.input_nc
