@@ -168,18 +168,21 @@ def test_fused_twins_run_a_direction_alone_in_a_step_where_the_other_has_nothing
 
 
 def test_fused_twins_train_as_the_default_in_bf16():
-    """--precision bf16: the fused step is as close to the unfused fixed-shape step as the default step is (bfloat16's
-    8-bit mantissa rounds the grouped and the single convolutions at different points; the networks' outputs are
-    within one bfloat16 step, tests/test_networks.py)."""
-    runs = {mode: train_three_batches(mode, "per_instance", precision="bf16") for mode in ("default", "static", "fused")}
-    (_, static_losses), (_, default_losses), (_, fused_losses) = runs["static"], runs["default"], runs["fused"]
-    def farthest(losses: list[dict]) -> float:  # the largest difference of a loss from the fixed-shape step's
-        return max(abs(a[name] - b[name]) for a, b in zip(static_losses, losses) for name in a)
+    """--precision bf16: the fused step is as close to the fp32 step as the unfused bf16 step is, in every loss of every
+    step and in each network's gradients (bfloat16's 8-bit mantissa puts both about 2 % of a loss and a third of G's
+    gradient away from fp32 on these tiny networks; the networks' outputs are within one bfloat16 step of each other,
+    tests/test_networks.py)."""
+    fp32, fp32_losses = train_three_batches("default", "per_instance")
+    runs = {mode: train_three_batches(mode, "per_instance", precision="bf16") for mode in ("static", "fused")}
 
-    assert farthest(fused_losses) <= 2 * farthest(default_losses)
-    grads = {mode: [network_gradient(model, net) for net in ("G_A", "G_B", "D_A", "D_B")] for mode, (model, _) in runs.items()}
-    for static, default, fused in zip(grads["static"], grads["default"], grads["fused"]):
-        assert (fused - static).norm() <= 2 * (default - static).norm() + 1e-3 * static.norm()
+    def farthest(losses: list[dict]) -> float:  # the largest difference of a loss from fp32's
+        return max(abs(a[name] - b[name]) for a, b in zip(fp32_losses, losses) for name in a)
+
+    assert farthest(runs["fused"][1]) <= 1.5 * farthest(runs["static"][1])
+    for net in ("G_A", "G_B", "D_A", "D_B"):
+        exact = network_gradient(fp32, net)
+        unfused, fused = ((network_gradient(model, net) - exact).norm() for model, _ in runs.values())
+        assert fused <= 1.5 * unfused, net
 
 
 B_EMPTY = {(0, 2), (0, 3), (0, 4), (3, 4)}  # B's samples: 0 has 2 instances, 3 has 4, the others 5
