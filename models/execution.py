@@ -28,8 +28,8 @@ def refusal(opt: argparse.Namespace, model: Any, is_train: bool) -> str | None:
         return ("--cuda_graphs pads each step with blank samples, which batch norm would count in its statistics: use "
                 "--norm instance (InstaGAN's), or --eval for a test pass")  # fmt: skip
     if getattr(opt, "fuse_twins", False) and opt.norm == "batch":
-        return ("--fuse_twins pads each step with blank samples and stacks the twins' channels, which batch norm would "
-                "count in its statistics: use --norm instance (InstaGAN's)")  # fmt: skip
+        return ("--fuse_twins pads each step with blank samples, which batch norm would count in its statistics, and "
+                "has no fused form of its parameters and running statistics: use --norm instance (InstaGAN's)")  # fmt: skip
     if getattr(opt, "fuse_twins", False) and opt.compile:
         return "--fuse_twins runs with fixed shapes: leave out --compile, or compile them with --cuda_graphs"
     return None

@@ -69,12 +69,13 @@ class InstaGANModel(TwoDomainModel):
         self.static_steps = {src: networks.FixedShapeStep(getattr(self, f"netG_{src}"), compiled, keep_empty=False)
                              for src in "AB"}  # fmt: skip
 
-    def use_static_training(self, compiled: bool) -> None:
+    def use_static_training(self, compiled: bool, flag: str = "--cuda_graphs") -> None:
         """Training with fixed shapes: each network call of a step on the batch size's rows and every slot
-        (``TwoDomainModel.run``); ``compiled``: each layer stack compiled for those shapes (CUDA graphs on a GPU)."""
+        (``TwoDomainModel.run``); ``compiled``: each layer stack compiled for those shapes (CUDA graphs on a GPU).
+        ``flag``: the one that asked for it, which a refusal names."""
         for name, net in self.networks().items():
             if not hasattr(net, "forward_static"):
-                raise UserError(f"--cuda_graphs needs InstaGAN's set networks; net{name} is {type(net).__name__}")
+                raise UserError(f"{flag} needs InstaGAN's set networks; net{name} is {type(net).__name__}")
         self.static_training = True
         if compiled:
             for net in self.networks().values():
@@ -88,7 +89,7 @@ class InstaGANModel(TwoDomainModel):
         steps it runs alone (CUDA graphs on a GPU)."""
         if not self.isTrain:
             raise UserError("--fuse_twins fuses the networks of a training step: it is a train.py flag")
-        self.use_static_training(compiled)
+        self.use_static_training(compiled, "--fuse_twins")
         run = networks.twins.compiled_run_stack() if compiled else networks.twins.run_stack
         try:
             self.twin_G = networks.TwinSetGenerators(self.netG_A, self.netG_B, run)

@@ -269,13 +269,14 @@ class TwoDomainModel(BaseModel):
         return Step(active, x, fake, rec, fake_all, idt)
 
     def _twins_live(self, actives: list[torch.Tensor]) -> bool:
-        """Whether a fused call can serve both directions: two of them, each with a sample to translate."""
-        return len(actives) == 2 and all(bool(a.any()) for a in actives)
+        """Whether a fused call can serve both directions: two of them, of one batch size, each with a sample to
+        translate."""
+        return len(actives) == 2 and len(actives[0]) == len(actives[1]) and all(bool(a.any()) for a in actives)
 
     def _translate_twin_steps(self, index: int, identity: bool) -> list[Step]:
         """``translate_step`` of both directions with the twins fused (``--fuse_twins``): G_A and G_B translate in
         one call, and map back (the cycle, with the identity mapping) in another."""
-        assert self.twin_G is not None
+        assert self.twin_G is not None and self.directions[0].G is self.twin_G.first  # (A -> B is the first twin's)
         (_, active_a, pick_a, x_a), (_, active_b, pick_b, x_b) = (self._step_input(d, index) for d in self.directions)
         rows, weights = len(active_a), self.twin_G.weights()
         fake_a, fake_b = (f.float() for f in self.run_twins(self.twin_G, x_a, x_b, rows, weights))  # A -> B, B -> A
@@ -380,9 +381,10 @@ class TwoDomainModel(BaseModel):
         """LSGAN loss of the discriminator of domain tgt: real images with all their selected masks
         against translated ones drawn through the history pool."""
         fake = d.pool.query(step.fake_all.detach())
-        return self.lsgan_discriminator(self.run(d.D, real_tgt, len(real_tgt)), self.run(d.D, fake, len(step.active)))
+        return self.discriminator_loss_of(self.run(d.D, real_tgt, len(real_tgt)), self.run(d.D, fake, len(step.active)))
 
-    def lsgan_discriminator(self, judged_real: torch.Tensor, judged_fake: torch.Tensor) -> torch.Tensor:
+    def discriminator_loss_of(self, judged_real: torch.Tensor, judged_fake: torch.Tensor) -> torch.Tensor:
+        """D's GAN loss (``--no_lsgan``: the vanilla one) from its outputs on real and on translated images."""
         return (self.criterionGAN(judged_real, True) + self.criterionGAN(judged_fake, False)) * 0.5
 
     # the training recipe, which the trainer carries out ---------------------------------------------------
@@ -408,7 +410,8 @@ class TwoDomainModel(BaseModel):
         """The losses of G for the directions with something to translate in a step (D is frozen meanwhile)."""
         judged: list[torch.Tensor | None] = [None] * len(live)
         if self.twin_D is not None and self._twins_live([step.active for _, step in live]):
-            (_, step_a), (_, step_b) = live
+            (d_a, step_a), (_, step_b) = live
+            assert d_a.D is self.twin_D.first  # (A -> B is judged by the first twin)
             judged = list(self.run_twins(self.twin_D, step_a.fake_all, step_b.fake_all, len(step_a.active)))
         losses: dict[str, torch.Tensor] = {}
         for (d, step), by_d in zip(live, judged):
@@ -422,11 +425,12 @@ class TwoDomainModel(BaseModel):
             return {f"D_{d.src}": self.discriminator_loss(d, step, real[d.tgt]) for d, step in live}
         # --fuse_twins: D_A and D_B judge the real images in one call, then the pool's translations (each its own
         # pool, drawn in the same order as above)
+        assert live[0][0].D is self.twin_D.first
         fakes = [d.pool.query(step.fake_all.detach()) for d, step in live]
         rows = len(live[0][1].active)
         judged_real = self.run_twins(self.twin_D, *(real[d.tgt] for d, _ in live), rows)
         judged_fake = self.run_twins(self.twin_D, *fakes, rows)
-        return {f"D_{d.src}": self.lsgan_discriminator(r, f) for (d, _), r, f in zip(live, judged_real, judged_fake)}
+        return {f"D_{d.src}": self.discriminator_loss_of(r, f) for (d, _), r, f in zip(live, judged_real, judged_fake)}
 
     def live_directions(self, steps: list[Step]) -> list[tuple[Direction, Step]]:
         return [(d, step) for d, step in zip(self.directions, steps) if step.any]

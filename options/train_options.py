@@ -37,8 +37,8 @@ class TrainOptions(BaseOptions):
         t.add_argument("--max_nonfinite", default=5, help="stop when this many updates in a row have non-finite losses",
                        **at_least(1))  # fmt: skip
         t.add_argument("--fuse_twins", action="store_true", help="InstaGAN: run G_A and G_B as one network, and D_A and "
-                       "D_B (grouped convolutions: half the calls, the same arithmetic); every call with fixed shapes, as "
-                       "with --cuda_graphs. The same training, float rounding apart")  # fmt: skip
+                       "D_B (grouped convolutions: fewer calls, the same arithmetic); every call with fixed shapes, as "
+                       "with --cuda_graphs. The same training, float rounding apart (without --dropout)")  # fmt: skip
         t.add_argument("--continue_train", action="store_true", help="resume from the saved training state of --epoch")
         t.add_argument("--overwrite", action="store_true", help="start over in a run folder that holds a run, deleting it")
         t.add_argument("--epoch_count", default=1, help="first epoch number of a fresh run", **at_least(1))

@@ -363,8 +363,32 @@ def test_twin_discriminators_run_as_one_give_what_each_gives(sn_update):
             torch.testing.assert_close(v, u, atol=1e-6, rtol=0, msg=name)
 
 
+def test_twins_run_as_one_in_bfloat16_give_what_each_gives():
+    """Under bf16 autocast the fused networks compute in bfloat16 as each twin does: their outputs are within one
+    bfloat16 step (at most 2 ** -7 of the largest value) of each twin's forward_static in bf16."""
+    torch.manual_seed(0)
+    generators = [N.define_G(3, 3, 8, "set", n_blocks=1) for _ in "12"]
+    discriminators = [N.define_D(3, 8, "set").train() for _ in "12"]
+    fused_D = N.TwinSetDiscriminators(*(copy.deepcopy(d) for d in discriminators))
+    x1 = make_input(batch=3, n=3, empty={(0, 2), (1, 0), (1, 2)})
+    x2 = make_input(batch=3, n=3, empty={(2, 1)}, seed=1)
+    fused_G = N.TwinSetGenerators(*generators)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        pairs = [(fused_G(x1, x2, fused_G.weights()), [g.forward_static(x) for g, x in zip(generators, (x1, x2))]),
+                 (fused_D(x1, x2), [d.forward_static(x) for d, x in zip(discriminators, (x1, x2))])]  # fmt: skip
+    for fused_outs, outs in pairs:
+        for fused_out, out in zip(fused_outs, outs):
+            assert fused_out.dtype == out.dtype
+            torch.testing.assert_close(fused_out.float(), out.float(), atol=2**-7 * float(out.abs().max()), rtol=0)
+
+
 def test_only_twins_of_one_architecture_fuse():
     with pytest.raises(ValueError, match="differ in their layers or parameter shapes"):
         N.TwinSetGenerators(N.define_G(3, 3, 8, "set", n_blocks=1), N.define_G(3, 3, 8, "set", n_blocks=2))
     with pytest.raises(ValueError, match="use --norm instance"):
         N.TwinSetDiscriminators(*(N.define_D(3, 8, "set", norm="batch") for _ in "12"))
+    generators = [N.define_G(3, 3, 8, "set", n_blocks=1) for _ in "12"]
+    for g in generators:
+        g.decoder_seg[0] = torch.nn.PixelShuffle(1)  # (a layer without a fused form)
+    with pytest.raises(ValueError, match="PixelShuffle has no fused form"):
+        N.TwinSetGenerators(*generators)

@@ -9,6 +9,13 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 
+def allow_recompiles(versions: int) -> None:
+    """Let dynamo keep at least ``versions`` compiled versions of one code object (its default is 8)."""
+    config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, limit, max(getattr(config, limit), versions))
+
+
 def compile_network(net: nn.Module, static: bool = False) -> nn.Module:
     """``torch.compile`` the layer stacks of a network in place (its ``nn.Sequential`` children: the encoders and
     decoders of a generator, the feature extractors and classifier of a discriminator); state-dict keys stay.
@@ -25,9 +32,7 @@ def compile_network(net: nn.Module, static: bool = False) -> nn.Module:
     """
     # Every stack is an nn.Sequential, so all share one code object and one dynamo cache: the default limit of 8
     # compiled versions per code object is too few for the 14 stacks of InstaGAN's four networks.
-    config = torch._dynamo.config
-    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
-    setattr(config, limit, max(getattr(config, limit), 64))
+    allow_recompiles(64)
     for child in net.children():
         if isinstance(child, nn.Sequential):
             compiled = torch.compile(child.forward, dynamic=False, mode="reduce-overhead" if static else None)

@@ -1,9 +1,9 @@
 """Twin networks run as one (``--fuse_twins``): G_A and G_B have one architecture, as have D_A and D_B, and a
 training step calls each twin on inputs of the same shapes. Run as one network, every layer is one call for both:
 the inputs are stacked along the channels, twin 1's channels first, and each convolution is a grouped convolution
-(2 groups) with the twins' weights stacked, so that the calls (operator dispatch, autograd nodes) are halved while the
-arithmetic stays the same. Instance norm, padding and activations work per channel, so they run on the stacked
-channels unchanged.
+(2 groups) with the twins' weights stacked, so that each layer is one call (operator dispatch, autograd nodes) instead
+of two while the arithmetic stays the same. Instance norm, padding and activations work per channel, so they run on
+the stacked channels unchanged.
 
 Fusion is how a step runs, not what is stored: the twins keep their own parameters (and spectral-norm vectors), which
 the fused call reads at each call, so checkpoints, optimisers and DDP see the same networks as without it. A
@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from instagan.models.networks.compile import allow_recompiles
 from instagan.models.networks.discriminators import NLayerSetDiscriminator
 from instagan.models.networks.generators import HEAD, ResnetBlock, ResnetSetGenerator
 from instagan.models.networks.layers import FewOutputsConv2d, few_outputs_conv, instance_norm
@@ -34,7 +35,8 @@ Weights = list[tuple[torch.Tensor, torch.Tensor | None]]
 
 def check_twins(first: nn.Module, second: nn.Module) -> None:
     """Raise ValueError unless the two networks have one architecture that fusion can run: the same layers and
-    parameter shapes, instance norm without affine parameters or running statistics (or none)."""
+    parameter shapes, every layer one that ``run_stack`` runs, instance norm without affine parameters or running
+    statistics (or none)."""
     shapes = [[(name, tuple(p.shape)) for name, p in net.named_parameters()] for net in (first, second)]
     if type(first) is not type(second) or shapes[0] != shapes[1]:
         raise ValueError(f"{type(first).__name__} and {type(second).__name__} differ in their layers or parameter shapes "
@@ -45,6 +47,20 @@ def check_twins(first: nn.Module, second: nn.Module) -> None:
         ):
             raise ValueError(f"{type(module).__name__} with parameters or statistics per channel cannot be fused: use "
                              "--norm instance")  # fmt: skip
+
+
+
+def check_stack(stack: nn.Module) -> None:
+    """Raise ValueError naming the first layer of ``stack`` that ``run_stack`` has no fused form for."""
+    if isinstance(stack, nn.Sequential):
+        for layer in stack:
+            check_stack(layer)
+    elif isinstance(stack, ResnetBlock):
+        check_stack(stack.conv_block)
+    elif isinstance(stack, nn.Conv2d | nn.ConvTranspose2d) and stack.padding_mode != "zeros":
+        raise ValueError(f"a {type(stack).__name__} with padding_mode={stack.padding_mode!r} has no fused form")
+    elif not isinstance(stack, (nn.Conv2d, nn.ConvTranspose2d, nn.InstanceNorm2d, *PER_CHANNEL)):
+        raise ValueError(f"{type(stack).__name__} has no fused form")
 
 
 def stacked(parts: list[torch.Tensor]) -> torch.Tensor:
@@ -102,7 +118,7 @@ def run_stack(stack: nn.Module, weights: Weights, x: torch.Tensor) -> torch.Tens
             return instance_norm(x, module.eps)
         if isinstance(module, PER_CHANNEL):
             return module(x)
-        raise TypeError(f"{type(module).__name__} has no fused form")
+        raise TypeError(f"{type(module).__name__} has no fused form")  # (check_stack refuses it at construction)
 
     out = run(stack, x)
     if next(remaining, None) is not None:
@@ -114,9 +130,7 @@ def compiled_run_stack() -> Callable:
     """``run_stack`` compiled for fixed shapes with ``torch.compile(mode="reduce-overhead")``: on CUDA each stack replays
     as a CUDA graph (``--fuse_twins --cuda_graphs``). Its weights are inputs, read eagerly (spectral norm's power
     iteration updates its vectors in place, which a graph must not capture)."""
-    config = torch._dynamo.config  # one compiled version per stack and shape: more than the default limit of 8
-    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
-    setattr(config, limit, max(getattr(config, limit), 64))
+    allow_recompiles(64)  # one compiled version per stack and shape (about 20): more than the default limit of 8
     return torch.compile(run_stack, dynamic=False, mode="reduce-overhead")
 
 
@@ -134,6 +148,8 @@ class TwinSetGenerators:
 
     def __init__(self, first: ResnetSetGenerator, second: ResnetSetGenerator, run: Callable = run_stack) -> None:
         check_twins(first, second)
+        for name in self.STACKS:
+            check_stack(getattr(first, name))
         self.first, self.second, self.run = first, second, run
         # the image decoder's body and head, around the context skip (made once: a compiled stack is known by its module)
         self.decoder_body, self.decoder_head = first.decoder_img[:-HEAD], first.decoder_img[-HEAD:]
@@ -142,7 +158,7 @@ class TwinSetGenerators:
         return {name: stack_weights(getattr(self.first, name), getattr(self.second, name)) for name in self.STACKS}
 
     def __call__(self, x1: torch.Tensor, x2: torch.Tensor, weights: dict[str, Weights]) -> tuple[torch.Tensor, ...]:
-        """As ``ResnetSetGenerator.forward_dense`` for each twin, its parts in the fused layout."""
+        """``ResnetSetGenerator.forward_dense`` of each twin on its input: (first's output, second's output)."""
         nc = self.first.input_nc
         segs = [x1[:, nc:], x2[:, nc:]]
         slots = [instance_set.encoded_slots(s) for s in segs]
@@ -186,7 +202,11 @@ class TwinSetDiscriminators:
         check_twins(first, second)
         if first.sn_update != second.sn_update:
             raise ValueError("twin discriminators with different --sn_update")
+        for name in self.STACKS:
+            check_stack(getattr(first, name))
         self.first, self.second, self.run = first, second, run
+
+    STACKS = ("feature_img", "feature_seg", "classifier")
 
     def _run(self, name: str, x: torch.Tensor) -> torch.Tensor:
         first, second = getattr(self.first, name), getattr(self.second, name)
@@ -199,7 +219,7 @@ class TwinSetDiscriminators:
         slots = [instance_set.encoded_slots(s) for s in segs]
         b, n, h, w = segs[0].shape
         feat_img = self._run("feature_img", stacked([x1[:, :nc], x2[:, :nc]]))
-        sets = list(torch.zeros_like(f) for f in unstacked(feat_img))
+        sets = [torch.zeros_like(f) for f in unstacked(feat_img)]
         if self.first.training and self.first.sn_update == "per_instance":
             ranks = [torch.where(s, s.cumsum(dim=1) - 1, -1) for s in slots]  # k-th encoded instance of its sample
             counts = [int(s.sum(dim=1).max()) for s in slots]
