@@ -145,17 +145,20 @@ def test_training_with_fixed_shapes_trains_as_the_default(sn_update, compiled):
 B_EMPTY = {(0, 2), (0, 3), (0, 4), (3, 4)}  # B's samples: 0 has 2 instances, 3 has 4, the others 5
 
 
-@pytest.mark.parametrize("sn_update, flags, reference", [
-    ("per_instance", [], "default"), ("per_call", [], "default"), ("per_instance", ["--lambda_idt", "0"], "default"),
-    ("per_instance", ["--direction", "BtoA"], "default"), ("per_call", ["--channels_last"], "static"),
+@pytest.mark.parametrize("sn_update, flags, reference, rtol", [
+    ("per_instance", [], "default", 1e-3), ("per_call", [], "default", 1e-3),
+    ("per_instance", ["--lambda_idt", "0"], "default", 1e-3), ("per_call", ["--channels_last"], "static", 1e-3),
+    ("per_instance", ["--direction", "BtoA"], "default", 2e-2),
 ])  # fmt: skip
-def test_fused_twins_train_as_the_default(sn_update, flags, reference):
+def test_fused_twins_train_as_the_default(sn_update, flags, reference, rtol):
     """--fuse_twins: G_A and G_B as one network, D_A and D_B as another, every call with fixed shapes. Every loss of
-    every step, the gradients of the last updates and the spectral-norm vectors are the default's (with the same
-    flags): both spectral-norm modes, without the identity loss (the cycle call alone), with the domains swapped. In
-    channels-last memory they are the unfused fixed-shape step's (which is itself up to 6e-3 from the default's losses
-    by the last step: there padded and unpadded batches round differently, which Adam's first steps amplify)."""
-    check_fixed_shape_training("cpu", sn_update, False, atol=1e-5, rtol=1e-3, fused=True, extra=tuple(flags),
+    every step (within 1e-5), the gradients of the last updates and the spectral-norm vectors are the default's (with
+    the same flags): both spectral-norm modes, without the identity loss (the cycle call alone). In channels-last
+    memory they are the unfused fixed-shape step's, which is itself up to 6e-3 from the default's losses by the last
+    step: padded and unpadded batches round differently there, which Adam's first steps amplify. With the domains
+    swapped G's gradients are ill-conditioned: the default and the unfused fixed-shape step are up to 1 % apart
+    themselves, depending on the number of threads (a swapped twin would be 100 % off)."""
+    check_fixed_shape_training("cpu", sn_update, False, atol=1e-5, rtol=rtol, fused=True, extra=tuple(flags),
                                reference=reference)  # fmt: skip
 
 
