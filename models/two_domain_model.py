@@ -219,9 +219,10 @@ class TwoDomainModel(BaseModel):
         """Sequential step ``index`` of every direction (one Step each), from the images translated so far; in
         ``training``, with what the losses need (the identity mapping, where there is an identity loss)."""
         identity = training and self.opt.lambda_idt > 0
-        if self.twin_G is not None and self._twins_live([self.active_samples(d.source_masks[:, self.steps[index]])
-                                                          for d in self.directions]):  # fmt: skip
-            return self._translate_twin_steps(index, identity)
+        if self.twin_G is not None:
+            inputs = [self._step_input(d, index) for d in self.directions]
+            if self._twins_live([active for _, active, _, _ in inputs]):
+                return self._translate_twin_steps(inputs, identity)
         return [self.translate_step(d, index, identity) for d in self.directions]
 
     def advance(self, index: int, steps: list[Step]) -> None:
@@ -273,11 +274,11 @@ class TwoDomainModel(BaseModel):
         translate."""
         return len(actives) == 2 and len(actives[0]) == len(actives[1]) and all(bool(a.any()) for a in actives)
 
-    def _translate_twin_steps(self, index: int, identity: bool) -> list[Step]:
-        """``translate_step`` of both directions with the twins fused (``--fuse_twins``): G_A and G_B translate in
-        one call, and map back (the cycle, with the identity mapping) in another."""
+    def _translate_twin_steps(self, inputs: list[tuple], identity: bool) -> list[Step]:
+        """``translate_step`` of both directions with the twins fused (``--fuse_twins``), from their ``_step_input``:
+        G_A and G_B translate in one call, and map back (the cycle, with the identity mapping) in another."""
         assert self.twin_G is not None and self.directions[0].G is self.twin_G.first  # (A -> B is the first twin's)
-        (_, active_a, pick_a, x_a), (_, active_b, pick_b, x_b) = (self._step_input(d, index) for d in self.directions)
+        (_, active_a, pick_a, x_a), (_, active_b, pick_b, x_b) = inputs
         rows, weights = len(active_a), self.twin_G.weights()
         fake_a, fake_b = (f.float() for f in self.run_twins(self.twin_G, x_a, x_b, rows, weights))  # A -> B, B -> A
         if identity:  # G_A maps B -> A -> B and B (direction B's), G_B direction A's

@@ -268,10 +268,9 @@ TWIN_ROWS = {"cpu": [dict(batch=4, channels_last=True, sn_update="per_call"), di
                      dict(batch=8, precision="bf16", channels_last=True, cuda_graphs=True)]}  # fmt: skip
 
 
-def twins(args: argparse.Namespace, device: str, flags: str) -> list[str]:
-    """The ``--twins`` table: each configuration's training step unfused and with ``--fuse_twins``, in turns (those
-    whose label holds ``--match``)."""
-    section = "gpu" if device == "cuda" else "cpu" if args.small else "cpu_paper"
+def twins(args: argparse.Namespace, device: str, section: str, flags: str) -> list[str]:
+    """The ``--twins`` table of report section ``section``: each configuration's training step unfused and with
+    ``--fuse_twins``, in turns (those whose label holds ``--match``)."""
     base = configs(args, device)[0]
     lines = [f"Measured by `python scripts/benchmark_speed.py{flags}` on {machine(device)}: seconds per training step, "
              + ("one run of each" if args.rounds == 1 else f"the median of {args.rounds} runs of each, taken in turns") + ".", "",
@@ -344,7 +343,7 @@ def main(argv: list[str] | None = None) -> Path | None:
     section = "gpu" if device == "cuda" else "cpu" if args.small else "cpu_paper"
     if args.twins:
         flags += " --twins" + (f" --rounds {args.rounds}" if args.rounds != 3 else "")
-        return write_section(args.out, f"twins_{section}", twins(args, device, flags))
+        return write_section(args.out, f"twins_{section}", twins(args, device, section, flags))
     chosen = [c for c in configs(args, device) if args.match is None or args.match in label(c)]
     for config in [] if args.against_only else chosen:
         train = run_one({**config, "mode": "train"})
